@@ -1,1 +1,5 @@
-//! placeholder
+//! The issuance pipeline without any AWS dependency: who is asking (identity), where policies
+//! come from (sources and their cache), what was decided (the decision log), and the broker that
+//! ties them to an [`issuer::Issuer`].
+
+pub mod identity;

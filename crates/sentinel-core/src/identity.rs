@@ -1,0 +1,1 @@
+//! Request IDs and STS SourceIdentity values.

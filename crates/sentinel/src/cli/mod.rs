@@ -1,0 +1,30 @@
+//! Command-line parsing and dispatch: one module per subcommand.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod policy;
+
+/// Policy-gated AWS credentials, and a load simulator that proves the issuance path.
+#[derive(Debug, Parser)]
+#[command(name = "sentinel", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check, evaluate and describe policies.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
+}
+
+/// Parses the command line, runs the subcommand and maps its outcome to an exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Policy(command) => policy::run(command),
+    }
+}
