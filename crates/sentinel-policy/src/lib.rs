@@ -1,1 +1,32 @@
-//! placeholder
+//! Sentinel's policy language (design.md §3): parse YAML with positions, validate every rule of
+//! the language while collecting all problems, compile into an immutable evaluator, and
+//! evaluate requests (first match wins, default deny) without allocating.
+//!
+//! Pure: no I/O, no async, no AWS, so it is quick to build, fuzz and benchmark.
+//!
+//! ```
+//! use sentinel_policy::{Effect, Policy};
+//!
+//! let policy = Policy::from_yaml(
+//!     "version: \"1\"\nrules:\n  - name: ops\n    effect: allow\n    conditions:\n      users: [alice]\n",
+//! )
+//! .expect("valid policy");
+//! let now = jiff::Timestamp::now();
+//! assert_eq!(policy.evaluate("alice", "production", now).effect, Effect::Allow);
+//! assert_eq!(policy.evaluate("mallory", "production", now).rule, None);
+//! ```
+
+mod check;
+mod decision;
+mod diagnostic;
+mod index;
+mod policy;
+mod rule;
+mod schema;
+mod window;
+mod yaml;
+
+pub use decision::{Decision, Effect};
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use policy::Policy;
+pub use schema::json_schema;

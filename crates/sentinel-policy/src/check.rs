@@ -1,0 +1,439 @@
+//! Validation: walks the positioned YAML tree, checks every rule of the policy language and
+//! collects every problem with its position, producing plain rule specifications only when
+//! there were none.
+
+use jiff::tz::{TimeZone, TimeZoneDatabase};
+
+use crate::decision::Effect;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::window::{Days, Edge, Hours, WEEKDAY_NAMES, parse_clock};
+use crate::yaml::{Node, Pos, Value};
+
+/// The only policy format version this crate reads.
+pub(crate) const VERSION: &str = "1";
+
+/// One validated rule, before compilation.
+#[derive(Debug)]
+pub(crate) struct RuleSpec {
+    pub(crate) name: String,
+    pub(crate) effect: Effect,
+    pub(crate) users: Option<Vec<String>>,
+    pub(crate) profiles: Option<Vec<String>>,
+    pub(crate) time: Option<TimeSpec>,
+    pub(crate) reason: Option<String>,
+}
+
+/// A validated time condition with its zone resolved.
+#[derive(Debug)]
+pub(crate) struct TimeSpec {
+    pub(crate) days: Days,
+    pub(crate) hours: Option<Hours>,
+    /// The zone's IANA name, used to share one resolved zone between rules.
+    pub(crate) zone_name: String,
+    pub(crate) zone: TimeZone,
+}
+
+/// Checks a parsed document; every problem found is reported.
+pub(crate) fn check(root: &Node) -> Result<Vec<RuleSpec>, Diagnostics> {
+    let mut checker = Checker {
+        problems: Vec::new(),
+        zones: TimeZoneDatabase::bundled(),
+    };
+    let rules = checker.document(root);
+    match Diagnostics::from_vec(checker.problems) {
+        Some(problems) => Err(problems),
+        None => rules.ok_or_else(|| {
+            Diagnostics::from(Diagnostic::new(root.pos, "the policy could not be read"))
+        }),
+    }
+}
+
+struct Checker {
+    problems: Vec<Diagnostic>,
+    zones: TimeZoneDatabase,
+}
+
+/// The entries of a mapping whose keys were checked: known, and each given once.
+struct Fields<'n> {
+    pos: Pos,
+    entries: Vec<(&'n str, &'n Node)>,
+}
+
+impl<'n> Fields<'n> {
+    fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|(name, _)| *name == key)
+            .map(|(_, node)| *node)
+    }
+}
+
+impl Checker {
+    fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        self.problems.push(Diagnostic::new(pos, message));
+    }
+
+    fn document(&mut self, root: &Node) -> Option<Vec<RuleSpec>> {
+        let fields = self.fields(root, "the policy", &["version", "rules"])?;
+        let version_ok = self.version(&fields);
+        let rules = match self.require(&fields, "rules", "the policy") {
+            Some(node) => self.rules(node),
+            None => None,
+        };
+        if version_ok { rules } else { None }
+    }
+
+    fn version(&mut self, fields: &Fields<'_>) -> bool {
+        let Some(node) = self.require(fields, "version", "the policy") else {
+            return false;
+        };
+        match &node.value {
+            Value::Str(text) if text == VERSION => true,
+            Value::Str(text) => {
+                self.error(
+                    node.pos,
+                    format!("unsupported version \"{text}\"; expected \"{VERSION}\""),
+                );
+                false
+            }
+            other => {
+                self.error(
+                    node.pos,
+                    format!(
+                        "expected version \"{VERSION}\" (a quoted string), found {}",
+                        other.kind()
+                    ),
+                );
+                false
+            }
+        }
+    }
+
+    fn rules(&mut self, node: &Node) -> Option<Vec<RuleSpec>> {
+        let items = self.list(node, "rules", "a list of rules")?;
+        let mut names: Vec<(&str, Pos)> = Vec::with_capacity(items.len());
+        let mut rules = Vec::with_capacity(items.len());
+        let mut complete = true;
+        for item in items {
+            let rule = self.rule(item);
+            if let Some((name, pos)) = rule_name(item) {
+                match names.iter().find(|(seen, _)| *seen == name) {
+                    Some((_, first)) => self.error(
+                        pos,
+                        format!("duplicate rule name \"{name}\" (first used at {first})"),
+                    ),
+                    None => names.push((name, pos)),
+                }
+            }
+            match rule {
+                Some(rule) => rules.push(rule),
+                None => complete = false,
+            }
+        }
+        complete.then_some(rules)
+    }
+
+    fn rule(&mut self, node: &Node) -> Option<RuleSpec> {
+        const KEYS: &[&str] = &["name", "effect", "conditions", "reason"];
+        let fields = self.fields(node, "a rule", KEYS)?;
+        let name = self
+            .require(&fields, "name", "a rule")
+            .and_then(|n| self.text(n, "a rule name"));
+        let effect = self
+            .require(&fields, "effect", "a rule")
+            .and_then(|n| self.effect(n));
+        let reason = fields.get("reason").map(|n| self.text(n, "a reason"));
+        let conditions = match fields.get("conditions") {
+            Some(n) => self.conditions(n),
+            None => Some(Conditions::default()),
+        };
+        let (name, effect, conditions, reason) = (name?, effect?, conditions?, optional(reason)?);
+        Some(RuleSpec {
+            name: name.to_owned(),
+            effect,
+            users: conditions.users,
+            profiles: conditions.profiles,
+            time: conditions.time,
+            reason: reason.map(str::to_owned),
+        })
+    }
+
+    fn effect(&mut self, node: &Node) -> Option<Effect> {
+        let text = self.text(node, "an effect")?;
+        let effect = Effect::ALL.into_iter().find(|e| e.as_str() == text);
+        if effect.is_none() {
+            self.error(
+                node.pos,
+                format!("unknown effect \"{text}\"; expected allow, deny or require_approval"),
+            );
+        }
+        effect
+    }
+
+    fn conditions(&mut self, node: &Node) -> Option<Conditions> {
+        const KEYS: &[&str] = &["users", "profiles", "time"];
+        if let Value::Null = node.value {
+            self.error(
+                node.pos,
+                "conditions is empty; write {} or omit the key for a rule that matches every request",
+            );
+            return None;
+        }
+        let fields = self.fields(node, "conditions", KEYS)?;
+        let users = fields.get("users").map(|n| self.names(n, "users", "user"));
+        let profiles = fields
+            .get("profiles")
+            .map(|n| self.names(n, "profiles", "profile"));
+        let time = fields.get("time").map(|n| self.time(n));
+        Some(Conditions {
+            users: optional(users)?,
+            profiles: optional(profiles)?,
+            time: optional(time)?,
+        })
+    }
+
+    /// A non-empty list of non-empty names (`users`, `profiles`).
+    fn names(&mut self, node: &Node, key: &str, item: &str) -> Option<Vec<String>> {
+        let items = self.list(node, key, &format!("a list of {key}"))?;
+        let mut names = Vec::with_capacity(items.len());
+        let mut complete = true;
+        for entry in items {
+            match self.text(entry, &format!("a {item} name")) {
+                Some("") => {
+                    self.error(entry.pos, format!("empty {item} name"));
+                    complete = false;
+                }
+                Some(name) => names.push(name.to_owned()),
+                None => complete = false,
+            }
+        }
+        complete.then_some(names)
+    }
+
+    fn time(&mut self, node: &Node) -> Option<TimeSpec> {
+        const KEYS: &[&str] = &["days", "hours", "timezone"];
+        let fields = self.fields(node, "time", KEYS)?;
+        let days = match fields.get("days") {
+            Some(n) => self.days(n),
+            None => Some(Days::ALL),
+        };
+        let hours = fields.get("hours").map(|n| self.hours(n));
+        let zone = match fields.get("timezone") {
+            Some(n) => self.zone(n),
+            None => Some(("UTC".to_owned(), TimeZone::UTC)),
+        };
+        let (days, hours, (zone_name, zone)) = (days?, optional(hours)?, zone?);
+        Some(TimeSpec {
+            days,
+            hours,
+            zone_name,
+            zone,
+        })
+    }
+
+    fn days(&mut self, node: &Node) -> Option<Days> {
+        let items = self.list(node, "days", "a list of weekdays")?;
+        let mut days = Days::NONE;
+        let mut complete = true;
+        for entry in items {
+            let day = self.text(entry, "a weekday").and_then(|name| {
+                let day = Days::parse_name(name);
+                if day.is_none() {
+                    let expected = WEEKDAY_NAMES.join(", ");
+                    self.error(
+                        entry.pos,
+                        format!("unknown weekday \"{name}\"; expected one of {expected}"),
+                    );
+                }
+                day
+            });
+            match day {
+                Some(day) => days.insert(day),
+                None => complete = false,
+            }
+        }
+        complete.then_some(days)
+    }
+
+    fn hours(&mut self, node: &Node) -> Option<Hours> {
+        let fields = self.fields(node, "hours", &["start", "end"])?;
+        let start = self.require(&fields, "start", "hours");
+        let end = self.require(&fields, "end", "hours");
+        let start_minutes = start.and_then(|n| self.clock(n, Edge::Start));
+        let end_minutes = end.and_then(|n| self.clock(n, Edge::End));
+        let (start_minutes, end_minutes, end) = (start_minutes?, end_minutes?, end?);
+        let hours = Hours::new(start_minutes, end_minutes);
+        if hours.is_none() {
+            self.error(
+                end.pos,
+                "hours start and end are equal, which is no window; \
+                 use 00:00 to 24:00 for the whole day",
+            );
+        }
+        hours
+    }
+
+    fn clock(&mut self, node: &Node, edge: Edge) -> Option<u16> {
+        let text = self.text(node, "a time of day (\"HH:MM\")")?;
+        parse_clock(text, edge)
+            .map_err(|message| self.error(node.pos, message))
+            .ok()
+    }
+
+    fn zone(&mut self, node: &Node) -> Option<(String, TimeZone)> {
+        let name = self.text(node, "a time zone name")?;
+        match self.zones.get(name) {
+            Ok(zone) if !zone.is_unknown() => {
+                let canonical = zone.iana_name().unwrap_or(name).to_owned();
+                Some((canonical, zone))
+            }
+            _ => {
+                self.error(
+                    node.pos,
+                    format!(
+                        "unknown time zone \"{name}\"; expected an IANA name such as \
+                         Europe/London or America/New_York"
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// The entries of a mapping; reports a non-mapping, unknown keys and repeated keys.
+    fn fields<'n>(&mut self, node: &'n Node, what: &str, known: &[&str]) -> Option<Fields<'n>> {
+        let Value::Map(entries) = &node.value else {
+            self.error(
+                node.pos,
+                format!("expected {what} as a mapping, found {}", node.value.kind()),
+            );
+            return None;
+        };
+        let mut fields = Fields {
+            pos: node.pos,
+            entries: Vec::with_capacity(entries.len()),
+        };
+        let mut seen: Vec<(&str, Pos)> = Vec::with_capacity(entries.len());
+        for (key, value) in entries {
+            let Value::Str(name) = &key.value else {
+                self.error(
+                    key.pos,
+                    format!("expected a key name in {what}, found {}", key.value.kind()),
+                );
+                continue;
+            };
+            if let Some((_, first)) = seen.iter().find(|(seen, _)| seen == name) {
+                self.error(
+                    key.pos,
+                    format!("duplicate key \"{name}\" in {what} (first given at {first})"),
+                );
+                continue;
+            }
+            seen.push((name, key.pos));
+            if known.contains(&name.as_str()) {
+                fields.entries.push((name, value));
+            } else {
+                self.error(
+                    key.pos,
+                    format!(
+                        "unknown key \"{name}\" in {what}; expected {}",
+                        one_of(known)
+                    ),
+                );
+            }
+        }
+        Some(fields)
+    }
+
+    fn require<'n>(&mut self, fields: &Fields<'n>, key: &str, what: &str) -> Option<&'n Node> {
+        let node = fields.get(key);
+        if node.is_none() {
+            self.error(fields.pos, format!("missing key \"{key}\" in {what}"));
+        }
+        node
+    }
+
+    fn list<'n>(&mut self, node: &'n Node, key: &str, what: &str) -> Option<&'n [Node]> {
+        match &node.value {
+            Value::Seq(items) if items.is_empty() => {
+                let hint = if key == "rules" {
+                    "a policy needs at least one rule"
+                } else {
+                    "omit the key to mean any"
+                };
+                self.error(node.pos, format!("{key} is an empty list; {hint}"));
+                None
+            }
+            Value::Seq(items) => Some(items),
+            other => {
+                self.error(
+                    node.pos,
+                    format!("expected {what} for {key}, found {}", other.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    fn text<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n str> {
+        match &node.value {
+            Value::Str(text) => Some(text),
+            Value::Bool | Value::Number => {
+                self.error(
+                    node.pos,
+                    format!(
+                        "expected {what} (a string), found {}; quote it",
+                        node.value.kind()
+                    ),
+                );
+                None
+            }
+            other => {
+                self.error(
+                    node.pos,
+                    format!("expected {what} (a string), found {}", other.kind()),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// The conditions of one rule; `None` fields mean "any".
+#[derive(Default)]
+struct Conditions {
+    users: Option<Vec<String>>,
+    profiles: Option<Vec<String>>,
+    time: Option<TimeSpec>,
+}
+
+/// Folds an optional key's check result: absent is `Some(None)`, valid is `Some(Some(value))`,
+/// and invalid (already reported) is `None`.
+fn optional<T>(field: Option<Option<T>>) -> Option<Option<T>> {
+    match field {
+        None => Some(None),
+        Some(checked) => checked.map(Some),
+    }
+}
+
+/// The name of a rule node and its position, if it has a string name (for duplicate checks).
+fn rule_name(rule: &Node) -> Option<(&str, Pos)> {
+    let Value::Map(entries) = &rule.value else {
+        return None;
+    };
+    entries.iter().find_map(|(key, value)| match (&key.value, &value.value) {
+        (Value::Str(k), Value::Str(name)) if k == "name" => Some((name.as_str(), value.pos)),
+        _ => None,
+    })
+}
+
+fn one_of(keys: &[&str]) -> String {
+    match keys {
+        [only] => format!("\"{only}\""),
+        [init @ .., last] => {
+            let init: Vec<String> = init.iter().map(|k| format!("\"{k}\"")).collect();
+            format!("one of {} or \"{last}\"", init.join(", "))
+        }
+        [] => "no keys".to_owned(),
+    }
+}

@@ -1,0 +1,121 @@
+//! The compiled policy: built once from source (parse, check, compile), then shared and
+//! evaluated on every request without allocating.
+
+use jiff::Timestamp;
+
+use crate::check::{self, RuleSpec};
+use crate::decision::Decision;
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::index::NameIndex;
+use crate::rule::{LocalClock, Rule, TimeCondition};
+use crate::yaml::{self, Pos};
+
+/// A validated, compiled policy: immutable, `Send + Sync`, cheap to share in an `Arc`.
+#[derive(Debug)]
+pub struct Policy {
+    rules: Box<[Rule]>,
+    by_user: NameIndex,
+    by_profile: NameIndex,
+}
+
+impl Policy {
+    /// Parses, validates and compiles a policy; on failure, returns every problem found.
+    pub fn from_yaml(source: &str) -> Result<Policy, Diagnostics> {
+        let root = yaml::parse(source)?;
+        let specs = check::check(&root)?;
+        Ok(Policy::compile(specs))
+    }
+
+    /// Like [`Policy::from_yaml`], for raw bytes: text that is not UTF-8 is a diagnostic
+    /// pointing at the first invalid byte.
+    pub fn from_yaml_bytes(source: &[u8]) -> Result<Policy, Diagnostics> {
+        match std::str::from_utf8(source) {
+            Ok(text) => Policy::from_yaml(text),
+            Err(error) => Err(Diagnostics::from(not_utf8(source, error.valid_up_to()))),
+        }
+    }
+
+    /// Decides a request by `user` for `profile` at instant `at`. The first rule whose
+    /// conditions all hold decides; when none does, the answer is deny with no rule.
+    /// Does not allocate.
+    pub fn evaluate(&self, user: &str, profile: &str, at: Timestamp) -> Decision<'_> {
+        let by_user = self.by_user.candidates(user);
+        let by_profile = self.by_profile.candidates(profile);
+        let candidates = if by_user.len() <= by_profile.len() {
+            by_user
+        } else {
+            by_profile
+        };
+        let mut clock = LocalClock::new(at);
+        for index in candidates {
+            if let Some(rule) = self.rules.get(index)
+                && rule.matches(user, profile, &mut clock)
+            {
+                return rule.decision(index);
+            }
+        }
+        Decision::DEFAULT_DENY
+    }
+
+    /// The number of rules in the policy.
+    pub fn rules(&self) -> usize {
+        self.rules.len()
+    }
+
+    fn compile(specs: Vec<RuleSpec>) -> Policy {
+        let mut zone_names: Vec<String> = Vec::new();
+        let rules: Box<[Rule]> = specs
+            .into_iter()
+            .map(|spec| {
+                let time = spec.time.map(|time| {
+                    let zone_id = match zone_names.iter().position(|n| *n == time.zone_name) {
+                        Some(id) => id,
+                        None => {
+                            zone_names.push(time.zone_name);
+                            zone_names.len() - 1
+                        }
+                    };
+                    TimeCondition {
+                        days: time.days,
+                        hours: time.hours,
+                        zone: time.zone,
+                        zone_id,
+                    }
+                });
+                Rule {
+                    name: spec.name.into(),
+                    effect: spec.effect,
+                    reason: spec.reason.map(Into::into),
+                    users: spec.users.map(name_set),
+                    profiles: spec.profiles.map(name_set),
+                    time,
+                }
+            })
+            .collect();
+        let by_user = NameIndex::build(rules.iter().map(|r| r.users.as_deref()));
+        let by_profile = NameIndex::build(rules.iter().map(|r| r.profiles.as_deref()));
+        Policy {
+            rules,
+            by_user,
+            by_profile,
+        }
+    }
+}
+
+/// A sorted, deduplicated name set, searchable by binary search.
+fn name_set(mut names: Vec<String>) -> Box<[Box<str>]> {
+    names.sort_unstable();
+    names.dedup();
+    names.into_iter().map(Into::into).collect()
+}
+
+/// Locates the first invalid byte (line and character column of the valid text before it).
+fn not_utf8(source: &[u8], valid_up_to: usize) -> Diagnostic {
+    let valid = std::str::from_utf8(&source[..valid_up_to]).unwrap_or_default();
+    let line = valid.matches('\n').count() + 1;
+    let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Diagnostic::new(
+        Pos { line, column },
+        format!("the policy is not valid UTF-8 text (invalid byte at offset {valid_up_to})"),
+    )
+}
