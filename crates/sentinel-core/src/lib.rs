@@ -1,5 +1,6 @@
 //! The issuance pipeline without any AWS dependency: who is asking (identity), where policies
 //! come from (sources and their cache), what was decided (the decision log), and the broker that
-//! ties them to an [`issuer::Issuer`].
+//! ties them to an issuer.
 
 pub mod identity;
+pub mod source;

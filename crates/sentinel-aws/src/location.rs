@@ -1,0 +1,1 @@
+//! Where a policy lives: `ssm:PARAMETER` or a file path.

@@ -1,0 +1,35 @@
+//! Turns the standard AWS configuration into an SDK config, with one TLS stack (rustls + ring)
+//! for every client, so that SSM, STS and the credential providers all behave alike.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_types::timeout::TimeoutConfig;
+use std::time::Duration;
+
+/// How long any single AWS call may take before it fails; a hung endpoint must not hang Sentinel.
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The HTTPS client every SDK client uses.
+pub fn http_client() -> aws_sdk_sts::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// Loads the standard AWS configuration: the credential chain, `AWS_REGION`, `AWS_PROFILE`,
+/// `AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE` and `AWS_ENDPOINT_URL`; `profile` picks a
+/// named profile instead of `AWS_PROFILE`.
+pub async fn load(profile: Option<&str>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(DEFAULT_OPERATION_TIMEOUT)
+                .connect_timeout(Duration::from_secs(3))
+                .build(),
+        );
+    if let Some(profile) = profile {
+        loader = loader.profile_name(profile);
+    }
+    loader.load().await
+}

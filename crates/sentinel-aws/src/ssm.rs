@@ -1,0 +1,1 @@
+//! Policies stored in SSM Parameter Store.

@@ -1,0 +1,148 @@
+//! Test support for the tests that talk to AWS: they talk to a real local emulator (moto server),
+//! started on 127.0.0.1 by `scripts/test.sh`, through the official SDK. Fixtures that the SDK
+//! crates we link cannot create (IAM users and their keys) are made with boto3, a real client.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+
+/// The region every test uses.
+pub const REGION: &str = "us-east-1";
+
+/// A running moto server, reset to an empty state.
+pub struct Moto {
+    endpoint: String,
+    python: String,
+}
+
+impl Moto {
+    /// Connects to the moto server named by `SENTINEL_TEST_MOTO_URL` and resets it; panics with
+    /// a clear message when the variable is missing (run the tests through `scripts/test.sh`).
+    pub fn connect() -> Moto {
+        let endpoint = std::env::var("SENTINEL_TEST_MOTO_URL").unwrap_or_else(|_| {
+            panic!("SENTINEL_TEST_MOTO_URL is not set: run the tests with scripts/test.sh, which starts moto")
+        });
+        let python = std::env::var("SENTINEL_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+        let moto = Moto { endpoint, python };
+        moto.reset();
+        moto
+    }
+
+    /// The emulator's base URL, e.g. `http://127.0.0.1:5000`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Clears every resource and the request recording.
+    pub fn reset(&self) {
+        self.request("POST", "/moto-api/reset", "");
+        self.request("POST", "/moto-api/recorder/reset-recording", "");
+    }
+
+    /// Starts recording the requests moto receives.
+    pub fn start_recording(&self) {
+        self.request("POST", "/moto-api/recorder/start-recording", "");
+    }
+
+    /// The recorded requests, one JSON object each (moto's recorder format).
+    pub fn recording(&self) -> Vec<serde_json::Value> {
+        let body = self.request("GET", "/moto-api/recorder/download-recording", "");
+        body.lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| serde_json::from_str(line).expect("moto recorder line is JSON"))
+            .collect()
+    }
+
+    /// An SDK config that reaches moto with test credentials, as a user's environment would.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        self.sdk_config_with(Credentials::new("testing", "testing", None, None, "sentinel-testkit"))
+            .await
+    }
+
+    /// An SDK config that reaches moto with the given credentials.
+    pub async fn sdk_config_with(&self, credentials: Credentials) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .http_client(sentinel_aws::sdk::http_client())
+            .region(Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(credentials)
+            .load()
+            .await
+    }
+
+    /// Environment for a child process (the `sentinel` binary, boto3, the AWS CLI) that must use
+    /// moto and nothing from the host's own AWS setup.
+    pub fn child_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_REGION", REGION.into()),
+            ("AWS_DEFAULT_REGION", REGION.into()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_CONFIG_FILE", "/nonexistent/sentinel-test/config".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/sentinel-test/credentials".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+    }
+
+    /// Creates an IAM user with an access key (through boto3) and returns its credentials.
+    pub fn create_user(&self, name: &str) -> Credentials {
+        let script = r#"
+import sys, json, boto3
+iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+iam.create_user(UserName=sys.argv[2])
+key = iam.create_access_key(UserName=sys.argv[2])["AccessKey"]
+print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
+"#;
+        let output = Command::new(&self.python)
+            .args(["-c", script, &self.endpoint, name])
+            .output()
+            .expect("run python with boto3 (scripts/test.sh installs it)");
+        assert!(
+            output.status.success(),
+            "creating IAM user {name} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let key: serde_json::Value = serde_json::from_slice(&output.stdout).expect("key JSON");
+        Credentials::new(
+            key["id"].as_str().expect("access key id"),
+            key["secret"].as_str().expect("secret key"),
+            None,
+            None,
+            "sentinel-testkit",
+        )
+    }
+
+    /// The Python interpreter that has boto3 and the AWS CLI installed.
+    pub fn python(&self) -> &str {
+        &self.python
+    }
+
+    fn request(&self, method: &str, path: &str, body: &str) -> String {
+        let authority = self
+            .endpoint
+            .strip_prefix("http://")
+            .expect("moto endpoint is http://host:port");
+        let mut stream = TcpStream::connect(authority).expect("connect to moto");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.0\r\nHost: {authority}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("write to moto");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read from moto");
+        let (head, body) = response
+            .split_once("\r\n\r\n")
+            .expect("HTTP response from moto");
+        assert!(
+            head.starts_with("HTTP/1.1 2") || head.starts_with("HTTP/1.0 2"),
+            "moto answered {method} {path} with {head}"
+        );
+        body.to_owned()
+    }
+}
