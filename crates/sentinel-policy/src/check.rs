@@ -74,6 +74,10 @@ impl Checker {
     }
 
     fn document(&mut self, root: &Node) -> Option<Vec<RuleSpec>> {
+        if let Value::Null = root.value {
+            self.error(Pos::START, "the policy is empty; expected version and rules");
+            return None;
+        }
         let fields = self.fields(root, "the policy", &["version", "rules"])?;
         let version_ok = self.version(&fields);
         let rules = match self.require(&fields, "rules", "the policy") {
@@ -368,7 +372,7 @@ impl Checker {
             other => {
                 self.error(
                     node.pos,
-                    format!("expected {what} for {key}, found {}", other.kind()),
+                    format!("expected {what}, found {}", other.kind()),
                 );
                 None
             }
