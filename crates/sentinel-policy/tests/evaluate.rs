@@ -1,0 +1,226 @@
+//! Evaluation cases from design.md §3: time zones across DST changes on both sides of the
+//! Atlantic, days that differ between UTC and local time, window edges, wrap-around windows,
+//! `24:00`, first match wins, default deny and catch-all rules.
+
+use jiff::Timestamp;
+use sentinel_policy::{Decision, Effect, Policy};
+
+/// A policy whose rules all allow `alice` on `p` under one time condition, named `office`.
+fn office(time: &str) -> Policy {
+    let source = format!(
+        "version: \"1\"\nrules:\n  - name: office\n    effect: allow\n    conditions:\n      \
+         users: [alice]\n      profiles: [p]\n      time: {time}\n"
+    );
+    Policy::from_yaml(&source).unwrap_or_else(|e| panic!("{e}\n{source}"))
+}
+
+fn at(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+/// Asserts, for each `(instant, allowed)`, whether the single rule of `policy` matches.
+fn check(policy: &Policy, cases: &[(&str, bool)]) {
+    for &(instant, allowed) in cases {
+        let decision = policy.evaluate("alice", "p", at(instant));
+        let expected = if allowed { Effect::Allow } else { Effect::Deny };
+        assert_eq!(decision.effect, expected, "at {instant}");
+    }
+}
+
+const WEEKDAYS_9_TO_5: &str = "{ days: [monday, tuesday, wednesday, thursday, friday], \
+                               hours: { start: \"09:00\", end: \"17:00\" }";
+
+#[test]
+fn new_york_office_hours_follow_us_daylight_saving() {
+    let policy = office(&format!("{WEEKDAYS_9_TO_5}, timezone: America/New_York }}"));
+    check(
+        &policy,
+        &[
+            ("2026-03-06T14:00:00Z", true),  // Fri 09:00 EST: start is inclusive
+            ("2026-03-06T13:59:59Z", false), // Fri 08:59 EST
+            ("2026-03-09T13:00:00Z", true),  // Mon 09:00 EDT (DST began Sunday 8 March)
+            ("2026-03-09T12:59:00Z", false), // Mon 08:59 EDT
+            ("2026-03-09T20:59:59Z", true),  // Mon 16:59 EDT
+            ("2026-03-09T21:00:00Z", false), // Mon 17:00 EDT: end is exclusive
+            ("2026-10-30T13:30:00Z", true),  // Fri 09:30 EDT
+            ("2026-11-02T13:30:00Z", false), // Mon 08:30 EST (DST ended Sunday 1 November)
+            ("2026-11-02T14:30:00Z", true),  // Mon 09:30 EST
+        ],
+    );
+}
+
+#[test]
+fn london_office_hours_follow_uk_summer_time() {
+    let policy = office(&format!("{WEEKDAYS_9_TO_5}, timezone: Europe/London }}"));
+    check(
+        &policy,
+        &[
+            ("2026-03-16T09:00:00Z", true),  // Mon 09:00 GMT, while New York is already on EDT
+            ("2026-03-27T16:30:00Z", true),  // Fri 16:30 GMT
+            ("2026-03-30T08:30:00Z", true),  // Mon 09:30 BST (summer time began 29 March)
+            ("2026-03-30T16:30:00Z", false), // Mon 17:30 BST
+            ("2026-10-23T08:30:00Z", true),  // Fri 09:30 BST
+            ("2026-10-26T08:30:00Z", false), // Mon 08:30 GMT (summer time ended 25 October)
+            ("2026-10-24T12:00:00Z", false), // Saturday
+        ],
+    );
+}
+
+#[test]
+fn days_are_local_days_not_utc_days() {
+    let tokyo = office("{ days: [monday], timezone: Asia/Tokyo }");
+    check(&tokyo, &[("2026-11-29T20:00:00Z", true)]); // Sunday in UTC, Monday 05:00 in Tokyo
+    let los_angeles = office("{ days: [friday], timezone: America/Los_Angeles }");
+    check(&los_angeles, &[("2026-11-28T03:00:00Z", true)]); // Saturday UTC, Friday 19:00 PST
+    let utc = office("{ days: [monday] }");
+    check(
+        &utc,
+        &[("2026-11-29T20:00:00Z", false), ("2026-11-30T00:00:00Z", true)],
+    );
+}
+
+#[test]
+fn windows_that_wrap_midnight_hold_on_both_sides() {
+    let policy = office("{ hours: { start: \"22:00\", end: \"06:00\" } }");
+    check(
+        &policy,
+        &[
+            ("2026-11-27T22:00:00Z", true),
+            ("2026-11-27T23:30:00Z", true),
+            ("2026-11-28T00:00:00Z", true),
+            ("2026-11-28T05:59:59Z", true),
+            ("2026-11-28T06:00:00Z", false),
+            ("2026-11-28T21:59:59Z", false),
+            ("2026-11-28T12:00:00Z", false),
+        ],
+    );
+}
+
+#[test]
+fn days_and_hours_are_checked_independently_in_a_wrapping_window() {
+    let policy = office("{ days: [friday], hours: { start: \"22:00\", end: \"06:00\" } }");
+    check(
+        &policy,
+        &[
+            ("2026-11-27T23:00:00Z", true),  // Friday 23:00
+            ("2026-11-27T02:00:00Z", true),  // Friday 02:00
+            ("2026-11-28T02:00:00Z", false), // Saturday 02:00: not a Friday
+        ],
+    );
+}
+
+#[test]
+fn an_end_of_24_00_runs_to_midnight() {
+    let policy = office("{ hours: { start: \"18:00\", end: \"24:00\" } }");
+    check(
+        &policy,
+        &[
+            ("2026-11-27T18:00:00Z", true),
+            ("2026-11-27T23:59:59Z", true),
+            ("2026-11-28T00:00:00Z", false),
+            ("2026-11-27T17:59:59Z", false),
+        ],
+    );
+}
+
+#[test]
+fn window_edges_hold_across_a_spring_forward_gap() {
+    // On 8 March 2026 New York skips 02:00–03:00; a 02:00–03:00 window never holds that day.
+    let policy = office("{ hours: { start: \"02:00\", end: \"03:00\" }, timezone: America/New_York }");
+    check(
+        &policy,
+        &[
+            ("2026-03-08T06:59:59Z", false), // 01:59:59 EST
+            ("2026-03-08T07:00:00Z", false), // 03:00 EDT
+            ("2026-03-09T06:30:00Z", true),  // 02:30 EDT the next day
+        ],
+    );
+}
+
+const ORDERED: &str = r#"
+version: "1"
+rules:
+  - name: deny-bob
+    effect: deny
+    conditions: { users: [bob] }
+    reason: revoked
+  - name: everyone-on-dev
+    effect: allow
+    conditions: { profiles: [dev] }
+  - name: approval-for-prod
+    effect: require_approval
+    conditions: { users: [bob, carol], profiles: [prod] }
+    reason: "needs a second person"
+"#;
+
+#[test]
+fn the_first_matching_rule_decides() {
+    let policy = Policy::from_yaml(ORDERED).unwrap();
+    let now = at("2026-11-27T12:00:00Z");
+    assert_eq!(
+        policy.evaluate("bob", "dev", now),
+        Decision {
+            effect: Effect::Deny,
+            rule: Some("deny-bob"),
+            rule_index: Some(0),
+            reason: Some("revoked"),
+        }
+    );
+    assert_eq!(
+        policy.evaluate("carol", "dev", now),
+        Decision {
+            effect: Effect::Allow,
+            rule: Some("everyone-on-dev"),
+            rule_index: Some(1),
+            reason: None,
+        }
+    );
+    assert_eq!(
+        policy.evaluate("carol", "prod", now).effect,
+        Effect::RequireApproval
+    );
+}
+
+#[test]
+fn no_matching_rule_is_a_deny_with_no_rule() {
+    let policy = Policy::from_yaml(ORDERED).unwrap();
+    let decision = policy.evaluate("dave", "prod", at("2026-11-27T12:00:00Z"));
+    assert_eq!(decision, Decision::DEFAULT_DENY);
+    assert_eq!(decision.rule, None);
+    assert_eq!(decision.rule_index, None);
+}
+
+#[test]
+fn a_rule_without_conditions_or_with_empty_conditions_matches_everything() {
+    for conditions in ["", "    conditions: {}\n"] {
+        let source = format!(
+            "version: \"1\"\nrules:\n  - name: only-ops\n    effect: allow\n    conditions: {{ users: [ops] }}\n  - name: rest\n    effect: deny\n{conditions}"
+        );
+        let policy = Policy::from_yaml(&source).unwrap();
+        let now = at("2026-11-27T12:00:00Z");
+        assert_eq!(policy.evaluate("ops", "x", now).rule, Some("only-ops"));
+        assert_eq!(policy.evaluate("anyone", "x", now).rule, Some("rest"));
+        assert_eq!(policy.evaluate("", "", now).rule, Some("rest"));
+        assert_eq!(policy.rules(), 2);
+    }
+}
+
+#[test]
+fn the_example_policy_decides_as_documented() {
+    let source = include_str!("../../../examples/policy.yaml");
+    let policy = Policy::from_yaml(source).unwrap();
+    let monday_10_london = at("2026-11-30T10:00:00Z");
+    let saturday = at("2026-11-28T10:00:00Z");
+    let cases = [
+        ("bob", "production", monday_10_london, Effect::Deny, Some("deny-bob-production")),
+        ("alice", "production", saturday, Effect::Allow, Some("allow-production")),
+        ("alice", "staging", monday_10_london, Effect::Allow, Some("allow-staging-office-hours")),
+        ("alice", "staging", saturday, Effect::Deny, None),
+        ("alice", "break-glass", saturday, Effect::RequireApproval, Some("break-glass-needs-approval")),
+        ("mallory", "production", monday_10_london, Effect::Deny, None),
+    ];
+    for (user, profile, instant, effect, rule) in cases {
+        let decision = policy.evaluate(user, profile, instant);
+        assert_eq!((decision.effect, decision.rule), (effect, rule), "{user} {profile} {instant}");
+    }
+}
