@@ -1,1 +1,40 @@
-//! placeholder
+//! `sentinel-load`: an open-loop load generator that reports latency honestly.
+//!
+//! Request *i* is due at `start + i / rate`, whether or not the target kept up with request
+//! *i − 1*. Latency is measured from that due time, so a target that stalls is charged for every
+//! request that had to wait (no coordinated omission); the service time (from the actual send)
+//! and the schedule lag (actual send − due time) are reported beside it, so a reader can tell a
+//! slow target from a generator that fell behind.
+//!
+//! The pieces, each in its own module:
+//! - [`LoadTestConfig`] and [`run_load_test`]: the schedule, `workers` concurrent workers that
+//!   pace themselves, a per-request timeout and a cancellation token;
+//! - [`LoadTestResult`]: counts, rates and percentiles from HDR histograms (one per worker,
+//!   merged at the end), serialisable to the JSON contract, with a text and an `.hgrm` rendering;
+//! - [`Threshold`]: `p99<10ms`, `success>=99%`, `throughput>=800`, checked against a result;
+//! - [`http`]: a keep-alive HTTP/1.1 request function, one connection per worker.
+//!
+//! The crate knows nothing about what it loads: a request is any async function returning
+//! `Result<(), RequestError>`.
+
+mod config;
+mod duration;
+mod error;
+pub mod http;
+mod pacing;
+mod progress;
+mod recorder;
+mod report;
+mod result;
+mod runner;
+mod schedule;
+mod threshold;
+
+pub use config::{ConfigError, LoadTestConfig};
+pub use duration::{DurationError, parse_duration};
+pub use error::RequestError;
+pub use progress::{Progress, ProgressSnapshot};
+pub use report::{write_hgrm, write_text};
+pub use result::{Histograms, LoadTestResult, Percentiles, RequestCounts};
+pub use runner::{LoadTest, RequestContext, run_load_test};
+pub use threshold::{Breach, Threshold, ThresholdError};
