@@ -40,9 +40,12 @@ export SENTINEL_TEST_MOTO_URL="http://127.0.0.1:$port"
 export SENTINEL_TEST_PYTHON="$venv/bin/python"
 export PATH="$venv/bin:$PATH"
 
-echo "==> unit, integration and AWS emulator tests"
-cargo nextest run --workspace --all-features --no-fail-fast -E 'not test(/^timing::/)'
+nextest() { cargo nextest run --workspace --all-features --no-fail-fast "$@"; }
+echo "==> unit and integration tests"
+nextest -E 'not (binary_id(/moto/) | test(/timing::/))'
+echo "==> tests against the AWS emulator, one at a time (each resets it)"
+nextest -E 'binary_id(/moto/)' -j 1
 echo "==> timing-sensitive tests and load scenarios, one at a time"
-cargo nextest run --workspace --all-features --no-fail-fast -E 'test(/^timing::/)' -j 1 --no-tests=warn
+nextest -E 'test(/timing::/)' -j 1 --no-tests=warn
 echo "==> doc tests"
 cargo test --workspace --doc --quiet

@@ -2,5 +2,8 @@
 //! come from (sources and their cache), what was decided (the decision log), and the broker that
 //! ties them to an issuer.
 
+pub mod broker;
+pub mod decision_log;
 pub mod identity;
+pub mod issuer;
 pub mod source;

@@ -1,0 +1,288 @@
+//! The decision log: what was decided for every request and what came of it, one JSON object per
+//! line. It is the audit trail that a CloudTrail event's `SourceIdentity` points back to, so the
+//! broker writes each decision here before it asks for credentials, and denies if it cannot.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use jiff::Timestamp;
+use serde::{Serialize, Serializer};
+
+/// Why the decision log could not be opened or written.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The file or its directory could not be created or opened.
+    #[error("cannot open decision log {path}: {source}")]
+    Open {
+        /// The log file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A line could not be written whole.
+    #[error("cannot write to decision log {path}: {source}")]
+    Write {
+        /// The log file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+/// Which step of a request a log line records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    /// The policy's decision, written before any credentials are requested.
+    Decision,
+    /// What happened after an `allow`: credentials issued, or the error that stopped them.
+    Outcome,
+}
+
+/// How a request ended, as far as this line knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Allowed; credentials are being requested (an `outcome` line follows).
+    Pending,
+    /// No credentials: the policy denied, required approval, or could not be evaluated.
+    Denied,
+    /// Credentials were issued.
+    Issued,
+    /// Allowed, but issuing failed; no credentials.
+    Error,
+}
+
+/// One line of the decision log. Never holds a secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogRecord<'a> {
+    /// When the line was written (RFC 3339, UTC).
+    #[serde(serialize_with = "display")]
+    pub timestamp: Timestamp,
+    /// Which step this line records.
+    pub event: Event,
+    /// The request's ID (16 hex digits), shared by all lines of one request.
+    pub request_id: &'a str,
+    /// Who asked.
+    pub user: &'a str,
+    /// The profile asked for.
+    pub profile: &'a str,
+    /// `allow`, `deny` or `require_approval`.
+    pub effect: &'a str,
+    /// The deciding rule; `None` for the default deny or when no policy could be evaluated.
+    pub rule: Option<&'a str>,
+    /// The deciding rule's position in the policy.
+    pub rule_index: Option<usize>,
+    /// Why: the rule's reason, or what stopped the evaluation.
+    pub reason: Option<&'a str>,
+    /// Where the policy came from (`ssm:...`, `file:...`), if it could be loaded.
+    pub policy_source: Option<&'a str>,
+    /// The `SourceIdentity` the credentials carry (or would have carried).
+    pub source_identity: Option<&'a str>,
+    /// The role the credentials are for.
+    pub role_arn: &'a str,
+    /// The lifetime asked for, in seconds.
+    pub session_duration_s: u64,
+    /// How the request ended, as far as this line knows.
+    pub outcome: Outcome,
+    /// The error that denied the request or stopped the issuance.
+    pub error: Option<&'a str>,
+}
+
+fn display<S: Serializer>(value: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(value)
+}
+
+/// An append-only JSON Lines file, safe to share between threads and processes.
+///
+/// Each line reaches the OS in one `write` on a file opened with `O_APPEND`, under a lock, so
+/// lines from concurrent requests (and concurrent `sentinel` processes) never interleave, and
+/// `append` returns only once the line is written. It is not `fsync`ed per line.
+#[derive(Debug)]
+pub struct DecisionLog {
+    file: Mutex<File>,
+    path: PathBuf,
+}
+
+impl DecisionLog {
+    /// Opens (creating with mode 0600, and its directory with 0700) the log at `path`.
+    pub fn open(path: &Path) -> Result<DecisionLog, LogError> {
+        let open_error = |source| LogError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(open_error)?;
+        }
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(open_error)?;
+        Ok(DecisionLog {
+            file: Mutex::new(file),
+            path: path.to_owned(),
+        })
+    }
+
+    /// The file this log writes to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes one record as one whole line.
+    pub fn append(&self, record: &LogRecord<'_>) -> Result<(), LogError> {
+        let mut line =
+            serde_json::to_vec(record).map_err(|error| self.write_error(error.into()))?;
+        line.push(b'\n');
+        // A poisoned lock only means another writer panicked; the file itself is still whole.
+        let mut file = self
+            .file
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        file.write_all(&line)
+            .map_err(|error| self.write_error(error))
+    }
+
+    fn write_error(&self, source: std::io::Error) -> LogError {
+        LogError::Write {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::Arc;
+
+    fn record(request_id: &str) -> LogRecord<'_> {
+        LogRecord {
+            timestamp: Timestamp::from_second(1_700_000_000).expect("valid instant"),
+            event: Event::Decision,
+            request_id,
+            user: "alice",
+            profile: "production",
+            effect: "allow",
+            rule: Some("allow-production"),
+            rule_index: Some(1),
+            reason: None,
+            policy_source: Some("file:examples/policy.yaml"),
+            source_identity: Some("sentinel.alice.00000000000000ff"),
+            role_arn: "arn:aws:iam::123456789012:role/prod",
+            session_duration_s: 3600,
+            outcome: Outcome::Pending,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn creates_the_file_and_its_directory_private() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("state/sentinel/decisions.jsonl");
+        let log = DecisionLog::open(&path).expect("open");
+        log.append(&record("00000000000000ff")).expect("append");
+        let file_mode = std::fs::metadata(&path).expect("file").permissions().mode();
+        let dir_mode = std::fs::metadata(path.parent().expect("parent"))
+            .expect("dir")
+            .permissions()
+            .mode();
+        assert_eq!(file_mode & 0o777, 0o600);
+        assert_eq!(dir_mode & 0o777, 0o700);
+    }
+
+    #[test]
+    fn writes_every_field_as_one_json_line() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("decisions.jsonl");
+        let log = DecisionLog::open(&path).expect("open");
+        log.append(&record("00000000000000ff")).expect("append");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.ends_with('\n') && text.lines().count() == 1);
+        let line: serde_json::Value = serde_json::from_str(text.trim_end()).expect("JSON");
+        assert_eq!(line["timestamp"], "2023-11-14T22:13:20Z");
+        assert_eq!(line["event"], "decision");
+        assert_eq!(line["request_id"], "00000000000000ff");
+        assert_eq!(line["rule"], "allow-production");
+        assert_eq!(line["rule_index"], 1);
+        assert_eq!(line["reason"], serde_json::Value::Null);
+        assert_eq!(line["session_duration_s"], 3600);
+        assert_eq!(line["outcome"], "pending");
+        for field in [
+            "user",
+            "profile",
+            "effect",
+            "policy_source",
+            "source_identity",
+            "role_arn",
+            "error",
+        ] {
+            assert!(line.get(field).is_some(), "missing field {field}");
+        }
+    }
+
+    #[test]
+    fn appends_to_an_existing_log() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("decisions.jsonl");
+        DecisionLog::open(&path)
+            .expect("open")
+            .append(&record("0000000000000001"))
+            .expect("first");
+        DecisionLog::open(&path)
+            .expect("reopen")
+            .append(&record("0000000000000002"))
+            .expect("second");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(text.lines().count(), 2);
+    }
+
+    #[test]
+    fn concurrent_writers_never_interleave() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("decisions.jsonl");
+        let log = Arc::new(DecisionLog::open(&path).expect("open"));
+        let threads: Vec<_> = (0..8)
+            .map(|thread| {
+                let log = Arc::clone(&log);
+                std::thread::spawn(move || {
+                    for i in 0..500 {
+                        let id = format!("{thread:08x}{i:08x}");
+                        log.append(&record(&id)).expect("append");
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("writer thread");
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        let mut ids: Vec<String> = text
+            .lines()
+            .map(|line| {
+                let value: serde_json::Value = serde_json::from_str(line).expect("whole line");
+                value["request_id"].as_str().expect("id").to_owned()
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 8 * 500);
+    }
+
+    #[test]
+    fn an_unwritable_location_is_an_error() {
+        let error = DecisionLog::open(Path::new("/proc/sentinel-cannot-write-here/log.jsonl"))
+            .expect_err("cannot create under /proc");
+        assert!(error.to_string().contains("cannot open decision log"));
+    }
+}
