@@ -2,12 +2,15 @@
 //! started on 127.0.0.1 by `scripts/test.sh`, through the official SDK. Fixtures that the SDK
 //! crates we link cannot create (IAM users and their keys) are made with boto3, a real client.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 
 /// The region every test uses.
 pub const REGION: &str = "us-east-1";
@@ -56,10 +59,35 @@ impl Moto {
             .collect()
     }
 
+    /// The form fields of every recorded AWS Query API call (STS, IAM, ...) whose `Action` is
+    /// `action`, in the order moto received them.
+    pub fn recorded_calls(&self, action: &str) -> Vec<HashMap<String, String>> {
+        self.recording()
+            .iter()
+            .filter_map(|request| {
+                let body = request["body"].as_str()?;
+                let body = if request["body_encoded"] == true {
+                    BASE64.decode(body).ok()?
+                } else {
+                    body.as_bytes().to_vec()
+                };
+                let fields: HashMap<String, String> =
+                    form_urlencoded::parse(&body).into_owned().collect();
+                (fields.get("Action").map(String::as_str) == Some(action)).then_some(fields)
+            })
+            .collect()
+    }
+
     /// An SDK config that reaches moto with test credentials, as a user's environment would.
     pub async fn sdk_config(&self) -> SdkConfig {
-        self.sdk_config_with(Credentials::new("testing", "testing", None, None, "sentinel-testkit"))
-            .await
+        self.sdk_config_with(Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "sentinel-testkit",
+        ))
+        .await
     }
 
     /// An SDK config that reaches moto with the given credentials.
@@ -82,8 +110,14 @@ impl Moto {
             ("AWS_DEFAULT_REGION", REGION.into()),
             ("AWS_ACCESS_KEY_ID", "testing".into()),
             ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-            ("AWS_CONFIG_FILE", "/nonexistent/sentinel-test/config".into()),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/sentinel-test/credentials".into()),
+            (
+                "AWS_CONFIG_FILE",
+                "/nonexistent/sentinel-test/config".into(),
+            ),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/sentinel-test/credentials".into(),
+            ),
             ("AWS_EC2_METADATA_DISABLED", "true".into()),
         ]
     }
@@ -135,7 +169,9 @@ print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
         )
         .expect("write to moto");
         let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read from moto");
+        stream
+            .read_to_string(&mut response)
+            .expect("read from moto");
         let (head, body) = response
             .split_once("\r\n\r\n")
             .expect("HTTP response from moto");
