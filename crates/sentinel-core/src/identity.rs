@@ -16,7 +16,9 @@ use rand::{RngCore, SeedableRng};
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
     /// The operating system's random number generator could not seed the request ID generator.
-    #[error("cannot generate a request ID: the operating system's random number generator failed: {0}")]
+    #[error(
+        "cannot generate a request ID: the operating system's random number generator failed: {0}"
+    )]
     Rng(String),
     /// A value breaks STS's rule for names: 2–64 characters of `[A-Za-z0-9_+=,.@-]`.
     #[error("{field} {value:?} is not accepted by STS: {problem}")]
@@ -144,7 +146,8 @@ fn sts_error(field: &str, value: &str, problem: String) -> IdentityError {
 pub fn check_sts_name(field: &str, value: &str) -> Result<(), IdentityError> {
     let length = value.chars().count();
     if !(STS_MIN_LEN..=STS_MAX_LEN).contains(&length) {
-        let problem = format!("it is {length} characters long; STS allows {STS_MIN_LEN} to {STS_MAX_LEN}");
+        let problem =
+            format!("it is {length} characters long; STS allows {STS_MIN_LEN} to {STS_MAX_LEN}");
         return Err(sts_error(field, value, problem));
     }
     match bad_char(value) {
@@ -214,7 +217,11 @@ fn check_user(user: &str) -> Result<(), IdentityError> {
         return Err(sts_error(field, user, "it is empty".to_owned()));
     }
     if let Some(problem) = bad_char(user) {
-        return Err(sts_error(field, user, format!("{problem} in a SourceIdentity")));
+        return Err(sts_error(
+            field,
+            user,
+            format!("{problem} in a SourceIdentity"),
+        ));
     }
     if user.len() > MAX_USER_LEN {
         let problem = format!(
@@ -234,21 +241,35 @@ mod tests {
     #[test]
     fn request_ids_render_as_16_lowercase_hex_digits() {
         assert_eq!(RequestId::from_u64(0xab).to_string(), "00000000000000ab");
-        assert_eq!(RequestId::from_u64(u64::MAX).to_string(), "ffffffffffffffff");
+        assert_eq!(
+            RequestId::from_u64(u64::MAX).to_string(),
+            "ffffffffffffffff"
+        );
     }
 
     #[test]
     fn request_id_parsing_accepts_only_what_display_writes() {
-        assert_eq!("00000000000000ab".parse::<RequestId>().unwrap(), RequestId::from_u64(0xab));
-        for bad in ["00000000000000AB", "ab", "+000000000000000a", "0x0000000000000a", "000000000000000g", "00000000000000ab0"] {
+        assert_eq!(
+            "00000000000000ab".parse::<RequestId>().unwrap(),
+            RequestId::from_u64(0xab)
+        );
+        for bad in [
+            "00000000000000AB",
+            "ab",
+            "+000000000000000a",
+            "0x0000000000000a",
+            "000000000000000g",
+            "00000000000000ab0",
+        ] {
             assert!(bad.parse::<RequestId>().is_err(), "{bad}");
         }
     }
 
     #[test]
     fn generated_request_ids_differ() {
-        let ids: std::collections::HashSet<RequestId> =
-            (0..10_000).map(|_| RequestId::generate().unwrap()).collect();
+        let ids: std::collections::HashSet<RequestId> = (0..10_000)
+            .map(|_| RequestId::generate().unwrap())
+            .collect();
         assert_eq!(ids.len(), 10_000);
     }
 
@@ -269,10 +290,17 @@ mod tests {
         let id = RequestId::from_u64(1);
         let colon = SourceIdentity::new("a:b", id).unwrap_err().to_string();
         assert!(colon.contains("':' at position 1"), "{colon}");
-        let long = SourceIdentity::new(&"a".repeat(39), id).unwrap_err().to_string();
+        let long = SourceIdentity::new(&"a".repeat(39), id)
+            .unwrap_err()
+            .to_string();
         assert!(long.contains("at most 38"), "{long}");
         assert!(SourceIdentity::new(&"a".repeat(38), id).is_ok());
-        assert!(SourceIdentity::new("", id).unwrap_err().to_string().contains("empty"));
+        assert!(
+            SourceIdentity::new("", id)
+                .unwrap_err()
+                .to_string()
+                .contains("empty")
+        );
         assert!(SourceIdentity::new("josé", id).is_err());
     }
 
@@ -282,7 +310,9 @@ mod tests {
         assert!(check_sts_name("RoleSessionName", &"x".repeat(64)).is_ok());
         assert!(check_sts_name("RoleSessionName", "a").is_err());
         assert!(check_sts_name("RoleSessionName", &"x".repeat(65)).is_err());
-        let err = check_sts_name("RoleSessionName", "a:b").unwrap_err().to_string();
+        let err = check_sts_name("RoleSessionName", "a:b")
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("RoleSessionName \"a:b\""), "{err}");
     }
 

@@ -75,7 +75,10 @@ impl Checker {
 
     fn document(&mut self, root: &Node) -> Option<Vec<RuleSpec>> {
         if let Value::Null = root.value {
-            self.error(Pos::START, "the policy is empty; expected version and rules");
+            self.error(
+                Pos::START,
+                "the policy is empty; expected version and rules",
+            );
             return None;
         }
         let fields = self.fields(root, "the policy", &["version", "rules"])?;
@@ -370,10 +373,7 @@ impl Checker {
             }
             Value::Seq(items) => Some(items),
             other => {
-                self.error(
-                    node.pos,
-                    format!("expected {what}, found {}", other.kind()),
-                );
+                self.error(node.pos, format!("expected {what}, found {}", other.kind()));
                 None
             }
         }
@@ -425,10 +425,12 @@ fn rule_name(rule: &Node) -> Option<(&str, Pos)> {
     let Value::Map(entries) = &rule.value else {
         return None;
     };
-    entries.iter().find_map(|(key, value)| match (&key.value, &value.value) {
-        (Value::Str(k), Value::Str(name)) if k == "name" => Some((name.as_str(), value.pos)),
-        _ => None,
-    })
+    entries
+        .iter()
+        .find_map(|(key, value)| match (&key.value, &value.value) {
+            (Value::Str(k), Value::Str(name)) if k == "name" => Some((name.as_str(), value.pos)),
+            _ => None,
+        })
 }
 
 fn one_of(keys: &[&str]) -> String {

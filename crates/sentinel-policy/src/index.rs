@@ -5,13 +5,14 @@
 //! the rules with no condition there; evaluation walks the shorter of the two candidate lists in
 //! rule order. A 1,000-rule policy is then searched in a few lookups instead of a scan.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Which rules can match a name, for one dimension (users or profiles).
 #[derive(Debug)]
 pub(crate) struct NameIndex {
-    /// Sorted by name; each list holds, in order, the rules that name it.
-    named: Box<[(Box<str>, Box<[usize]>)]>,
+    /// For each name, in order, the rules that name it.
+    named: HashMap<Box<str>, Box<[usize]>, BuildHasherDefault<NameHasher>>,
     /// In order, the rules without a condition on this dimension.
     any: Box<[usize]>,
 }
@@ -22,7 +23,7 @@ impl NameIndex {
     where
         I: IntoIterator<Item = Option<&'r [Box<str>]>>,
     {
-        let mut named: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        let mut named: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut any = Vec::new();
         for (index, names) in rules.into_iter().enumerate() {
             match names {
@@ -45,14 +46,38 @@ impl NameIndex {
 
     /// The rules that can match `name`, in rule order.
     pub(crate) fn candidates(&self, name: &str) -> Candidates<'_> {
-        let named = match self.named.binary_search_by(|(n, _)| (**n).cmp(name)) {
-            Ok(found) => &self.named[found].1,
-            Err(_) => &[][..],
-        };
+        let named = self.named.get(name).map_or(&[][..], |rules| &rules[..]);
         Candidates {
             named,
             any: &self.any,
         }
+    }
+}
+
+/// A fast hash for short names (the multiply-rotate scheme of rustc's `FxHasher`).
+///
+/// The keys are the policy's own names, so a caller choosing a colliding name can only land
+/// on the short chain of policy names sharing its hash, never grow the table.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct NameHasher(u64);
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(SEED);
+        }
+        let mut tail = [0; 8];
+        let rest = chunks.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(tail)).wrapping_mul(SEED);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }
 

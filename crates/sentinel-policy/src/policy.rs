@@ -10,6 +10,11 @@ use crate::index::NameIndex;
 use crate::rule::{LocalClock, Rule, TimeCondition};
 use crate::yaml::{self, Pos};
 
+/// Policies this small are scanned rule by rule: cheaper than an index lookup.
+const SCAN_MAX: usize = 16;
+/// Candidate lists this short are walked without consulting the profile index.
+const SHORT_LIST: usize = 4;
+
 /// A validated, compiled policy: immutable, `Send + Sync`, cheap to share in an `Arc`.
 #[derive(Debug)]
 pub struct Policy {
@@ -39,13 +44,30 @@ impl Policy {
     /// conditions all hold decides; when none does, the answer is deny with no rule.
     /// Does not allocate.
     pub fn evaluate(&self, user: &str, profile: &str, at: Timestamp) -> Decision<'_> {
+        if self.rules.len() <= SCAN_MAX {
+            return self.first_match(0..self.rules.len(), user, profile, at);
+        }
         let by_user = self.by_user.candidates(user);
+        // A short list is walked at once; otherwise the profile index may offer a shorter one.
+        if by_user.len() <= SHORT_LIST {
+            return self.first_match(by_user, user, profile, at);
+        }
         let by_profile = self.by_profile.candidates(profile);
-        let candidates = if by_user.len() <= by_profile.len() {
-            by_user
+        if by_user.len() <= by_profile.len() {
+            self.first_match(by_user, user, profile, at)
         } else {
-            by_profile
-        };
+            self.first_match(by_profile, user, profile, at)
+        }
+    }
+
+    /// The decision of the first rule among `candidates` (ascending) that matches.
+    fn first_match(
+        &self,
+        candidates: impl Iterator<Item = usize>,
+        user: &str,
+        profile: &str,
+        at: Timestamp,
+    ) -> Decision<'_> {
         let mut clock = LocalClock::new(at);
         for index in candidates {
             if let Some(rule) = self.rules.get(index)

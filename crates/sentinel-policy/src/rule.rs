@@ -59,7 +59,12 @@ impl Rule {
 
 /// Whether a sorted name set admits `name`; no set admits everyone.
 fn contains(set: Option<&[Box<str>]>, name: &str) -> bool {
-    set.is_none_or(|names| names.binary_search_by(|n| (**n).cmp(name)).is_ok())
+    match set {
+        None => true,
+        // One name is the common case, and equality (length first) beats an ordered compare.
+        Some([only]) => **only == *name,
+        Some(names) => names.binary_search_by(|n| (**n).cmp(name)).is_ok(),
+    }
 }
 
 /// Local weekday and minute of the day of the request instant in one zone.

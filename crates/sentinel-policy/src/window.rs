@@ -123,7 +123,17 @@ mod tests {
 
     #[test]
     fn malformed_or_out_of_range_clock_times_are_rejected() {
-        for bad in ["9:00", "09:0", "0900", "09-00", "24:01", "12:60", " 9:00", "٠٩:٠٠", ""] {
+        for bad in [
+            "9:00",
+            "09:0",
+            "0900",
+            "09-00",
+            "24:01",
+            "12:60",
+            " 9:00",
+            "٠٩:٠٠",
+            "",
+        ] {
             assert!(parse_clock(bad, Edge::End).is_err(), "{bad:?}");
         }
         assert!(parse_clock("24:00", Edge::Start).is_err());

@@ -35,7 +35,11 @@ fn every_malformed_fixture_reports_its_expected_problems() {
         let path = entry.unwrap().path();
         let source = fs::read_to_string(&path).unwrap();
         let expected = expectations(&source);
-        assert!(!expected.is_empty(), "{} lists no expectations", path.display());
+        assert!(
+            !expected.is_empty(),
+            "{} lists no expectations",
+            path.display()
+        );
         let problems = Policy::from_yaml(&source)
             .err()
             .unwrap_or_else(|| panic!("{} was accepted", path.display()));
@@ -48,7 +52,9 @@ fn every_malformed_fixture_reports_its_expected_problems() {
         );
         for (got, want) in problems.iter().zip(&expected) {
             assert!(
-                got.line == want.line && got.column == want.column && got.message.contains(&want.text),
+                got.line == want.line
+                    && got.column == want.column
+                    && got.message.contains(&want.text),
                 "{}: expected {}:{}: …{}…, got {got}",
                 path.display(),
                 want.line,

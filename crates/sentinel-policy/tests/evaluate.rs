@@ -55,11 +55,11 @@ fn london_office_hours_follow_uk_summer_time() {
     check(
         &policy,
         &[
-            ("2026-03-16T09:00:00Z", true),  // Mon 09:00 GMT, while New York is already on EDT
-            ("2026-03-27T16:30:00Z", true),  // Fri 16:30 GMT
-            ("2026-03-30T08:30:00Z", true),  // Mon 09:30 BST (summer time began 29 March)
+            ("2026-03-16T09:00:00Z", true), // Mon 09:00 GMT, while New York is already on EDT
+            ("2026-03-27T16:30:00Z", true), // Fri 16:30 GMT
+            ("2026-03-30T08:30:00Z", true), // Mon 09:30 BST (summer time began 29 March)
             ("2026-03-30T16:30:00Z", false), // Mon 17:30 BST
-            ("2026-10-23T08:30:00Z", true),  // Fri 09:30 BST
+            ("2026-10-23T08:30:00Z", true), // Fri 09:30 BST
             ("2026-10-26T08:30:00Z", false), // Mon 08:30 GMT (summer time ended 25 October)
             ("2026-10-24T12:00:00Z", false), // Saturday
         ],
@@ -75,7 +75,10 @@ fn days_are_local_days_not_utc_days() {
     let utc = office("{ days: [monday] }");
     check(
         &utc,
-        &[("2026-11-29T20:00:00Z", false), ("2026-11-30T00:00:00Z", true)],
+        &[
+            ("2026-11-29T20:00:00Z", false),
+            ("2026-11-30T00:00:00Z", true),
+        ],
     );
 }
 
@@ -126,7 +129,8 @@ fn an_end_of_24_00_runs_to_midnight() {
 #[test]
 fn window_edges_hold_across_a_spring_forward_gap() {
     // On 8 March 2026 New York skips 02:00–03:00; a 02:00–03:00 window never holds that day.
-    let policy = office("{ hours: { start: \"02:00\", end: \"03:00\" }, timezone: America/New_York }");
+    let policy =
+        office("{ hours: { start: \"02:00\", end: \"03:00\" }, timezone: America/New_York }");
     check(
         &policy,
         &[
@@ -212,15 +216,49 @@ fn the_example_policy_decides_as_documented() {
     let monday_10_london = at("2026-11-30T10:00:00Z");
     let saturday = at("2026-11-28T10:00:00Z");
     let cases = [
-        ("bob", "production", monday_10_london, Effect::Deny, Some("deny-bob-production")),
-        ("alice", "production", saturday, Effect::Allow, Some("allow-production")),
-        ("alice", "staging", monday_10_london, Effect::Allow, Some("allow-staging-office-hours")),
+        (
+            "bob",
+            "production",
+            monday_10_london,
+            Effect::Deny,
+            Some("deny-bob-production"),
+        ),
+        (
+            "alice",
+            "production",
+            saturday,
+            Effect::Allow,
+            Some("allow-production"),
+        ),
+        (
+            "alice",
+            "staging",
+            monday_10_london,
+            Effect::Allow,
+            Some("allow-staging-office-hours"),
+        ),
         ("alice", "staging", saturday, Effect::Deny, None),
-        ("alice", "break-glass", saturday, Effect::RequireApproval, Some("break-glass-needs-approval")),
-        ("mallory", "production", monday_10_london, Effect::Deny, None),
+        (
+            "alice",
+            "break-glass",
+            saturday,
+            Effect::RequireApproval,
+            Some("break-glass-needs-approval"),
+        ),
+        (
+            "mallory",
+            "production",
+            monday_10_london,
+            Effect::Deny,
+            None,
+        ),
     ];
     for (user, profile, instant, effect, rule) in cases {
         let decision = policy.evaluate(user, profile, instant);
-        assert_eq!((decision.effect, decision.rule), (effect, rule), "{user} {profile} {instant}");
+        assert_eq!(
+            (decision.effect, decision.rule),
+            (effect, rule),
+            "{user} {profile} {instant}"
+        );
     }
 }

@@ -124,19 +124,30 @@ fn minutes(text: &str) -> i32 {
 
 /// design.md §3 read literally: try the rules in order; the first whose given conditions all
 /// hold decides; otherwise deny with no rule.
-fn reference(rules: &[RuleSpec], user: &str, profile: &str, at: Timestamp) -> (Effect, Option<usize>) {
+fn reference(
+    rules: &[RuleSpec],
+    user: &str,
+    profile: &str,
+    at: Timestamp,
+) -> (Effect, Option<usize>) {
     for (i, rule) in rules.iter().enumerate() {
         let user_ok = rule.users.as_ref().is_none_or(|u| u.contains(&user));
         let profile_ok = rule.profiles.as_ref().is_none_or(|p| p.contains(&profile));
         let time_ok = rule.time.as_ref().is_none_or(|t| {
-            let zone = TimeZoneDatabase::bundled().get(t.zone.unwrap_or("UTC")).unwrap();
+            let zone = TimeZoneDatabase::bundled()
+                .get(t.zone.unwrap_or("UTC"))
+                .unwrap();
             let local = at.to_zoned_datetime(zone);
             let day = format!("{:?}", local.weekday()).to_lowercase();
             let day_ok = t.days.as_ref().is_none_or(|d| d.contains(&day.as_str()));
             let now = i32::from(local.hour()) * 60 + i32::from(local.minute());
             let hours_ok = t.hours.as_ref().is_none_or(|(s, e)| {
                 let (s, e) = (minutes(s), minutes(e));
-                if s < e { s <= now && now < e } else { now >= s || now < e }
+                if s < e {
+                    s <= now && now < e
+                } else {
+                    now >= s || now < e
+                }
             });
             day_ok && hours_ok
         });
