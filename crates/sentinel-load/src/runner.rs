@@ -82,6 +82,11 @@ impl LoadTest {
         self.progress.clone()
     }
 
+    /// The token that stops this run (the configuration's).
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.config.cancel.clone()
+    }
+
     /// Runs the schedule to its end (or to cancellation plus the grace period) and returns the
     /// result. Must be called within a Tokio runtime; workers are spread over its threads.
     ///

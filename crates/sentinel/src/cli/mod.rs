@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod load;
 mod policy;
 
 /// Policy-gated AWS credentials, and a load simulator that proves the issuance path.
@@ -19,6 +20,8 @@ enum Command {
     /// Check, evaluate and describe policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Drive an open-loop load at a target and report latency, errors and thresholds.
+    Load(load::LoadArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
@@ -26,5 +29,6 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Policy(command) => policy::run(command),
+        Command::Load(args) => load::run(args),
     }
 }
