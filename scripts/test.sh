@@ -21,7 +21,8 @@ fi
 port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p target
 echo "==> starting moto on 127.0.0.1:$port (log: target/moto.log)"
-MOTO_ENABLE_RECORDING=True "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >target/moto.log 2>&1 &
+MOTO_ENABLE_RECORDING=True MOTO_RECORDER_FILEPATH="$root/target/moto_recording" \
+    "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >target/moto.log 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

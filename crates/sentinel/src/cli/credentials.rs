@@ -1,0 +1,65 @@
+//! `sentinel credentials --profile P`: the AWS `credential_process` protocol. On allow, one JSON
+//! object on stdout; on deny or error, nothing on stdout and one line on stderr saying why.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use sentinel_core::issuer::Credentials;
+use serde::Serialize;
+
+use super::issue::{Issuance, IssueArgs, block_on};
+
+/// The `credentials` arguments.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Use it from an AWS config profile that applications select:\n\n  \
+    [profile prod-sentinel]\n  credential_process = sentinel credentials --profile prod\n\n\
+    Exit status: 0 with credentials on stdout; 1 when denied or on any error (reason on stderr)."
+)]
+pub struct CredentialsArgs {
+    #[command(flatten)]
+    issue: IssueArgs,
+}
+
+/// The `credential_process` output (version 1).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ProcessCredentials<'a> {
+    version: u8,
+    access_key_id: &'a str,
+    secret_access_key: &'a str,
+    session_token: &'a str,
+    expiration: String,
+}
+
+/// Formats an expiration as RFC 3339 in UTC, to the second, as the AWS tools expect.
+pub fn rfc3339(credentials: &Credentials) -> String {
+    credentials
+        .expiration
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// Runs `sentinel credentials`.
+pub fn run(args: CredentialsArgs) -> ExitCode {
+    match block_on(credentials_json(&args)) {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => super::fail(&error),
+    }
+}
+
+async fn credentials_json(args: &CredentialsArgs) -> Result<String> {
+    let issuance = Issuance::prepare(&args.issue).await?;
+    let grant = issuance.issue().await?;
+    let credentials = &grant.credentials;
+    Ok(serde_json::to_string(&ProcessCredentials {
+        version: 1,
+        access_key_id: &credentials.access_key_id,
+        secret_access_key: &credentials.secret_access_key,
+        session_token: &credentials.session_token,
+        expiration: rfc3339(credentials),
+    })?)
+}

@@ -1,0 +1,68 @@
+//! `sentinel exec --profile P -- CMD ARGS...`: on allow, replaces itself with CMD, credentials in
+//! its environment; on deny, CMD never runs.
+
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitCode};
+
+use super::credentials::rfc3339;
+use super::issue::{Issuance, IssueArgs, block_on};
+
+/// Variables that could point CMD's SDK back at a Sentinel profile (and so at Sentinel) instead
+/// of the credentials handed to it.
+const CLEARED: [&str; 2] = ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"];
+
+/// The `exec` arguments.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "CMD gets AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and \
+    AWS_CREDENTIAL_EXPIRATION (and AWS_REGION from the profile, if it sets one); AWS_PROFILE is \
+    removed. Sentinel exits with CMD's exit status; when denied, CMD never runs and the status is 1."
+)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    issue: IssueArgs,
+
+    /// The command to run, and its arguments.
+    #[arg(required = true, last = true, value_name = "CMD")]
+    command: Vec<OsString>,
+}
+
+/// Runs `sentinel exec`.
+pub fn run(args: ExecArgs) -> ExitCode {
+    let issued = block_on(async {
+        let issuance = Issuance::prepare(&args.issue).await?;
+        let grant = issuance.issue().await?;
+        Ok((grant, issuance.settings.region))
+    });
+    let (grant, region) = match issued {
+        Ok(issued) => issued,
+        Err(error) => return super::fail(&error),
+    };
+    let credentials = &grant.credentials;
+    let Some((program, arguments)) = args.command.split_first() else {
+        return super::fail(&anyhow::anyhow!("no command given after --"));
+    };
+    let mut command = Command::new(program);
+    command
+        .args(arguments)
+        .env("AWS_ACCESS_KEY_ID", &credentials.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &credentials.secret_access_key)
+        .env("AWS_SESSION_TOKEN", &credentials.session_token)
+        .env("AWS_CREDENTIAL_EXPIRATION", rfc3339(credentials))
+        .env_remove(super::NESTED_GUARD);
+    for variable in CLEARED {
+        command.env_remove(variable);
+    }
+    if let Some(region) = region {
+        command
+            .env("AWS_REGION", &region)
+            .env("AWS_DEFAULT_REGION", region);
+    }
+    let error = command.exec();
+    eprintln!(
+        "sentinel: cannot run {}: {error}",
+        program.to_string_lossy()
+    );
+    ExitCode::from(127)
+}

@@ -1,0 +1,143 @@
+//! What `credentials` and `exec` share: a profile and its flags turned into a broker, plus the
+//! caller's own identity, then one request through it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow};
+use jiff::Timestamp;
+use sentinel_aws::caller::caller_user;
+use sentinel_aws::location::PolicyLocation;
+use sentinel_aws::profile::{ProfileSettings, read_profile};
+use sentinel_aws::sts::StsIssuer;
+use sentinel_core::broker::{Broker, Grant, Profile, Request};
+use sentinel_core::decision_log::DecisionLog;
+
+/// The flags that pick a profile and say how to issue for it.
+#[derive(Debug, clap::Args)]
+pub struct IssueArgs {
+    /// The AWS config profile to issue for: an ordinary assume-role profile (`role_arn`,
+    /// `source_profile` or `credential_source`, `region`, `duration_seconds`, `external_id`),
+    /// plus Sentinel's optional `sentinel_policy`.
+    #[arg(long)]
+    pub profile: String,
+
+    /// Assume this role instead of the profile's `role_arn`.
+    #[arg(long, value_name = "ARN")]
+    pub role_arn: Option<String>,
+
+    /// Where the policy lives, instead of the profile's `sentinel_policy`: `ssm:PARAMETER` or a
+    /// file path [default: ssm:/sentinel/policies/<profile>].
+    #[arg(long, value_name = "LOCATION")]
+    pub policy: Option<String>,
+
+    /// The decision log (JSON Lines) to append to [default: $XDG_STATE_HOME/sentinel/decisions.jsonl,
+    /// i.e. ~/.local/state/sentinel/decisions.jsonl].
+    #[arg(long, env = "SENTINEL_DECISION_LOG", value_name = "PATH")]
+    pub decision_log: Option<PathBuf>,
+
+    /// How long each STS call (who you are, then AssumeRole) may take before the request fails
+    /// (e.g. `5s`, `1500ms`).
+    #[arg(long, default_value = "10s", value_parser = sentinel_load::parse_duration, value_name = "DURATION")]
+    pub sts_timeout: Duration,
+}
+
+/// A broker ready to issue for one profile, and who is asking.
+pub struct Issuance {
+    /// The pipeline.
+    pub broker: Broker,
+    /// The profile, resolved.
+    pub profile: Profile,
+    /// The profile's settings from the config file.
+    pub settings: ProfileSettings,
+    /// The caller's user name, from their own AWS identity.
+    pub user: String,
+}
+
+impl Issuance {
+    /// Reads the profile, resolves its base credentials and the caller, and opens the log.
+    pub async fn prepare(args: &IssueArgs) -> Result<Issuance> {
+        let settings = read_profile(&args.profile).await?;
+        let role_arn = args
+            .role_arn
+            .clone()
+            .or_else(|| settings.role_arn.clone())
+            .ok_or_else(|| {
+                anyhow!(
+                    "profile {:?} has no role_arn; set one there or pass --role-arn",
+                    args.profile
+                )
+            })?;
+        let location = args
+            .policy
+            .as_deref()
+            .or(settings.sentinel_policy.as_deref())
+            .map(PolicyLocation::parse)
+            .unwrap_or_else(|| PolicyLocation::default_for_profile(&args.profile));
+        let base = settings.base_config().await;
+        let user = tokio::time::timeout(args.sts_timeout, caller_user(&base))
+            .await
+            .map_err(|_| {
+                anyhow!(
+                    "cannot determine who you are: STS did not answer within {:?}",
+                    args.sts_timeout
+                )
+            })??;
+        let (source, policy_key) = location.open(&base);
+        let log_path = match &args.decision_log {
+            Some(path) => path.clone(),
+            None => default_decision_log()?,
+        };
+        let log = DecisionLog::open(&log_path)?;
+        let broker = Broker::new(
+            source,
+            Arc::new(log),
+            Arc::new(StsIssuer::new(&base)),
+            args.sts_timeout,
+        );
+        let profile = Profile {
+            name: args.profile.clone(),
+            policy_key,
+            role_arn,
+            session_duration: settings.session_duration,
+            external_id: settings.external_id.clone(),
+        };
+        Ok(Issuance {
+            broker,
+            profile,
+            settings,
+            user,
+        })
+    }
+
+    /// Asks the broker for credentials now.
+    pub async fn issue(&self) -> Result<Grant> {
+        let request = Request {
+            user: &self.user,
+            profile: &self.profile,
+            at: Timestamp::now(),
+        };
+        Ok(self.broker.issue(request).await?)
+    }
+}
+
+/// `$XDG_STATE_HOME/sentinel/decisions.jsonl`, or `~/.local/state/sentinel/decisions.jsonl`.
+fn default_decision_log() -> Result<PathBuf> {
+    let state = match std::env::var_os("XDG_STATE_HOME").filter(|dir| !dir.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => std::env::home_dir()
+            .context("cannot find the home directory for the decision log; pass --decision-log")?
+            .join(".local/state"),
+    };
+    Ok(state.join("sentinel/decisions.jsonl"))
+}
+
+/// Runs `future` on a fresh runtime: the issuing commands are one-shot.
+pub fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(future)
+}
