@@ -138,6 +138,8 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
         #[test]
         fn merged_percentiles_match_an_exact_computation(
             samples in proptest::collection::vec(1u64..20_000_000_000, 1..2000),

@@ -173,14 +173,20 @@ where
         if seq >= shared.schedule.target {
             break;
         }
-        if Instant::now() >= shared.schedule.end {
+        let now = Instant::now();
+        if now >= shared.schedule.end {
             // Due within the duration, but no worker was free for it before the end: missed
             // (counted by the runner as target − sent).
             break;
         }
         let due = shared.schedule.due(seq);
-        let Some(sent) = wait_until(due, sleep.as_mut(), &shared.cancel).await else {
-            break;
+        let sent = if due <= now {
+            now
+        } else {
+            match wait_until(due, sleep.as_mut(), &shared.cancel).await {
+                Some(sent) => sent,
+                None => break,
+            }
         };
         counters.sent.fetch_add(1, Ordering::Relaxed);
         recorder.sent(sent);
