@@ -21,7 +21,8 @@ pub struct LoadTestResult {
     pub target_rate: f64,
     /// The configured duration, seconds.
     pub duration_s: f64,
-    /// Wall time from the first due time to the end of the drain, seconds.
+    /// Wall time from the first due time to the end of the schedule or, if later, of the drain,
+    /// seconds.
     pub elapsed_s: f64,
     /// The number of workers (the concurrency cap).
     pub workers: usize,

@@ -148,6 +148,11 @@ impl LoadTest {
                 }
             }
         }
+        if stopped.is_none() {
+            // A run lasts its whole duration even when the last request finished early, so
+            // rates are per second of the schedule.
+            tokio::time::sleep_until(schedule.end.into()).await;
+        }
         let elapsed = start.elapsed();
         let merged = Merged::from_workers(recorders, highest);
         let counts = self.progress.snapshot();
