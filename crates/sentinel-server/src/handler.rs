@@ -1,0 +1,93 @@
+//! One request, start to finish: the cheap checks that need no broker (host, token, method,
+//! path, body) in that order, then the broker, under the request timeout. A request that fails
+//! a check never reaches the broker, so it costs nothing and is not in the decision log.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use http::{Method, Request};
+use jiff::Timestamp;
+use sentinel_core::broker::{self, Broker, Profile};
+
+use crate::origin::host_allowed;
+use crate::token::Token;
+use crate::wire::{self, Rejection, Reply};
+
+/// The path credentials are served at.
+pub const CREDENTIALS_PATH: &str = "/credentials";
+
+/// What the server issues and for whom: one profile, one caller, one token.
+pub struct CredentialService {
+    /// The issuance pipeline.
+    pub broker: Broker,
+    /// The profile every request is for.
+    pub profile: Profile,
+    /// The user the server acts for (from their own AWS identity).
+    pub user: String,
+    /// The token clients must present.
+    pub token: Token,
+}
+
+/// A [`CredentialService`] with the time limit each request gets.
+pub(crate) struct Handler {
+    pub(crate) service: CredentialService,
+    pub(crate) request_timeout: Duration,
+}
+
+impl Handler {
+    /// Answers one request that arrived on a connection to `local`.
+    pub(crate) async fn handle<B>(&self, request: Request<B>, local: SocketAddr) -> Reply {
+        if let Err(rejection) = self.check(&request, local) {
+            return rejection.reply();
+        }
+        let issue = self.service.broker.issue(broker::Request {
+            user: &self.service.user,
+            profile: &self.service.profile,
+            at: Timestamp::now(),
+        });
+        match tokio::time::timeout(self.request_timeout, issue).await {
+            Ok(Ok(grant)) => wire::credentials(&grant.credentials),
+            Ok(Err(refusal)) => {
+                if !refusal.is_policy_decision() {
+                    eprintln!("sentinel serve: request failed: {refusal}");
+                }
+                wire::refusal(&refusal)
+            }
+            Err(_) => {
+                eprintln!(
+                    "sentinel serve: request failed: no answer within {:?}",
+                    self.request_timeout
+                );
+                Rejection::Timeout.reply()
+            }
+        }
+    }
+
+    /// The checks that need no broker, cheapest and most telling first.
+    fn check<B>(&self, request: &Request<B>, local: SocketAddr) -> Result<(), Rejection> {
+        let headers = request.headers();
+        let host = headers.get(HOST).map(|value| value.as_bytes());
+        if !host.is_some_and(|host| host_allowed(host, local)) {
+            return Err(Rejection::ForeignHost);
+        }
+        let presented = headers.get(AUTHORIZATION).map(|value| value.as_bytes());
+        if !presented.is_some_and(|presented| self.service.token.matches(presented)) {
+            return Err(Rejection::Unauthorized);
+        }
+        if request.method() != Method::GET {
+            return Err(Rejection::MethodNotAllowed);
+        }
+        if request.uri().path() != CREDENTIALS_PATH {
+            return Err(Rejection::NotFound);
+        }
+        let has_body = headers.contains_key(TRANSFER_ENCODING)
+            || headers
+                .get(CONTENT_LENGTH)
+                .is_some_and(|length| length.as_bytes() != b"0");
+        if has_body {
+            return Err(Rejection::BodyNotAllowed);
+        }
+        Ok(())
+    }
+}

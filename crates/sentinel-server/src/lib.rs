@@ -1,0 +1,20 @@
+//! The credential server behind `sentinel serve`: the AWS container-credentials protocol
+//! (`AWS_CONTAINER_CREDENTIALS_FULL_URI` + `AWS_CONTAINER_AUTHORIZATION_TOKEN`) over HTTP/1.1,
+//! so any AWS SDK on the machine gets policy-gated credentials and refreshes them as it needs.
+//!
+//! Every request that passes the server's own checks (the `Host`, the token, `GET
+//! /credentials`, no body) goes through the broker: the policy is evaluated, the decision logged,
+//! fresh credentials issued on `allow`. A deny is `403` naming the rule; a failure is `5xx`; both
+//! carry `{"Code", "Message"}`. The crate links no AWS SDK: the issuer is whatever the broker
+//! was built with.
+
+mod handler;
+mod origin;
+mod server;
+mod token;
+mod wire;
+
+pub use handler::{CREDENTIALS_PATH, CredentialService};
+pub use origin::{RemoteRefused, check_listen};
+pub use server::{Drained, Limits, ServeError, Server};
+pub use token::{Token, TokenError};

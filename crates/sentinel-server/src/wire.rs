@@ -1,0 +1,212 @@
+//! What goes on the wire: the container-credentials JSON an AWS SDK reads on `200`, and the
+//! `{"Code", "Message"}` body of every refusal, with the status that tells the SDK whether to
+//! retry (`5xx`) or give up (`4xx`).
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONNECTION, CONTENT_TYPE, HeaderValue};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use sentinel_core::broker::Refusal;
+use sentinel_core::issuer::Credentials;
+use serde::Serialize;
+
+/// The response type every request gets.
+pub type Reply = Response<Full<Bytes>>;
+
+/// The body an AWS SDK's container-credentials provider parses.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ContainerCredentials<'a> {
+    access_key_id: &'a str,
+    secret_access_key: &'a str,
+    token: &'a str,
+    expiration: String,
+}
+
+/// The body of every non-`200` answer.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+/// A refusal the server makes before (or instead of) asking the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// No `Authorization` header, or not the token.
+    Unauthorized,
+    /// The `Host` header names something other than this server.
+    ForeignHost,
+    /// A method other than `GET`.
+    MethodNotAllowed,
+    /// A path other than the credentials path.
+    NotFound,
+    /// The request carries a body.
+    BodyNotAllowed,
+    /// The broker did not answer within the request timeout.
+    Timeout,
+}
+
+impl Rejection {
+    /// The status, `Code` and `Message` this rejection is answered with.
+    fn parts(self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            Rejection::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "missing or wrong Authorization token",
+            ),
+            Rejection::ForeignHost => (
+                StatusCode::FORBIDDEN,
+                "ForbiddenHost",
+                "the Host header does not name this server",
+            ),
+            Rejection::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "only GET is served",
+            ),
+            Rejection::NotFound => (
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                "credentials are served at /credentials",
+            ),
+            Rejection::BodyNotAllowed => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestBodyNotAllowed",
+                "a credentials request has no body",
+            ),
+            Rejection::Timeout => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "RequestTimeout",
+                "the request took longer than the server's request timeout",
+            ),
+        }
+    }
+
+    /// The answer to send.
+    pub fn reply(self) -> Reply {
+        let (status, code, message) = self.parts();
+        let mut reply = error(status, code, message);
+        if self == Rejection::BodyNotAllowed {
+            // The unread body is still on the connection; closing it is simpler than draining.
+            reply
+                .headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        reply
+    }
+}
+
+/// `200` with the credentials.
+pub fn credentials(credentials: &Credentials) -> Reply {
+    let body = ContainerCredentials {
+        access_key_id: &credentials.access_key_id,
+        secret_access_key: &credentials.secret_access_key,
+        token: &credentials.session_token,
+        expiration: credentials
+            .expiration
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
+    };
+    json(StatusCode::OK, &body)
+}
+
+/// The status and `Code` for a broker refusal: `403` when the policy said no (the SDK must not
+/// retry), `5xx` when something failed (it may).
+pub fn refusal_status(refusal: &Refusal) -> (StatusCode, &'static str) {
+    match refusal {
+        Refusal::Denied { .. } => (StatusCode::FORBIDDEN, "AccessDenied"),
+        Refusal::ApprovalRequired { .. } => (StatusCode::FORBIDDEN, "ApprovalRequired"),
+        Refusal::Policy(_) => (StatusCode::SERVICE_UNAVAILABLE, "PolicyUnavailable"),
+        Refusal::Identity(_) => (StatusCode::INTERNAL_SERVER_ERROR, "IdentityError"),
+        Refusal::Log(_) => (StatusCode::INTERNAL_SERVER_ERROR, "DecisionLogError"),
+        Refusal::Issuer(_) => (StatusCode::BAD_GATEWAY, "IssuerError"),
+        Refusal::IssuerTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "IssuerTimeout"),
+    }
+}
+
+/// The answer to a broker refusal; the message names the rule or the failure.
+pub fn refusal(refusal: &Refusal) -> Reply {
+    let (status, code) = refusal_status(refusal);
+    error(status, code, &refusal.to_string())
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Reply {
+    json(status, &ErrorBody { code, message })
+}
+
+fn json(status: StatusCode, body: &impl Serialize) -> Reply {
+    // Serializing these plain structs cannot fail; an empty object would still be valid JSON.
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut reply = Response::new(Full::new(Bytes::from(bytes)));
+    *reply.status_mut() = status;
+    let headers = reply.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use jiff::Timestamp;
+
+    async fn body(reply: Reply) -> serde_json::Value {
+        let bytes = reply.into_body().collect().await.expect("body").to_bytes();
+        serde_json::from_slice(&bytes).expect("JSON body")
+    }
+
+    #[tokio::test]
+    async fn credentials_use_the_container_field_names_and_rfc3339() {
+        let reply = credentials(&Credentials {
+            access_key_id: "ASIAEXAMPLE".into(),
+            secret_access_key: "secret".into(),
+            session_token: "token".into(),
+            expiration: Timestamp::from_second(1_700_000_000).expect("instant"),
+        });
+        assert_eq!(reply.status(), StatusCode::OK);
+        assert_eq!(reply.headers()[CACHE_CONTROL], "no-store");
+        let json = body(reply).await;
+        assert_eq!(json["AccessKeyId"], "ASIAEXAMPLE");
+        assert_eq!(json["SecretAccessKey"], "secret");
+        assert_eq!(json["Token"], "token");
+        assert_eq!(json["Expiration"], "2023-11-14T22:13:20Z");
+    }
+
+    #[tokio::test]
+    async fn a_deny_is_403_and_names_the_rule() {
+        let reply = refusal(&Refusal::Denied {
+            rule: Some("deny-bob".into()),
+            reason: Some("read-only".into()),
+        });
+        assert_eq!(reply.status(), StatusCode::FORBIDDEN);
+        let json = body(reply).await;
+        assert_eq!(json["Code"], "AccessDenied");
+        assert_eq!(json["Message"], "denied by rule deny-bob: read-only");
+    }
+
+    #[tokio::test]
+    async fn failures_are_5xx_with_the_same_shape() {
+        let reply = refusal(&Refusal::IssuerTimeout(std::time::Duration::from_secs(2)));
+        assert_eq!(reply.status(), StatusCode::GATEWAY_TIMEOUT);
+        let json = body(reply).await;
+        assert_eq!(json["Code"], "IssuerTimeout");
+        assert!(json["Message"].as_str().expect("message").contains("2s"));
+    }
+
+    #[test]
+    fn a_body_closes_the_connection() {
+        let reply = Rejection::BodyNotAllowed.reply();
+        assert_eq!(reply.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(reply.headers()[CONNECTION], "close");
+        assert!(
+            !Rejection::Unauthorized
+                .reply()
+                .headers()
+                .contains_key(CONNECTION)
+        );
+    }
+}
