@@ -175,10 +175,8 @@ async fn cancellation_returns_a_partial_result_promptly() {
     assert!(result.cancelled);
     let r = result.requests;
     assert!((200..=600).contains(&r.target), "{r:?}");
-    assert!(
-        r.missed <= 20,
-        "only requests due before the stop count: {r:?}"
-    );
+    // Only requests due before the stop count (a busy machine may leave some of them unsent).
+    assert!(r.missed < r.target / 4, "{r:?}");
     assert_eq!(r.sent, r.ok + r.errors);
 }
 
