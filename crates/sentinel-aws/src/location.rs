@@ -1,1 +1,126 @@
-//! Where a policy lives: `ssm:PARAMETER` or a file path.
+//! Where a policy lives, as users write it wherever a policy is named: `ssm:PARAMETER` for SSM
+//! Parameter Store, anything else a file path. A profile's policy defaults to
+//! `ssm:/sentinel/policies/<profile>`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use sentinel_core::source::{FileSource, LoadedPolicy, PolicySource, SourceError};
+
+use crate::ssm::SsmSource;
+
+/// The SSM parameter path under which profiles' policies are stored by default.
+pub const DEFAULT_PARAMETER_PREFIX: &str = "/sentinel/policies/";
+
+/// The SSM parameter that holds `profile`'s policy by default: `/sentinel/policies/<profile>`.
+pub fn default_parameter(profile: &str) -> String {
+    format!("{DEFAULT_PARAMETER_PREFIX}{profile}")
+}
+
+/// A policy's location: an SSM parameter or a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicyLocation {
+    /// An SSM parameter, by name.
+    Ssm(String),
+    /// A file on the local file system.
+    File(PathBuf),
+}
+
+impl PolicyLocation {
+    /// Reads a location as users write it: `ssm:NAME` is an SSM parameter, anything else a
+    /// file path. (An empty name or path names nothing, and loading it fails.)
+    pub fn parse(text: &str) -> PolicyLocation {
+        match text.strip_prefix("ssm:") {
+            Some(name) => PolicyLocation::Ssm(name.to_owned()),
+            None => PolicyLocation::File(PathBuf::from(text)),
+        }
+    }
+
+    /// The default location of `profile`'s policy: `ssm:/sentinel/policies/<profile>`.
+    pub fn default_for_profile(profile: &str) -> PolicyLocation {
+        PolicyLocation::Ssm(default_parameter(profile))
+    }
+
+    /// The source that holds this location, and the key under which it holds the policy;
+    /// `config` is used only for SSM.
+    pub fn open(&self, config: &SdkConfig) -> (Arc<dyn PolicySource>, String) {
+        match self {
+            PolicyLocation::Ssm(name) => (Arc::new(SsmSource::new(config)), name.clone()),
+            PolicyLocation::File(path) => {
+                (Arc::new(FileSource::file(path)), path.display().to_string())
+            }
+        }
+    }
+
+    /// Loads and validates the policy at this location once, reading the standard AWS
+    /// configuration (see [`crate::sdk::load`]) only for SSM.
+    pub async fn load(&self) -> Result<LoadedPolicy, SourceError> {
+        match self {
+            PolicyLocation::Ssm(name) => {
+                let config = crate::sdk::load(None).await;
+                SsmSource::new(&config).load(name).await
+            }
+            PolicyLocation::File(path) => FileSource::file(path).load("").await,
+        }
+    }
+}
+
+impl fmt::Display for PolicyLocation {
+    /// The form users write: `ssm:NAME` or the file path.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PolicyLocation::Ssm(name) => write!(f, "ssm:{name}"),
+            PolicyLocation::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssm_prefix_names_a_parameter_and_anything_else_a_file() {
+        assert_eq!(
+            PolicyLocation::parse("ssm:/sentinel/policies/prod"),
+            PolicyLocation::Ssm("/sentinel/policies/prod".into())
+        );
+        assert_eq!(
+            PolicyLocation::parse("policies/prod.yaml"),
+            PolicyLocation::File("policies/prod.yaml".into())
+        );
+        assert_eq!(
+            PolicyLocation::parse("./ssm:odd.yaml"),
+            PolicyLocation::File("./ssm:odd.yaml".into())
+        );
+    }
+
+    #[test]
+    fn a_profile_defaults_to_its_ssm_parameter() {
+        let location = PolicyLocation::default_for_profile("prod");
+        assert_eq!(location.to_string(), "ssm:/sentinel/policies/prod");
+        assert_eq!(PolicyLocation::parse(&location.to_string()), location);
+    }
+
+    #[tokio::test]
+    async fn a_file_location_loads_like_the_file_source() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("prod.yaml");
+        std::fs::write(
+            &path,
+            "version: \"1\"\nrules:\n  - name: all\n    effect: deny\n",
+        )
+        .expect("write policy");
+        let loaded = PolicyLocation::File(path.clone())
+            .load()
+            .await
+            .expect("policy loads");
+        assert_eq!(&*loaded.origin, format!("file:{}", path.display()));
+        let missing = PolicyLocation::File(dir.path().join("none.yaml"))
+            .load()
+            .await;
+        assert!(matches!(missing, Err(SourceError::NotFound { .. })));
+    }
+}

@@ -10,12 +10,13 @@
 //! is served only while the store is failing and only within `max_stale`.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use foldhash::fast::RandomState;
 use tokio::sync::OnceCell;
 
 use super::clock::{Clock, SystemClock};
@@ -82,13 +83,16 @@ pub struct CachedSource<S> {
     stale_serves: AtomicU64,
 }
 
+/// A shard's entries; the hasher is randomly seeded, so keys cannot be chosen to collide.
+type Entries = HashMap<Arc<str>, Entry, RandomState>;
+
 /// One slice of the keys.
 #[derive(Default)]
 struct Shard {
-    entries: ArcSwap<HashMap<Arc<str>, Entry>>,
+    entries: ArcSwap<Entries>,
     /// Serializes writers of `entries` (readers never take it).
     writer: Mutex<()>,
-    flights: Mutex<HashMap<Arc<str>, Arc<Flight>>>,
+    flights: Mutex<HashMap<Arc<str>, Arc<Flight>, RandomState>>,
 }
 
 #[derive(Clone)]
@@ -122,7 +126,7 @@ impl<S> CachedSource<S> {
             inner,
             config: CacheConfig { capacity, ..config },
             clock,
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             shards: (0..shards).map(|_| Shard::default()).collect(),
             per_shard: capacity / shards,
             hits: (0..HIT_STRIPES).map(|_| Stripe::default()).collect(),
@@ -185,7 +189,7 @@ impl<S> CachedSource<S> {
     /// Stores a freshly loaded policy, evicting the shard's oldest entry when it is full.
     fn insert(&self, shard: &Shard, key: &str, value: LoadedPolicy) {
         let _writer = lock(&shard.writer);
-        let mut entries = HashMap::clone(&shard.entries.load());
+        let mut entries = Entries::clone(&shard.entries.load());
         if !entries.contains_key(key)
             && entries.len() >= self.per_shard
             && let Some(oldest) = entries

@@ -1,0 +1,91 @@
+//! The policy cache's hit path: a single lookup, the same through the async `PolicySource`
+//! trait, and hit throughput from one and from two threads at once (which must scale: no global
+//! lock and no shared counter on the hit path).
+
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::{Arc, Barrier};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use sentinel_core::source::{
+    CacheConfig, CachedSource, FileSource, LoadedPolicy, PolicySource, SourceError,
+};
+
+const POLICY: &str = "version: \"1\"\nrules:\n  - name: ops\n    effect: allow\n    conditions:\n      users: [alice]\n";
+/// Distinct keys held in the cache while measuring, so lookups are not into a one-entry map.
+const KEYS: usize = 64;
+
+/// A cache holding `KEYS` profiles, all fresh for the length of the benchmark.
+fn warm_cache() -> (Arc<CachedSource<FileSource>>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for i in 0..KEYS {
+        std::fs::write(dir.path().join(format!("profile-{i}.yaml")), POLICY).expect("policy");
+    }
+    let config = CacheConfig {
+        ttl: Duration::from_secs(3600),
+        ..CacheConfig::default()
+    };
+    let cache = Arc::new(CachedSource::new(FileSource::directory(dir.path()), config));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    for i in 0..KEYS {
+        runtime
+            .block_on(cache.load(&format!("profile-{i}")))
+            .expect("policy loads");
+    }
+    (cache, dir)
+}
+
+/// Polls a load once: a hit completes at once, so no runtime is needed.
+fn load_now(cache: &CachedSource<FileSource>, key: &str) -> Result<LoadedPolicy, SourceError> {
+    let mut context = Context::from_waker(Waker::noop());
+    match pin!(cache.load(key)).as_mut().poll(&mut context) {
+        Poll::Ready(result) => result,
+        Poll::Pending => panic!("{key} is not cached"),
+    }
+}
+
+/// Wall time for `threads` threads to make `iters` hits each, started together.
+fn parallel_hits(cache: &CachedSource<FileSource>, threads: usize, iters: u64) -> Duration {
+    let barrier = Barrier::new(threads + 1);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                barrier.wait();
+                for _ in 0..iters {
+                    black_box(cache.get_fresh(black_box("profile-7")));
+                }
+            });
+        }
+        barrier.wait();
+        let start = Instant::now();
+        // Leaving the scope joins the threads.
+        start
+    })
+    .elapsed()
+}
+
+fn cache_hits(c: &mut Criterion) {
+    let (cache, _dir) = warm_cache();
+    c.bench_function("cache/get_fresh", |b| {
+        b.iter(|| black_box(cache.get_fresh(black_box("profile-7"))))
+    });
+    c.bench_function("cache/load_hit", |b| {
+        b.iter(|| black_box(load_now(&cache, black_box("profile-7"))))
+    });
+    let mut group = c.benchmark_group("cache/hit_threads");
+    for threads in [1, 2] {
+        group.throughput(Throughput::Elements(threads as u64));
+        group.bench_function(threads.to_string(), |b| {
+            b.iter_custom(|iters| parallel_hits(&cache, threads, iters))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, cache_hits);
+criterion_main!(benches);
