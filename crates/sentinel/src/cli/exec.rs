@@ -23,6 +23,12 @@ pub struct ExecArgs {
     #[command(flatten)]
     issue: IssueArgs,
 
+    /// Serve credentials to CMD from a credential server on a random loopback port
+    /// (AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN) instead of
+    /// putting one set in its environment: its SDK refreshes them through the policy as needed.
+    #[arg(long)]
+    server: bool,
+
     /// The command to run, and its arguments.
     #[arg(required = true, last = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -30,6 +36,9 @@ pub struct ExecArgs {
 
 /// Runs `sentinel exec`.
 pub fn run(args: ExecArgs) -> ExitCode {
+    if args.server {
+        return super::exec_server::run(&args.issue, &args.command);
+    }
     let issued = block_on(async {
         let issuance = Issuance::prepare(&args.issue).await?;
         let grant = issuance.issue().await?;

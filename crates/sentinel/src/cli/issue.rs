@@ -13,6 +13,8 @@ use sentinel_aws::profile::{ProfileSettings, read_profile};
 use sentinel_aws::sts::StsIssuer;
 use sentinel_core::broker::{Broker, Grant, Profile, Request};
 use sentinel_core::decision_log::DecisionLog;
+use sentinel_core::issuer::{Issuer, LocalIssuer};
+use sentinel_core::source::{CacheConfig, CachedSource, PolicySource};
 
 /// The flags that pick a profile and say how to issue for it.
 #[derive(Debug, clap::Args)]
@@ -41,6 +43,20 @@ pub struct IssueArgs {
     /// (e.g. `5s`, `1500ms`).
     #[arg(long, default_value = "10s", value_parser = sentinel_load::parse_duration, value_name = "DURATION")]
     pub sts_timeout: Duration,
+
+    /// Who issues credentials on allow: `sts` (AssumeRole) or `local` (obviously fake
+    /// credentials minted in-process, for load tests and demos only).
+    #[arg(long, value_enum, default_value_t = IssuerChoice::Sts)]
+    pub issuer: IssuerChoice,
+}
+
+/// Which issuer hands out credentials on allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IssuerChoice {
+    /// STS AssumeRole: real credentials.
+    Sts,
+    /// Fake credentials minted in-process; no AWS service accepts them.
+    Local,
 }
 
 /// A broker ready to issue for one profile, and who is asking.
@@ -58,6 +74,12 @@ pub struct Issuance {
 impl Issuance {
     /// Reads the profile, resolves its base credentials and the caller, and opens the log.
     pub async fn prepare(args: &IssueArgs) -> Result<Issuance> {
+        Issuance::prepare_with(args, None).await
+    }
+
+    /// As [`Issuance::prepare`], with the policy source behind a cache when `cache` is given
+    /// (for a long-running server, which would otherwise read the store on every request).
+    pub async fn prepare_with(args: &IssueArgs, cache: Option<CacheConfig>) -> Result<Issuance> {
         let settings = read_profile(&args.profile).await?;
         let role_arn = args
             .role_arn
@@ -85,17 +107,26 @@ impl Issuance {
                 )
             })??;
         let (source, policy_key) = location.open(&base);
+        let source: Arc<dyn PolicySource> = match cache {
+            Some(config) => Arc::new(CachedSource::new(source, config)),
+            None => source,
+        };
+        let issuer: Arc<dyn Issuer> = match args.issuer {
+            IssuerChoice::Sts => Arc::new(StsIssuer::new(&base)),
+            IssuerChoice::Local => {
+                eprintln!(
+                    "sentinel: WARNING: --issuer local: credentials are FAKE, minted in-process \
+                     for load tests and demos; no AWS service accepts them"
+                );
+                Arc::new(LocalIssuer)
+            }
+        };
         let log_path = match &args.decision_log {
             Some(path) => path.clone(),
             None => default_decision_log()?,
         };
         let log = DecisionLog::open(&log_path)?;
-        let broker = Broker::new(
-            source,
-            Arc::new(log),
-            Arc::new(StsIssuer::new(&base)),
-            args.sts_timeout,
-        );
+        let broker = Broker::new(source, Arc::new(log), issuer, args.sts_timeout);
         let profile = Profile {
             name: args.profile.clone(),
             policy_key,

@@ -6,9 +6,11 @@ use clap::{Parser, Subcommand};
 
 mod credentials;
 mod exec;
+mod exec_server;
 mod issue;
 mod load;
 mod policy;
+mod serve;
 
 /// Policy-gated AWS credentials, and a load simulator that proves the issuance path.
 #[derive(Debug, Parser)]
@@ -29,6 +31,8 @@ enum Command {
     Exec(exec::ExecArgs),
     /// Drive an open-loop load at a target and report latency, errors and thresholds.
     Load(load::LoadArgs),
+    /// Serve policy-gated credentials to AWS SDKs over the container-credentials protocol.
+    Serve(serve::ServeArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
@@ -47,6 +51,7 @@ pub fn run() -> ExitCode {
         Command::Credentials(args) => guarded(|| credentials::run(args)),
         Command::Exec(args) => guarded(|| exec::run(args)),
         Command::Load(args) => load::run(args),
+        Command::Serve(args) => guarded(|| serve::run(args)),
     }
 }
 

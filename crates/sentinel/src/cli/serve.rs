@@ -1,0 +1,170 @@
+//! `sentinel serve --profile P`: a credential server on the AWS container-credentials protocol,
+//! so any AWS SDK on the machine gets policy-gated credentials through two environment
+//! variables, and every refresh is a fresh policy decision in the decision log.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use sentinel_core::source::CacheConfig;
+use sentinel_load::parse_duration;
+use sentinel_server::{CredentialService, Limits, Server, Token};
+
+use super::issue::{Issuance, IssueArgs};
+
+/// The `serve` arguments.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "On start, the two lines a client needs are printed on stdout, ready for \
+    `eval`; the server runs until SIGINT or SIGTERM, then stops accepting, finishes the requests \
+    in flight and exits.\n\nA deny is answered 403 with {\"Code\", \"Message\"} naming the rule; \
+    a failure is 5xx with the same shape; a missing or wrong token is 401."
+)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    issue: IssueArgs,
+
+    #[command(flatten)]
+    server: ServerArgs,
+
+    /// Read the token clients must present from this file; otherwise a random 256-bit token is
+    /// generated and printed.
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+}
+
+/// How the server listens and what it tolerates (shared with `exec --server`).
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// The address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    listen: SocketAddr,
+
+    /// Allow a non-loopback --listen address: anyone who can reach it and has the token gets
+    /// credentials.
+    #[arg(long)]
+    allow_remote: bool,
+
+    /// How long a loaded policy is used before it is read again.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    policy_ttl: Duration,
+
+    /// How long a client may take to send a request's headers (and how long an idle
+    /// connection stays open).
+    #[arg(long, default_value = "5s", value_parser = parse_duration, value_name = "DURATION")]
+    header_timeout: Duration,
+
+    /// How long one request may take in the broker before it is answered 504.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    request_timeout: Duration,
+
+    /// The most client connections open at once.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    max_connections: usize,
+}
+
+impl ServerArgs {
+    /// The loopback defaults `exec --server` uses.
+    pub fn loopback() -> ServerArgs {
+        ServerArgs {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            allow_remote: false,
+            policy_ttl: Duration::from_secs(60),
+            header_timeout: Limits::default().header_timeout,
+            request_timeout: Limits::default().request_timeout,
+            max_connections: Limits::default().max_connections,
+        }
+    }
+
+    /// Prepares the issuance for `issue` (policy cached) and binds a server for it.
+    pub async fn bind(&self, issue: &IssueArgs, token: Token) -> Result<(Server, Issuance)> {
+        let cache = CacheConfig {
+            ttl: self.policy_ttl,
+            ..CacheConfig::default()
+        };
+        let issuance = Issuance::prepare_with(issue, Some(cache)).await?;
+        let limits = Limits {
+            header_timeout: self.header_timeout,
+            request_timeout: self.request_timeout,
+            max_header_bytes: Limits::default().max_header_bytes,
+            max_connections: self.max_connections,
+        };
+        let service = CredentialService {
+            broker: issuance.broker.clone(),
+            profile: issuance.profile.clone(),
+            user: issuance.user.clone(),
+            token,
+        };
+        let server = Server::bind(self.listen, self.allow_remote, limits, service).await?;
+        Ok((server, issuance))
+    }
+}
+
+/// Runs `sentinel serve`.
+pub fn run(args: ServeArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return super::fail(&anyhow::Error::new(error).context("starting Tokio")),
+    };
+    match runtime.block_on(serve(&args)) {
+        Ok(code) => code,
+        Err(error) => super::fail(&error),
+    }
+}
+
+async fn serve(args: &ServeArgs) -> Result<ExitCode> {
+    let token = match &args.token_file {
+        Some(path) => Token::from_file(path)?,
+        None => Token::generate()?,
+    };
+    let (server, issuance) = args.server.bind(&args.issue, token.clone()).await?;
+    let token_line = match &args.token_file {
+        Some(path) => format!("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={}", path.display()),
+        None => format!("AWS_CONTAINER_AUTHORIZATION_TOKEN={}", token.expose()),
+    };
+    println!(
+        "export AWS_CONTAINER_CREDENTIALS_FULL_URI={}\nexport {token_line}",
+        server.url()
+    );
+    eprintln!(
+        "sentinel: serving credentials for profile {} as user {} at {} (decision log: {}); \
+         stop with Ctrl-C",
+        issuance.profile.name,
+        issuance.user,
+        server.url(),
+        issuance.broker.decision_log().path().display(),
+    );
+    let drained = server.run(shutdown_signal()).await;
+    if drained.abandoned > 0 {
+        anyhow::bail!(
+            "stopped with {} connection(s) still busy after the drain deadline",
+            drained.abandoned
+        );
+    }
+    eprintln!("sentinel: stopped; every request in flight was answered");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on the first SIGINT or SIGTERM (or at once if they cannot be watched, so the
+/// server never runs unstoppable).
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let watched = signal(SignalKind::interrupt()).and_then(|interrupt| {
+        signal(SignalKind::terminate()).map(|terminate| (interrupt, terminate))
+    });
+    match watched.context("cannot watch SIGINT and SIGTERM") {
+        Ok((mut interrupt, mut terminate)) => {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            eprintln!("sentinel: shutting down: no new connections; finishing requests in flight");
+        }
+        Err(error) => eprintln!("sentinel: {error:#}; stopping"),
+    }
+}

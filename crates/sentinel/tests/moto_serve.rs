@@ -1,0 +1,220 @@
+//! `sentinel serve` and `sentinel exec --server` end to end against the moto emulator: real
+//! clients (boto3, the Rust SDK's container-credentials provider) that know nothing but the two
+//! environment variables get the assumed role and call STS with it; a deny reaches them as a
+//! credential error; a shutdown under load loses no decision-log line.
+
+mod serve_support;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use aws_credential_types::provider::ProvideCredentials;
+use serve_support::{SENTINEL, Setup, count};
+
+const CALLER_ARN: &str = "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])";
+
+/// A boto3 script that prints the error and exits 3 when it gets no credentials.
+const EXPECT_NO_CREDENTIALS: &str = "import sys, boto3\n\
+    try:\n    boto3.client('sts').get_caller_identity()\n\
+    except Exception as error:\n    print(type(error).__name__, error); sys.exit(3)\n";
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn boto3_gets_the_assumed_role_from_the_server_and_every_fetch_is_logged() {
+    let setup = Setup::new("alice");
+    let server = setup.serve(&[]);
+    let output = setup
+        .client(setup.moto.python(), &server)
+        .args(["-c", CALLER_ARN])
+        .output()
+        .expect("python");
+    assert!(output.status.success(), "boto3: {}", text(&output.stderr));
+    let arn = text(&output.stdout);
+    assert!(
+        arn.trim()
+            .starts_with("arn:aws:sts::123456789012:assumed-role/prod/sentinel.alice."),
+        "{arn}"
+    );
+    let (status, stderr) = server.terminate();
+    assert!(status.success(), "{stderr}");
+    let lines = setup.log_lines();
+    assert!(count(&lines, "outcome", "issued") >= 1, "{lines:?}");
+    assert_eq!(
+        count(&lines, "outcome", "pending"),
+        count(&lines, "event", "outcome")
+    );
+}
+
+#[test]
+fn the_rust_sdk_container_provider_gets_the_assumed_role() {
+    let setup = Setup::new("alice");
+    let server = setup.serve(&[]);
+    // SAFETY: nextest runs each test in its own process, and no other thread exists yet.
+    unsafe {
+        std::env::set_var("AWS_CONTAINER_CREDENTIALS_FULL_URI", &server.url);
+        std::env::set_var("AWS_CONTAINER_AUTHORIZATION_TOKEN", &server.token);
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let arn = runtime.block_on(async {
+        let config = aws_config::provider_config::ProviderConfig::empty()
+            .with_http_client(sentinel_aws::sdk::http_client());
+        let provider = aws_config::ecs::EcsCredentialsProvider::builder()
+            .configure(&config)
+            .build();
+        let credentials = provider.provide_credentials().await.expect("credentials");
+        assert!(credentials.expiry().is_some(), "no expiration passed on");
+        let config = setup.moto.sdk_config_with(credentials).await;
+        let identity = aws_sdk_sts::Client::new(&config)
+            .get_caller_identity()
+            .send()
+            .await
+            .expect("caller identity");
+        identity.arn().expect("arn").to_owned()
+    });
+    assert!(arn.contains("assumed-role/prod/sentinel.alice."), "{arn}");
+}
+
+#[test]
+fn a_deny_reaches_boto3_and_the_rust_sdk_as_a_credential_error_naming_the_rule() {
+    let setup = Setup::new("bob");
+    let server = setup.serve(&[]);
+    let output = setup
+        .client(setup.moto.python(), &server)
+        .args(["-c", EXPECT_NO_CREDENTIALS])
+        .output()
+        .expect("python");
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{stdout} {}",
+        text(&output.stderr)
+    );
+    assert!(stdout.contains("deny-bob-production"), "{stdout}");
+
+    // SAFETY: nextest runs each test in its own process, and no other thread exists yet.
+    unsafe {
+        std::env::set_var("AWS_CONTAINER_CREDENTIALS_FULL_URI", &server.url);
+        std::env::set_var("AWS_CONTAINER_AUTHORIZATION_TOKEN", &server.token);
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let error = runtime.block_on(async {
+        let config = aws_config::provider_config::ProviderConfig::empty()
+            .with_http_client(sentinel_aws::sdk::http_client());
+        aws_config::ecs::EcsCredentialsProvider::builder()
+            .configure(&config)
+            .build()
+            .provide_credentials()
+            .await
+            .expect_err("denied")
+    });
+    let shown = format!("{error:?}");
+    assert!(
+        shown.contains("403") || shown.contains("deny-bob-production"),
+        "{shown}"
+    );
+    let lines = setup.log_lines();
+    assert!(!lines.is_empty() && lines.iter().all(|line| line["effect"] == "deny"));
+    assert_eq!(count(&lines, "outcome", "issued"), 0);
+}
+
+#[test]
+fn exec_server_gives_the_command_a_server_not_keys() {
+    let setup = Setup::new("alice");
+    let script = "import os, sys\n\
+        assert 'AWS_ACCESS_KEY_ID' not in os.environ, 'static keys leaked'\n\
+        assert os.environ['AWS_CONTAINER_CREDENTIALS_FULL_URI'].startswith('http://127.0.0.1:')\n\
+        import boto3\n\
+        print(boto3.client('sts').get_caller_identity()['Arn']); sys.exit(7)\n";
+    let output = setup
+        .command(SENTINEL)
+        .env("AWS_ACCESS_KEY_ID", "host-key-that-must-not-reach-cmd")
+        .args(["exec", "--server", "--profile", "production", "--"])
+        .args([setup.moto.python(), "-c", script])
+        .output()
+        .expect("run sentinel exec --server");
+    assert_eq!(
+        output.status.code(),
+        Some(7),
+        "stderr: {}",
+        text(&output.stderr)
+    );
+    assert!(text(&output.stdout).contains("assumed-role/prod/sentinel.alice."));
+    assert!(count(&setup.log_lines(), "outcome", "issued") >= 1);
+}
+
+#[test]
+fn exec_server_never_gives_credentials_on_deny() {
+    let setup = Setup::new("bob");
+    let output = setup
+        .command(SENTINEL)
+        .args(["exec", "--server", "--profile", "production", "--"])
+        .args([setup.moto.python(), "-c", EXPECT_NO_CREDENTIALS])
+        .output()
+        .expect("run sentinel exec --server");
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "stderr: {}",
+        text(&output.stderr)
+    );
+}
+
+#[test]
+fn a_shutdown_under_load_loses_no_decision_log_line() {
+    let setup = Setup::new("alice");
+    let server = setup.serve(&["--issuer", "local"]);
+    let load = setup
+        .command(SENTINEL)
+        .args([
+            "load",
+            "--url",
+            &server.url,
+            "--header",
+            &server.auth_header(),
+        ])
+        .args([
+            "--rate",
+            "500",
+            "--duration",
+            "4s",
+            "--timeout",
+            "5s",
+            "--json",
+            "--quiet",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sentinel load");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (status, stderr) = server.terminate();
+    assert!(
+        status.success(),
+        "the server did not stop cleanly: {stderr}"
+    );
+    assert!(stderr.contains("WARNING: --issuer local"), "{stderr}");
+    let output = load.wait_with_output().expect("sentinel load");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("no report: {}", text(&output.stderr)));
+    let ok = report["requests"]["ok"].as_u64().expect("ok count") as usize;
+    assert!(ok > 100, "too few requests before the shutdown: {report}");
+
+    let lines = setup.log_lines();
+    let decisions = count(&lines, "event", "decision");
+    let outcomes = count(&lines, "event", "outcome");
+    assert_eq!(
+        count(&lines, "outcome", "pending"),
+        decisions,
+        "every decision was an allow"
+    );
+    assert_eq!(outcomes, decisions, "a decision without its outcome line");
+    assert_eq!(
+        count(&lines, "outcome", "issued"),
+        ok,
+        "issued lines vs answered requests"
+    );
+}

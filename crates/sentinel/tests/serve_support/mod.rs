@@ -1,0 +1,236 @@
+//! What the `sentinel serve` tests share: an AWS setup in a temporary directory (moto users, a
+//! config with an assume-role profile, a file policy, a decision log), and a running
+//! `sentinel serve` child that is always stopped, whatever the test does.
+
+#![allow(dead_code)] // Each test binary uses its own part of this module.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use sentinel_testkit::Moto;
+
+/// The `sentinel` binary under test.
+pub const SENTINEL: &str = env!("CARGO_BIN_EXE_sentinel");
+/// The role the `production` profile assumes.
+pub const ROLE: &str = "arn:aws:iam::123456789012:role/prod";
+
+const POLICY: &str = r#"
+version: "1"
+rules:
+  - name: deny-bob-production
+    effect: deny
+    conditions: { users: [bob], profiles: [production] }
+    reason: bob is read-only in production
+  - name: allow-production
+    effect: allow
+    conditions: { profiles: [production] }
+"#;
+
+/// A temporary AWS setup in which `user` asks for the `production` profile.
+pub struct Setup {
+    /// The emulator.
+    pub moto: Moto,
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    /// Creates IAM user `user` in moto and a `production` profile sourced from its keys.
+    pub fn new(user: &str) -> Setup {
+        let moto = Moto::connect();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let setup_path = |name: &str| dir.path().join(name);
+        std::fs::write(setup_path("policy.yaml"), POLICY).expect("policy");
+        let key = moto.create_user(user);
+        std::fs::write(
+            setup_path("credentials"),
+            format!(
+                "[base]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+                key.access_key_id(),
+                key.secret_access_key()
+            ),
+        )
+        .expect("credentials");
+        std::fs::write(
+            setup_path("config"),
+            format!(
+                "[profile production]\nrole_arn = {ROLE}\nsource_profile = base\n\
+                 region = us-east-1\nduration_seconds = 900\nsentinel_policy = {}\n",
+                setup_path("policy.yaml").display()
+            ),
+        )
+        .expect("config");
+        Setup { moto, dir }
+    }
+
+    /// A file in the setup's directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// A command that sees moto, this setup's files and nothing of the host's AWS setup.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        for (key, value) in self.moto.child_env() {
+            if !key.starts_with("AWS_ACCESS_KEY_ID") && !key.starts_with("AWS_SECRET") {
+                command.env(key, value);
+            }
+        }
+        command
+            .env("AWS_CONFIG_FILE", self.path("config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.path("credentials"))
+            .env("SENTINEL_DECISION_LOG", self.path("decisions.jsonl"))
+            .env("HOME", self.dir.path());
+        command
+    }
+
+    /// A client command that has only the emulator's address: no keys, no profiles; it gets
+    /// credentials from `server` or not at all.
+    pub fn client(&self, program: impl AsRef<std::ffi::OsStr>, server: &Serving) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL", self.moto.endpoint())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", "/nonexistent/config")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &server.url)
+            .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", &server.token);
+        command
+    }
+
+    /// Starts `sentinel serve --profile production` with `extra` flags and waits for its
+    /// announcement.
+    pub fn serve(&self, extra: &[&str]) -> Serving {
+        let mut child = self
+            .command(SENTINEL)
+            .args(["serve", "--profile", "production"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start sentinel serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut announced = Vec::new();
+        for _ in 0..2 {
+            match lines.next() {
+                Some(Ok(line)) => announced.push(line),
+                _ => {
+                    let _ = child.kill();
+                    let output = child.wait_with_output().expect("wait");
+                    panic!(
+                        "sentinel serve did not start: {}",
+                        String::from_utf8_lossy(&output.stderr)
+                    );
+                }
+            }
+        }
+        let value = |name: &str| {
+            announced
+                .iter()
+                .find_map(|line| line.strip_prefix(&format!("export {name}=")))
+                .unwrap_or_else(|| panic!("no {name} in {announced:?}"))
+                .to_owned()
+        };
+        Serving {
+            url: value("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
+            token: value("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+            child,
+        }
+    }
+
+    /// The decision log's lines, parsed.
+    pub fn log_lines(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.path("decisions.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("whole JSON line"))
+            .collect()
+    }
+}
+
+/// A running `sentinel serve`; killed on drop if the test did not stop it.
+pub struct Serving {
+    /// `AWS_CONTAINER_CREDENTIALS_FULL_URI`.
+    pub url: String,
+    /// `AWS_CONTAINER_AUTHORIZATION_TOKEN`.
+    pub token: String,
+    child: Child,
+}
+
+impl Serving {
+    /// Sends SIGTERM and waits (at most 30 s) for the server to exit; returns its status and
+    /// its stderr.
+    pub fn terminate(mut self) -> (ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "could not signal the server");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+        }
+        (status, stderr)
+    }
+
+    /// `Authorization: <token>`, as `sentinel load --header` takes it.
+    pub fn auth_header(&self) -> String {
+        format!("Authorization: {}", self.token)
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `sentinel load` against `server` with `args`; returns its JSON report.
+pub fn load(setup: &Setup, server: &Serving, args: &[&str]) -> serde_json::Value {
+    let output = setup
+        .command(SENTINEL)
+        .args([
+            "load",
+            "--url",
+            &server.url,
+            "--header",
+            &server.auth_header(),
+        ])
+        .args(["--json", "--quiet"])
+        .args(args)
+        .output()
+        .expect("run sentinel load");
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|_| {
+        panic!(
+            "no JSON report from sentinel load: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// The number of decision-log lines whose `field` is `value`.
+pub fn count(lines: &[serde_json::Value], field: &str, value: &str) -> usize {
+    lines.iter().filter(|line| line[field] == value).count()
+}
