@@ -136,6 +136,34 @@ impl Findings {
         self.checks.iter().all(|check| check.passed)
     }
 
+    /// The scenario's figures in a few words, for a summary table (`-` when it has none).
+    pub fn summary(&self) -> String {
+        let number = |key: &str| self.figures.get(key).and_then(Value::as_f64);
+        let mut parts = Vec::new();
+        if let Some(ratio) = number("cache_hit_ratio") {
+            parts.push(format!("hits {:.2}%", ratio * 100.0));
+        }
+        if let (Some(collisions), Some(ids)) = (number("collisions"), number("ids")) {
+            parts.push(format!("{collisions} collisions/{ids} IDs"));
+        }
+        if let Some(Value::Array(mix)) = self.figures.get("mix") {
+            let shares: Vec<String> = mix
+                .iter()
+                .filter_map(|class| class.get("observed_pct")?.as_f64())
+                .map(|pct| format!("{pct:.1}"))
+                .collect();
+            parts.push(format!("mix {}%", shares.join("/")));
+        }
+        if let Some(lines) = number("decision_log_lines") {
+            parts.push(format!("{lines} log lines"));
+        }
+        if parts.is_empty() {
+            "-".to_owned()
+        } else {
+            parts.join(", ")
+        }
+    }
+
     /// The fields a JSON report adds to the load generator's: `scenario`, the figures and
     /// `checks`.
     pub fn json_fields(&self) -> Map<String, Value> {
@@ -471,5 +499,33 @@ mod tests {
         // Interleaved: no class waits for a long run of another.
         let first_miss = (0..20).find(|&seq| mix_class(seq) == 2);
         assert!(first_miss.is_some());
+    }
+
+    #[test]
+    fn the_summary_names_each_figure_briefly() {
+        let mut figures = Map::new();
+        figures.insert("cache_hit_ratio".into(), 0.95.into());
+        figures.insert("collisions".into(), 0.into());
+        figures.insert("ids".into(), 25000.into());
+        figures.insert(
+            "mix".into(),
+            to_value(&checks::observe_mix(&MIX, &[8, 1, 1], &[0, 0, 0])),
+        );
+        figures.insert("decision_log_lines".into(), 10.into());
+        let findings = Findings {
+            scenario: Scenario::Mixed,
+            figures,
+            checks: Vec::new(),
+        };
+        assert_eq!(
+            findings.summary(),
+            "hits 95.00%, 0 collisions/25000 IDs, mix 80.0/10.0/10.0%, 10 log lines"
+        );
+        assert_eq!(findings.json_fields()["scenario"], "mixed");
+        let empty = Findings {
+            figures: Map::new(),
+            ..findings
+        };
+        assert_eq!(empty.summary(), "-");
     }
 }

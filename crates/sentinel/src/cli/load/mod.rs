@@ -1,14 +1,19 @@
 //! `sentinel load`: drive an open-loop load at a target and report it.
 //!
-//! The target today is any HTTP/1.1 URL (`--url`). Everything around the run itself (progress
-//! bar, Ctrl-C, the text/JSON/`.hgrm` report and thresholds) lives in [`session`] and
-//! [`report`], so another kind of target can reuse it unchanged.
+//! The target is any HTTP/1.1 URL (`--url`) or a built-in scenario of the issuance path
+//! (`--scenario`, in [`scenarios`]; with neither, every scenario briefly). Everything around the
+//! run itself (progress bar, Ctrl-C, the text/JSON/`.hgrm` report and thresholds) lives in
+//! [`session`] and [`report`], so every kind of target reuses it unchanged; [`find_max`]
+//! searches the highest rate either kind sustains.
 
+mod find_max;
 mod interrupt;
 mod progress;
 mod report;
+mod scenarios;
 mod session;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,25 +25,48 @@ use sentinel_load::{LoadTest, LoadTestConfig, parse_duration};
 
 /// Exit status for input that cannot be used (as clap does for bad flags).
 const EXIT_USAGE: u8 = 2;
+/// `--url`'s rate unless `--rate` is given.
+const DEFAULT_RATE: f64 = 100.0;
+/// `--url`'s duration unless `--duration` is given.
+const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+/// `--url`'s workers unless `--workers` is given.
+const DEFAULT_WORKERS: usize = 64;
+/// `--url`'s timeout unless `--timeout` is given.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Flags of `sentinel load`.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// The HTTP URL to load (http:// only; required until other targets exist).
-    #[arg(long, required = true, value_name = "URL")]
+    /// The HTTP URL to load (http:// only).
+    #[arg(long, value_name = "URL", conflicts_with = "scenario")]
     url: Option<String>,
-    /// Target rate in requests per second; request i is due at start + i / rate.
-    #[arg(long, default_value_t = 100.0, value_name = "N")]
-    rate: f64,
-    /// How long requests are scheduled for (10s, 500ms, 2m).
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    duration: Duration,
-    /// At most this many requests in flight, one connection each.
-    #[arg(long, default_value_t = 64, value_name = "N")]
-    workers: usize,
-    /// A request running longer than this is cancelled and counted as a `timeout` error.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    timeout: Duration,
+    /// A built-in scenario of the issuance path (policy-eval, cached-eval, identity, mixed,
+    /// issuance) or `all`; with neither this nor --url, every scenario runs briefly.
+    #[arg(long, value_name = "NAME|all")]
+    scenario: Option<scenarios::Choice>,
+    /// Search the highest rate at which the thresholds hold (short steps, doubling then
+    /// bisecting) for one --scenario or the --url.
+    #[arg(long)]
+    find_max: bool,
+    /// The decision log the `issuance` scenario appends to [default: a temporary file].
+    #[arg(long, value_name = "FILE")]
+    decision_log: Option<PathBuf>,
+    /// Target rate in requests per second; request i is due at start + i / rate
+    /// [default: 100 for --url, the scenario's own otherwise].
+    #[arg(long, value_name = "N")]
+    rate: Option<f64>,
+    /// How long requests are scheduled for (10s, 500ms, 2m) [default: 10s for --url, the
+    /// scenario's own otherwise, 2s per --find-max step].
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// At most this many requests in flight, one connection each [default: 64 for --url, the
+    /// scenario's own otherwise].
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// A request running longer than this is cancelled and counted as a `timeout` error
+    /// [default: 2s for --url, the scenario's own otherwise].
+    #[arg(long, value_parser = parse_duration)]
+    timeout: Option<Duration>,
     /// The HTTP method.
     #[arg(long, default_value = "GET")]
     method: String,
@@ -65,7 +93,14 @@ pub fn run(args: LoadArgs) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        match http_test(&args).await {
+        if args.find_max {
+            return find_max::run(&args).await;
+        }
+        if args.url.is_none() {
+            return scenarios::run(&args).await;
+        }
+        let rate = args.rate.unwrap_or(DEFAULT_RATE);
+        match http_test(&args, rate, args.duration.unwrap_or(DEFAULT_DURATION)).await {
             Ok((test, driver)) => {
                 let result = session::run(test, &args.report, move |ctx| {
                     Arc::clone(&driver).request(ctx)
@@ -81,8 +116,13 @@ pub fn run(args: LoadArgs) -> ExitCode {
     })
 }
 
-/// Builds the load test and the HTTP driver from the flags, checking all of them first.
-async fn http_test(args: &LoadArgs) -> anyhow::Result<(LoadTest, Arc<HttpDriver>)> {
+/// Builds the load test at `rate` for `duration` and the HTTP driver from the flags, checking
+/// all of them first.
+async fn http_test(
+    args: &LoadArgs,
+    rate: f64,
+    duration: Duration,
+) -> anyhow::Result<(LoadTest, Arc<HttpDriver>)> {
     let url = args
         .url
         .as_deref()
@@ -104,9 +144,10 @@ async fn http_test(args: &LoadArgs) -> anyhow::Result<(LoadTest, Arc<HttpDriver>
             None => body.clone().into_bytes().into(),
         };
     }
-    let mut config = LoadTestConfig::new(args.rate, args.duration);
-    config.workers = args.workers;
-    config.timeout = args.timeout;
+    let workers = args.workers.unwrap_or(DEFAULT_WORKERS);
+    let mut config = LoadTestConfig::new(rate, duration);
+    config.workers = workers;
+    config.timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
     let test = LoadTest::new(config)?;
-    Ok((test, HttpDriver::new(target, args.workers)))
+    Ok((test, HttpDriver::new(target, workers)))
 }

@@ -117,7 +117,8 @@ fn print_text(
     Ok(())
 }
 
-fn write_hgrm_file(result: &LoadTestResult, path: &std::path::Path) -> std::io::Result<()> {
+/// Writes the latency distribution of `result` to `path` as an `.hgrm` file.
+pub fn write_hgrm_file(result: &LoadTestResult, path: &std::path::Path) -> std::io::Result<()> {
     let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
     write_hgrm(&result.histograms.latency, &mut file)?;
     file.flush()
