@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
-use sentinel_core::source::{FileSource, LoadedPolicy, PolicySource, SourceError};
+use sentinel_core::source::{FileSource, PolicySource};
 
 use crate::ssm::SsmSource;
 
@@ -53,18 +53,6 @@ impl PolicyLocation {
             }
         }
     }
-
-    /// Loads and validates the policy at this location once, reading the standard AWS
-    /// configuration (see [`crate::sdk::load`]) only for SSM.
-    pub async fn load(&self) -> Result<LoadedPolicy, SourceError> {
-        match self {
-            PolicyLocation::Ssm(name) => {
-                let config = crate::sdk::load(None).await;
-                SsmSource::new(&config).load(name).await
-            }
-            PolicyLocation::File(path) => FileSource::file(path).load("").await,
-        }
-    }
 }
 
 impl fmt::Display for PolicyLocation {
@@ -80,6 +68,7 @@ impl fmt::Display for PolicyLocation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sentinel_core::source::SourceError;
 
     #[test]
     fn ssm_prefix_names_a_parameter_and_anything_else_a_file() {
@@ -105,7 +94,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_file_location_loads_like_the_file_source() {
+    async fn a_file_location_opens_the_file_source() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("prod.yaml");
         std::fs::write(
@@ -113,14 +102,12 @@ mod tests {
             "version: \"1\"\nrules:\n  - name: all\n    effect: deny\n",
         )
         .expect("write policy");
-        let loaded = PolicyLocation::File(path.clone())
-            .load()
-            .await
-            .expect("policy loads");
+        let config = SdkConfig::builder().build();
+        let (source, key) = PolicyLocation::File(path.clone()).open(&config);
+        let loaded = source.load(&key).await.expect("policy loads");
         assert_eq!(&*loaded.origin, format!("file:{}", path.display()));
-        let missing = PolicyLocation::File(dir.path().join("none.yaml"))
-            .load()
-            .await;
+        let (source, key) = PolicyLocation::File(dir.path().join("none.yaml")).open(&config);
+        let missing = source.load(&key).await;
         assert!(matches!(missing, Err(SourceError::NotFound { .. })));
     }
 }

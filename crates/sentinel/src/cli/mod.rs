@@ -10,6 +10,7 @@ mod exec_server;
 mod issue;
 mod load;
 mod policy;
+mod policy_store;
 mod serve;
 
 /// Policy-gated AWS credentials, and a load simulator that proves the issuance path.

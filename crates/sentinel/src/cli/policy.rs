@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use jiff::Timestamp;
 use sentinel_policy::{Decision, Diagnostics, Policy};
@@ -20,6 +19,8 @@ pub enum PolicyCommand {
     Evaluate(EvaluateArgs),
     /// Print the JSON Schema of the policy format (for editors and the YAML language server).
     Schema,
+    #[command(flatten)]
+    Store(super::policy_store::StoreCommand),
 }
 
 /// Arguments of `sentinel policy validate`.
@@ -33,8 +34,8 @@ pub struct ValidateArgs {
 /// Arguments of `sentinel policy evaluate`.
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
-    /// The policy to evaluate (a file path).
-    #[arg(long, value_name = "FILE")]
+    /// The policy to evaluate: a file path, or ssm:PARAMETER_NAME for SSM Parameter Store.
+    #[arg(long, value_name = "LOCATION")]
     policy: PathBuf,
     /// Who is asking.
     #[arg(long)]
@@ -59,6 +60,7 @@ pub fn run(command: PolicyCommand) -> ExitCode {
             println!("{}", sentinel_policy::json_schema());
             ExitCode::SUCCESS
         }
+        PolicyCommand::Store(command) => super::policy_store::run(command),
     }
 }
 
@@ -73,10 +75,9 @@ fn parse_instant(text: &str) -> Result<Timestamp, String> {
         .map_err(|e| format!("expected an RFC 3339 instant such as 2026-03-09T13:00:00Z: {e}"))
 }
 
-/// Reads a policy's bytes from where `--policy` says it lives. Kept alone so that a policy
-/// location (`ssm:NAME` or a path) loader can replace it.
+/// Reads a policy's bytes from where it lives: `ssm:NAME` or a file path.
 fn read_policy(location: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(location).with_context(|| format!("cannot read policy {}", location.display()))
+    super::policy_store::read_location(location)
 }
 
 fn validate(args: &ValidateArgs) -> ExitCode {
@@ -150,7 +151,7 @@ fn describe(decision: &Decision<'_>) -> String {
 
 /// One `FILE:LINE:COLUMN: message` line per problem, each followed by the source line and a
 /// caret under the column.
-fn report(name: &str, source: &[u8], problems: &Diagnostics) -> String {
+pub(super) fn report(name: &str, source: &[u8], problems: &Diagnostics) -> String {
     let text = String::from_utf8_lossy(source);
     let lines: Vec<&str> = text.lines().collect();
     let mut out = String::new();
