@@ -49,15 +49,23 @@ fn load_now(cache: &CachedSource<FileSource>, key: &str) -> Result<LoadedPolicy,
     }
 }
 
-/// Wall time for `threads` threads to make `iters` hits each, started together.
-fn parallel_hits(cache: &CachedSource<FileSource>, threads: usize, iters: u64) -> Duration {
+/// Wall time for `threads` threads to make `iters` hits each, started together; thread `i`
+/// asks for `keys[i % keys.len()]`.
+fn parallel_hits(
+    cache: &CachedSource<FileSource>,
+    threads: usize,
+    keys: &[&str],
+    iters: u64,
+) -> Duration {
     let barrier = Barrier::new(threads + 1);
     std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
+        for thread in 0..threads {
+            let key = keys[thread % keys.len()];
+            let barrier = &barrier;
+            scope.spawn(move || {
                 barrier.wait();
                 for _ in 0..iters {
-                    black_box(cache.get_fresh(black_box("profile-7")));
+                    black_box(cache.get_fresh(black_box(key)));
                 }
             });
         }
@@ -77,14 +85,21 @@ fn cache_hits(c: &mut Criterion) {
     c.bench_function("cache/load_hit", |b| {
         b.iter(|| black_box(load_now(&cache, black_box("profile-7"))))
     });
-    let mut group = c.benchmark_group("cache/hit_threads");
-    for threads in [1, 2] {
-        group.throughput(Throughput::Elements(threads as u64));
-        group.bench_function(threads.to_string(), |b| {
-            b.iter_custom(|iters| parallel_hits(&cache, threads, iters))
-        });
+    // Every thread on one key: the realistic case (one busy profile), where the threads also
+    // share the policy's reference counts. Then each thread on its own key.
+    for (name, keys) in [
+        ("cache/hit_threads_same_key", &["profile-7"][..]),
+        ("cache/hit_threads_own_key", &["profile-7", "profile-8"][..]),
+    ] {
+        let mut group = c.benchmark_group(name);
+        for threads in [1, 2] {
+            group.throughput(Throughput::Elements(threads as u64));
+            group.bench_function(threads.to_string(), |b| {
+                b.iter_custom(|iters| parallel_hits(&cache, threads, keys, iters))
+            });
+        }
+        group.finish();
     }
-    group.finish();
 }
 
 criterion_group!(benches, cache_hits);

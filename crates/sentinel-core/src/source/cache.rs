@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use foldhash::fast::RandomState;
@@ -98,7 +98,8 @@ struct Shard {
 #[derive(Clone)]
 struct Entry {
     value: LoadedPolicy,
-    loaded_at: Instant,
+    /// When it was loaded, on the cache's clock.
+    loaded_at: Duration,
 }
 
 /// One load in progress, shared by every caller that missed the same key meanwhile.
@@ -173,7 +174,7 @@ impl<S> CachedSource<S> {
     fn lookup(&self, shard: &Shard, key: &str, max_age: Duration) -> Option<LoadedPolicy> {
         let entries = shard.entries.load();
         let entry = entries.get(key)?;
-        let age = self.clock.now().saturating_duration_since(entry.loaded_at);
+        let age = self.clock.now().saturating_sub(entry.loaded_at);
         (age < max_age).then(|| entry.value.clone())
     }
 

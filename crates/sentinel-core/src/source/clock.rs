@@ -1,39 +1,50 @@
 //! The cache's notion of now, injected so TTL and `max_stale` can be tested by moving a clock
-//! instead of sleeping.
+//! instead of sleeping. The system clock is read on every cache hit, so it is the kernel's
+//! coarse monotonic clock where there is one: a few nanoseconds to read instead of tens, at a
+//! resolution of a few milliseconds, which TTLs of minutes do not notice.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// A monotonic clock.
+/// A monotonic clock, read as the time elapsed since an arbitrary fixed origin.
 pub trait Clock: Send + Sync + 'static {
-    /// The current instant.
-    fn now(&self) -> Instant;
+    /// The time elapsed since this clock's origin.
+    fn now(&self) -> Duration;
 }
 
-/// The real monotonic clock.
+/// The system's monotonic clock, at a resolution of a few milliseconds.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn now(&self) -> Instant {
-        Instant::now()
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    fn now(&self) -> Duration {
+        use rustix::time::{ClockId, clock_gettime};
+        let now = clock_gettime(ClockId::MonotonicCoarse);
+        // The kernel keeps both fields non-negative and the nanoseconds below one second.
+        Duration::new(
+            u64::try_from(now.tv_sec).unwrap_or(0),
+            u32::try_from(now.tv_nsec).unwrap_or(0),
+        )
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    fn now(&self) -> Duration {
+        static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        ORIGIN.get_or_init(std::time::Instant::now).elapsed()
     }
 }
 
 /// A clock that only moves when told to, for tests of time-dependent behaviour.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct ManualClock {
-    start: Instant,
     elapsed_nanos: AtomicU64,
 }
 
 impl ManualClock {
-    /// A clock standing at the instant it was created.
+    /// A clock standing at its origin.
     pub fn new() -> ManualClock {
-        ManualClock {
-            start: Instant::now(),
-            elapsed_nanos: AtomicU64::new(0),
-        }
+        ManualClock::default()
     }
 
     /// Moves the clock forward by `by` (saturating at about 584 years).
@@ -47,15 +58,30 @@ impl ManualClock {
     }
 }
 
-impl Default for ManualClock {
-    fn default() -> ManualClock {
-        ManualClock::new()
+impl Clock for ManualClock {
+    fn now(&self) -> Duration {
+        Duration::from_nanos(self.elapsed_nanos.load(Ordering::Relaxed))
     }
 }
 
-impl Clock for ManualClock {
-    fn now(&self) -> Instant {
-        let elapsed = Duration::from_nanos(self.elapsed_nanos.load(Ordering::Relaxed));
-        self.start.checked_add(elapsed).unwrap_or(self.start)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_system_clock_moves_forward() {
+        let before = SystemClock.now();
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(SystemClock.now() > before);
+    }
+
+    #[test]
+    fn a_manual_clock_moves_only_when_advanced() {
+        let clock = ManualClock::new();
+        assert_eq!(clock.now(), Duration::ZERO);
+        clock.advance(Duration::from_secs(2));
+        assert_eq!(clock.now(), Duration::from_secs(2));
+        clock.advance(Duration::MAX);
+        assert_eq!(clock.now(), Duration::from_nanos(u64::MAX));
     }
 }
