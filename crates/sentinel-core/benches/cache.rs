@@ -51,8 +51,9 @@ fn load_now(cache: &CachedSource<FileSource>, key: &str) -> Result<LoadedPolicy,
 
 /// Wall time for `threads` threads to make `iters` hits each, started together; thread `i`
 /// asks for `keys[i % keys.len()]`.
-fn parallel_hits(
+fn parallel_hits<R>(
     cache: &CachedSource<FileSource>,
+    lookup: fn(&CachedSource<FileSource>, &str) -> R,
     threads: usize,
     keys: &[&str],
     iters: u64,
@@ -65,7 +66,7 @@ fn parallel_hits(
             scope.spawn(move || {
                 barrier.wait();
                 for _ in 0..iters {
-                    black_box(cache.get_fresh(black_box(key)));
+                    black_box(lookup(cache, black_box(key)));
                 }
             });
         }
@@ -82,24 +83,63 @@ fn cache_hits(c: &mut Criterion) {
     c.bench_function("cache/get_fresh", |b| {
         b.iter(|| black_box(cache.get_fresh(black_box("profile-7"))))
     });
+    c.bench_function("cache/with_fresh", |b| {
+        b.iter(|| black_box(cache.with_fresh(black_box("profile-7"), |p| p.policy.rules())))
+    });
     c.bench_function("cache/load_hit", |b| {
         b.iter(|| black_box(load_now(&cache, black_box("profile-7"))))
     });
-    // Every thread on one key: the realistic case (one busy profile), where the threads also
-    // share the policy's reference counts. Then each thread on its own key.
-    for (name, keys) in [
-        ("cache/hit_threads_same_key", &["profile-7"][..]),
-        ("cache/hit_threads_own_key", &["profile-7", "profile-8"][..]),
-    ] {
-        let mut group = c.benchmark_group(name);
-        for threads in [1, 2] {
-            group.throughput(Throughput::Elements(threads as u64));
-            group.bench_function(threads.to_string(), |b| {
-                b.iter_custom(|iters| parallel_hits(&cache, threads, keys, iters))
-            });
-        }
-        group.finish();
+    // Every thread on one key: the realistic case (one busy profile), where threads that take
+    // owned copies also share the policy's reference counts. Then each thread on its own key.
+    let same_key = &["profile-7"][..];
+    let own_key = &["profile-7", "profile-8"][..];
+    threads(
+        c,
+        "cache/get_fresh_threads_same_key",
+        &cache,
+        same_key,
+        get_owned,
+    );
+    threads(
+        c,
+        "cache/get_fresh_threads_own_key",
+        &cache,
+        own_key,
+        get_owned,
+    );
+    threads(
+        c,
+        "cache/with_fresh_threads_same_key",
+        &cache,
+        same_key,
+        get_lent,
+    );
+}
+
+fn get_owned(cache: &CachedSource<FileSource>, key: &str) -> Option<LoadedPolicy> {
+    cache.get_fresh(key)
+}
+
+fn get_lent(cache: &CachedSource<FileSource>, key: &str) -> Option<usize> {
+    cache.with_fresh(key, |loaded| loaded.policy.rules())
+}
+
+/// Hit throughput from one thread and from two.
+fn threads<R>(
+    c: &mut Criterion,
+    name: &str,
+    cache: &CachedSource<FileSource>,
+    keys: &[&str],
+    lookup: fn(&CachedSource<FileSource>, &str) -> R,
+) {
+    let mut group = c.benchmark_group(name);
+    for threads in [1, 2] {
+        group.throughput(Throughput::Elements(threads as u64));
+        group.bench_function(threads.to_string(), |b| {
+            b.iter_custom(|iters| parallel_hits(cache, lookup, threads, keys, iters))
+        });
     }
+    group.finish();
 }
 
 criterion_group!(benches, cache_hits);

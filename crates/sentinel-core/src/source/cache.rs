@@ -146,7 +146,18 @@ impl<S> CachedSource<S> {
     /// The policy for `key` if a fresh copy is cached: the synchronous hit path, which
     /// [`PolicySource::load`] tries first. Counts a hit when it answers.
     pub fn get_fresh(&self, key: &str) -> Option<LoadedPolicy> {
-        let found = self.lookup(self.shard(key), key, self.config.ttl);
+        self.with_fresh(key, LoadedPolicy::clone)
+    }
+
+    /// Calls `use_policy` on the fresh cached policy for `key`, if there is one, without
+    /// touching the policy's reference counts: the cheapest hit, for a caller that needs the
+    /// policy only while it decides. Counts a hit when it answers.
+    pub fn with_fresh<R>(
+        &self,
+        key: &str,
+        use_policy: impl FnOnce(&LoadedPolicy) -> R,
+    ) -> Option<R> {
+        let found = self.lookup(self.shard(key), key, self.config.ttl, use_policy);
         if found.is_some() {
             self.count_hit();
         }
@@ -170,12 +181,18 @@ impl<S> CachedSource<S> {
         &self.shards[index]
     }
 
-    /// The entry for `key` if it was loaded less than `max_age` ago.
-    fn lookup(&self, shard: &Shard, key: &str, max_age: Duration) -> Option<LoadedPolicy> {
+    /// `use_policy` applied to the entry for `key` if it was loaded less than `max_age` ago.
+    fn lookup<R>(
+        &self,
+        shard: &Shard,
+        key: &str,
+        max_age: Duration,
+        use_policy: impl FnOnce(&LoadedPolicy) -> R,
+    ) -> Option<R> {
         let entries = shard.entries.load();
         let entry = entries.get(key)?;
         let age = self.clock.now().saturating_sub(entry.loaded_at);
-        (age < max_age).then(|| entry.value.clone())
+        (age < max_age).then(|| use_policy(&entry.value))
     }
 
     fn count_hit(&self) {
@@ -213,7 +230,7 @@ impl<S> CachedSource<S> {
         }
         // A flight stores its entry before it leaves `flights`, so a miss that finds no flight
         // sees the entry of any flight that just finished.
-        if let Some(fresh) = self.lookup(shard, key, self.config.ttl) {
+        if let Some(fresh) = self.lookup(shard, key, self.config.ttl, LoadedPolicy::clone) {
             return Err(fresh);
         }
         let flight = Arc::<Flight>::default();
@@ -233,7 +250,7 @@ impl<S> CachedSource<S> {
             return Err(error);
         }
         let window = self.config.ttl.saturating_add(self.config.max_stale);
-        match self.lookup(shard, key, window) {
+        match self.lookup(shard, key, window, LoadedPolicy::clone) {
             Some(stale) => {
                 self.stale_serves.fetch_add(1, Ordering::Relaxed);
                 Ok(stale)

@@ -40,6 +40,21 @@ fn a_second_load_is_a_hit_and_counted() {
 }
 
 #[test]
+fn with_fresh_lends_the_cached_policy_and_counts_a_hit() {
+    let (cache, _) = cache(CacheConfig::default());
+    assert_eq!(
+        cache.with_fresh("prod", |loaded| loaded.policy.rules()),
+        None
+    );
+    block_on(cache.load("prod")).expect("loads");
+    assert_eq!(
+        cache.with_fresh("prod", |loaded| loaded.policy.rules()),
+        Some(1)
+    );
+    assert_eq!(cache.stats().hits, 1);
+}
+
+#[test]
 fn an_entry_expires_after_its_ttl() {
     let (cache, clock) = cache(CacheConfig::default());
     block_on(cache.load("prod")).expect("loads");
