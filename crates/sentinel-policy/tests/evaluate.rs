@@ -270,7 +270,11 @@ fn a_policy_can_be_shared_between_threads() {
     let policy = std::sync::Arc::new(Policy::from_yaml(ORDERED).unwrap());
     let worker = {
         let policy = std::sync::Arc::clone(&policy);
-        std::thread::spawn(move || policy.evaluate("bob", "dev", at("2026-11-27T12:00:00Z")).effect)
+        std::thread::spawn(move || {
+            policy
+                .evaluate("bob", "dev", at("2026-11-27T12:00:00Z"))
+                .effect
+        })
     };
     assert_eq!(worker.join().unwrap(), Effect::Deny);
 }
