@@ -1,6 +1,6 @@
-//! The policy cache's hit path: a single lookup, the same through the async `PolicySource`
-//! trait, and hit throughput from one and from two threads at once (which must scale: no global
-//! lock and no shared counter on the hit path).
+//! The policy cache's hit path: an owned hit (`get_fresh`), a lent one (`with_fresh`), a hit
+//! through the async `PolicySource` trait, and hit throughput from one and from two threads at
+//! once (which must scale: no global lock and no shared counter on the hit path).
 
 use std::hint::black_box;
 use std::pin::pin;

@@ -31,7 +31,8 @@ pub struct CacheConfig {
     /// How long past its TTL a policy may still be served while the store is failing
     /// (unreachable or throttling); zero fails closed at once.
     pub max_stale: Duration,
-    /// The most entries held at once (at least 1).
+    /// The most entries held at once (at least 1). Sized for profiles, not requests: a miss
+    /// copies its shard's map (`capacity / 16` entries).
     pub capacity: usize,
 }
 
