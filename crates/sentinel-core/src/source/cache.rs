@@ -78,6 +78,14 @@ pub struct CachedSource<S> {
     shards: Box<[Shard]>,
     per_shard: usize,
     hits: Box<[Stripe]>,
+    counts: MissCounters,
+}
+
+/// The counters of the miss path, on their own cache line so that counting misses never
+/// disturbs the read-only fields every hit reads.
+#[derive(Default)]
+#[repr(align(128))]
+struct MissCounters {
     misses: AtomicU64,
     loads: AtomicU64,
     load_errors: AtomicU64,
@@ -87,8 +95,10 @@ pub struct CachedSource<S> {
 /// A shard's entries; the hasher is randomly seeded, so keys cannot be chosen to collide.
 type Entries = HashMap<Arc<str>, Entry, RandomState>;
 
-/// One slice of the keys.
+/// One slice of the keys, on cache lines of its own, so misses in one shard never disturb
+/// hits in another.
 #[derive(Default)]
+#[repr(align(128))]
 struct Shard {
     entries: ArcSwap<Entries>,
     /// Serializes writers of `entries` (readers never take it).
@@ -132,10 +142,7 @@ impl<S> CachedSource<S> {
             shards: (0..shards).map(|_| Shard::default()).collect(),
             per_shard: capacity / shards,
             hits: (0..HIT_STRIPES).map(|_| Stripe::default()).collect(),
-            misses: AtomicU64::new(0),
-            loads: AtomicU64::new(0),
-            load_errors: AtomicU64::new(0),
-            stale_serves: AtomicU64::new(0),
+            counts: MissCounters::default(),
         }
     }
 
@@ -169,10 +176,10 @@ impl<S> CachedSource<S> {
     pub fn stats(&self) -> CacheStats {
         CacheStats {
             hits: self.hits.iter().map(|s| s.0.load(Ordering::Relaxed)).sum(),
-            misses: self.misses.load(Ordering::Relaxed),
-            loads: self.loads.load(Ordering::Relaxed),
-            load_errors: self.load_errors.load(Ordering::Relaxed),
-            stale_serves: self.stale_serves.load(Ordering::Relaxed),
+            misses: self.counts.misses.load(Ordering::Relaxed),
+            loads: self.counts.loads.load(Ordering::Relaxed),
+            load_errors: self.counts.load_errors.load(Ordering::Relaxed),
+            stale_serves: self.counts.stale_serves.load(Ordering::Relaxed),
             entries: self.shards.iter().map(|s| s.entries.load().len()).sum(),
         }
     }
@@ -253,7 +260,7 @@ impl<S> CachedSource<S> {
         let window = self.config.ttl.saturating_add(self.config.max_stale);
         match self.lookup(shard, key, window, LoadedPolicy::clone) {
             Some(stale) => {
-                self.stale_serves.fetch_add(1, Ordering::Relaxed);
+                self.counts.stale_serves.fetch_add(1, Ordering::Relaxed);
                 Ok(stale)
             }
             None => Err(error),
@@ -271,12 +278,12 @@ impl<S: PolicySource> CachedSource<S> {
         flight: &Arc<Flight>,
     ) -> Result<LoadedPolicy, SourceError> {
         let _retire = RetireFlight { shard, key, flight };
-        self.loads.fetch_add(1, Ordering::Relaxed);
+        self.counts.loads.fetch_add(1, Ordering::Relaxed);
         let result = self.inner.load(key).await;
         match &result {
             Ok(loaded) => self.insert(shard, key, loaded.clone()),
             Err(_) => {
-                self.load_errors.fetch_add(1, Ordering::Relaxed);
+                self.counts.load_errors.fetch_add(1, Ordering::Relaxed);
             }
         }
         result
@@ -289,7 +296,7 @@ impl<S: PolicySource> PolicySource for CachedSource<S> {
         if let Some(hit) = self.get_fresh(key) {
             return Ok(hit);
         }
-        self.misses.fetch_add(1, Ordering::Relaxed);
+        self.counts.misses.fetch_add(1, Ordering::Relaxed);
         let shard = self.shard(key);
         let flight = match self.join_flight(shard, key) {
             Ok(flight) => flight,
