@@ -49,33 +49,71 @@ fn load_now(cache: &CachedSource<FileSource>, key: &str) -> Result<LoadedPolicy,
     }
 }
 
-/// Wall time for `threads` threads to make `iters` hits each, started together; thread `i`
+/// What a multi-threaded benchmark measures.
+#[derive(Clone, Copy)]
+enum Timer {
+    /// Wall time until every thread is done: throughput as seen from outside.
+    Wall,
+    /// The threads' mean CPU time: the cost of a hit to a thread that has a core of its own,
+    /// unaffected by other processes taking the cores (contention between the threads, e.g. on a
+    /// shared cache line, still shows).
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    ThreadCpu,
+}
+
+/// The time for `threads` threads to make `iters` hits each, started together; thread `i`
 /// asks for `keys[i % keys.len()]`.
 fn parallel_hits<R>(
     cache: &CachedSource<FileSource>,
     lookup: fn(&CachedSource<FileSource>, &str) -> R,
-    threads: usize,
+    (threads, timer): (usize, Timer),
     keys: &[&str],
     iters: u64,
 ) -> Duration {
     let barrier = Barrier::new(threads + 1);
-    std::thread::scope(|scope| {
-        for thread in 0..threads {
-            let key = keys[thread % keys.len()];
-            let barrier = &barrier;
-            scope.spawn(move || {
-                barrier.wait();
-                for _ in 0..iters {
-                    black_box(lookup(cache, black_box(key)));
-                }
-            });
-        }
+    let (start, cpu_times) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|thread| {
+                let key = keys[thread % keys.len()];
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    barrier.wait();
+                    let start = thread_cpu_time();
+                    for _ in 0..iters {
+                        black_box(lookup(cache, black_box(key)));
+                    }
+                    thread_cpu_time().saturating_sub(start)
+                })
+            })
+            .collect();
         barrier.wait();
         let start = Instant::now();
-        // Leaving the scope joins the threads.
-        start
-    })
-    .elapsed()
+        let cpu_times: Vec<Duration> = workers
+            .into_iter()
+            .map(|worker| worker.join().expect("benchmark thread"))
+            .collect();
+        (start, cpu_times)
+    });
+    match timer {
+        Timer::Wall => start.elapsed(),
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        Timer::ThreadCpu => cpu_times.iter().sum::<Duration>() / threads as u32,
+    }
+}
+
+/// The calling thread's CPU time (zero where it cannot be read; only the `ThreadCpu` timer uses it).
+fn thread_cpu_time() -> Duration {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use rustix::time::{ClockId, clock_gettime};
+        let now = clock_gettime(ClockId::ThreadCPUTime);
+        Duration::new(
+            u64::try_from(now.tv_sec).unwrap_or(0),
+            u32::try_from(now.tv_nsec).unwrap_or(0),
+        )
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    Duration::ZERO
 }
 
 fn cache_hits(c: &mut Criterion) {
@@ -99,6 +137,7 @@ fn cache_hits(c: &mut Criterion) {
         &cache,
         same_key,
         get_owned,
+        Timer::Wall,
     );
     threads(
         c,
@@ -106,6 +145,7 @@ fn cache_hits(c: &mut Criterion) {
         &cache,
         own_key,
         get_owned,
+        Timer::Wall,
     );
     threads(
         c,
@@ -113,7 +153,36 @@ fn cache_hits(c: &mut Criterion) {
         &cache,
         same_key,
         get_lent,
+        Timer::Wall,
     );
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let timer = Timer::ThreadCpu;
+        threads(
+            c,
+            "cache/get_fresh_threads_same_key_cpu",
+            &cache,
+            same_key,
+            get_owned,
+            timer,
+        );
+        threads(
+            c,
+            "cache/get_fresh_threads_own_key_cpu",
+            &cache,
+            own_key,
+            get_owned,
+            timer,
+        );
+        threads(
+            c,
+            "cache/with_fresh_threads_same_key_cpu",
+            &cache,
+            same_key,
+            get_lent,
+            timer,
+        );
+    }
 }
 
 fn get_owned(cache: &CachedSource<FileSource>, key: &str) -> Option<LoadedPolicy> {
@@ -124,19 +193,20 @@ fn get_lent(cache: &CachedSource<FileSource>, key: &str) -> Option<usize> {
     cache.with_fresh(key, |loaded| loaded.policy.rules())
 }
 
-/// Hit throughput from one thread and from two.
+/// Hit throughput from one thread and from two, as `timer` measures it.
 fn threads<R>(
     c: &mut Criterion,
     name: &str,
     cache: &CachedSource<FileSource>,
     keys: &[&str],
     lookup: fn(&CachedSource<FileSource>, &str) -> R,
+    timer: Timer,
 ) {
     let mut group = c.benchmark_group(name);
     for threads in [1, 2] {
         group.throughput(Throughput::Elements(threads as u64));
         group.bench_function(threads.to_string(), |b| {
-            b.iter_custom(|iters| parallel_hits(cache, lookup, threads, keys, iters))
+            b.iter_custom(|iters| parallel_hits(cache, lookup, (threads, timer), keys, iters))
         });
     }
     group.finish();
