@@ -217,6 +217,33 @@ fn a_flood_of_distinct_keys_stays_within_capacity() {
 }
 
 #[test]
+fn a_concurrent_flood_of_distinct_keys_stays_within_capacity() {
+    let (cache, _) = cache(CacheConfig {
+        capacity: 64,
+        ..CacheConfig::default()
+    });
+    let runtime = multi_thread_runtime();
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..4)
+            .map(|task| {
+                let cache = cache.clone();
+                tokio::spawn(async move {
+                    for i in 0..2_000 {
+                        cache.load(&format!("t{task}-{i}")).await.expect("loads");
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("task");
+        }
+    });
+    let stats = cache.stats();
+    assert!(stats.entries <= 64, "{} entries", stats.entries);
+    assert_eq!(stats.loads, 8_000);
+}
+
+#[test]
 fn a_capacity_of_zero_still_caches_one_entry() {
     let (cache, _) = cache(CacheConfig {
         capacity: 0,
