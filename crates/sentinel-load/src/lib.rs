@@ -22,6 +22,8 @@ mod duration;
 mod error;
 pub mod http;
 mod pacing;
+#[cfg(target_os = "linux")]
+mod precise;
 mod progress;
 mod recorder;
 mod report;

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{ConfigError, LoadTestConfig};
 use crate::error::RequestError;
-use crate::pacing::wait_until;
+use crate::pacing::{PreciseTimer, wait_until};
 use crate::progress::Progress;
 use crate::recorder::{Merged, WorkerRecorder};
 use crate::result::LoadTestResult;
@@ -173,6 +173,7 @@ where
     let mut recorder = WorkerRecorder::new(shared.highest);
     let counters = shared.progress.worker(index);
     let mut sleep = pin!(tokio::time::sleep(Duration::ZERO));
+    let mut timer = PreciseTimer::new().ok();
     while !shared.cancel.is_cancelled() {
         let seq = shared.next.fetch_add(1, Ordering::Relaxed);
         if seq >= shared.schedule.target {
@@ -188,7 +189,7 @@ where
         let sent = if due <= now {
             now
         } else {
-            match wait_until(due, sleep.as_mut(), &shared.cancel).await {
+            match wait_until(due, &mut timer, sleep.as_mut(), &shared.cancel).await {
                 Some(sent) => sent,
                 None => break,
             }
