@@ -46,7 +46,7 @@ pub enum SourceError {
         detail: String,
     },
     /// Any other failure of the store.
-    #[error("could not read the policy at {location}: {detail}")]
+    #[error("the policy store failed for {location}: {detail}")]
     Failed {
         /// The policy's location.
         location: String,
