@@ -61,13 +61,25 @@ impl Token {
         ))
     }
 
-    /// Reads the token from `path`: its whole content, without a trailing line break.
+    /// Reads the token from `path`: its whole content. The SDKs send a token file's content
+    /// as it is, so a trailing line break would be part of the token (and boto3 refuses such a
+    /// header): it is refused here, with how to write the file instead.
     pub fn from_file(path: &Path) -> Result<Token, TokenError> {
         let text = std::fs::read_to_string(path).map_err(|source| TokenError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Token::parse(text.trim_end_matches(['\r', '\n'])).map_err(|error| match error {
+        let parsed = if text.ends_with('\n') {
+            Err(TokenError::Invalid {
+                path: None,
+                problem: "it ends with a line break, which AWS SDKs would send as part of the \
+                          token; write it without one (printf '%s' TOKEN > FILE)"
+                    .to_owned(),
+            })
+        } else {
+            Token::parse(&text)
+        };
+        parsed.map_err(|error| match error {
             TokenError::Invalid { problem, .. } => TokenError::Invalid {
                 path: Some(path.to_owned()),
                 problem,
@@ -153,14 +165,18 @@ mod tests {
     }
 
     #[test]
-    fn reads_a_file_without_its_line_break_and_names_it_on_error() {
+    fn reads_a_file_and_names_it_on_error() {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("token");
-        std::fs::write(&path, "0123456789abcdef-from-file\n").expect("write");
+        std::fs::write(&path, "0123456789abcdef-from-file").expect("write");
         let token = Token::from_file(&path).expect("token");
         assert!(token.matches(b"0123456789abcdef-from-file"));
 
-        std::fs::write(&path, "tiny\n").expect("write");
+        std::fs::write(&path, "0123456789abcdef-from-file\n").expect("write");
+        let error = Token::from_file(&path).expect_err("line break");
+        assert!(error.to_string().contains("line break"), "{error}");
+
+        std::fs::write(&path, "tiny").expect("write");
         let error = Token::from_file(&path).expect_err("too short");
         assert!(
             error.to_string().contains(&path.display().to_string()),

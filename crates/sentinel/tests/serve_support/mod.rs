@@ -137,12 +137,20 @@ impl Setup {
             announced
                 .iter()
                 .find_map(|line| line.strip_prefix(&format!("export {name}=")))
-                .unwrap_or_else(|| panic!("no {name} in {announced:?}"))
-                .to_owned()
+                .map(str::to_owned)
         };
+        let url = value("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+            .unwrap_or_else(|| panic!("no URL in {announced:?}"));
+        let token = value("AWS_CONTAINER_AUTHORIZATION_TOKEN")
+            .or_else(|| {
+                let path = value("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")?;
+                std::fs::read_to_string(path).ok()
+            })
+            .unwrap_or_else(|| panic!("no token in {announced:?}"));
         Serving {
-            url: value("AWS_CONTAINER_CREDENTIALS_FULL_URI"),
-            token: value("AWS_CONTAINER_AUTHORIZATION_TOKEN"),
+            url,
+            token,
+            announced,
             child,
         }
     }
@@ -161,8 +169,10 @@ impl Setup {
 pub struct Serving {
     /// `AWS_CONTAINER_CREDENTIALS_FULL_URI`.
     pub url: String,
-    /// `AWS_CONTAINER_AUTHORIZATION_TOKEN`.
+    /// The token (`AWS_CONTAINER_AUTHORIZATION_TOKEN`, or the token file's content).
     pub token: String,
+    /// The lines the server printed on stdout at start.
+    pub announced: Vec<String>,
     child: Child,
 }
 
