@@ -38,8 +38,15 @@ fn boto3_gets_the_assumed_role_from_the_server_and_every_fetch_is_logged() {
             .starts_with("arn:aws:sts::123456789012:assumed-role/prod/sentinel.alice."),
         "{arn}"
     );
+    let token = server.token.clone();
     let (status, stderr) = server.terminate();
     assert!(status.success(), "{stderr}");
+    assert!(
+        !stderr.contains(&token),
+        "the token in the server's log: {stderr}"
+    );
+    let log = std::fs::read_to_string(setup.path("decisions.jsonl")).expect("log");
+    assert!(!log.contains(&token), "the token in the decision log");
     let lines = setup.log_lines();
     assert!(count(&lines, "outcome", "issued") >= 1, "{lines:?}");
     assert_eq!(
