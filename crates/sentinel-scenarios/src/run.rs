@@ -60,8 +60,9 @@ pub async fn run(
     setup: &Setup,
 ) -> Result<ScenarioRun, RunError> {
     let thresholds = thresholds.unwrap_or_else(|| scenario.thresholds(config.requests_per_second));
+    // The configuration is checked before anything (a decision log file) is prepared.
+    let test = LoadTest::new(config.clone())?;
     let workload = Workload::prepare(scenario, &config, setup).await?;
-    let test = LoadTest::new(config)?;
     let request = std::sync::Arc::clone(&workload);
     let result = test.run(move |ctx| request.request(ctx)).await;
     Ok(judge(&workload, result, thresholds))

@@ -1,7 +1,9 @@
 //! The highest rate a target sustains: double the rate while the thresholds hold, halve it
 //! while they do not, then bisect between the last rate that held and the first that did not
-//! until the two are within a few percent. Pure bookkeeping: the caller runs each step (a short
-//! load run) and says whether it passed, so any target (a scenario, a URL) can be searched.
+//! until the two are within a few percent. A rate that fails is tried once more before it counts
+//! as failed, so one hiccup of a busy machine does not end the search early. Pure bookkeeping:
+//! the caller runs each step (a short load run) and says whether it passed, so any target (a
+//! scenario, a URL) can be searched.
 
 /// One tried rate and whether every threshold held at it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -19,13 +21,15 @@ pub struct RateSearch {
     next: Option<f64>,
     held: Option<f64>,
     broke: Option<f64>,
+    /// The next step repeats a rate that just failed once.
+    retrying: bool,
     steps: Vec<SearchStep>,
 }
 
 /// The search stops once the rate that broke is within this factor of the rate that held.
 pub const PRECISION: f64 = 1.05;
 /// The most steps a search runs.
-pub const MAX_STEPS: usize = 16;
+pub const MAX_STEPS: usize = 24;
 /// No rate below this is tried.
 const FLOOR: f64 = 1.0;
 /// No rate above this is tried (far beyond what one process can generate).
@@ -39,6 +43,7 @@ impl RateSearch {
             next: Some(start.round().clamp(FLOOR, CEILING)),
             held: None,
             broke: None,
+            retrying: false,
             steps: Vec::new(),
         }
     }
@@ -52,6 +57,11 @@ impl RateSearch {
     pub fn record(&mut self, passed: bool) {
         let Some(rate) = self.next else { return };
         self.steps.push(SearchStep { rate, passed });
+        if !passed && !self.retrying && self.steps.len() < MAX_STEPS {
+            self.retrying = true;
+            return;
+        }
+        self.retrying = false;
         if passed {
             self.held = Some(self.held.map_or(rate, |held| held.max(rate)));
         } else {
@@ -110,8 +120,11 @@ mod tests {
         assert!(max <= 50_000.0 && max * PRECISION >= 50_000.0, "{max}");
         let rates: Vec<f64> = found.steps().iter().map(|s| s.rate).collect();
         assert_eq!(
-            &rates[..7],
-            &[1000.0, 2000.0, 4000.0, 8000.0, 16000.0, 32000.0, 64000.0]
+            &rates[..8],
+            &[
+                1000.0, 2000.0, 4000.0, 8000.0, 16000.0, 32000.0, 64000.0, 64000.0
+            ],
+            "doubles, and tries the first failing rate twice"
         );
         assert!(found.steps().len() <= MAX_STEPS);
     }
@@ -121,7 +134,26 @@ mod tests {
         let found = search(1000.0, 300.0);
         let max = found.max_rate().expect("250 holds");
         assert!(max <= 300.0 && max * PRECISION >= 300.0, "{max}");
-        assert_eq!(found.steps()[1].rate, 500.0);
+        assert_eq!(found.steps()[2].rate, 500.0);
+    }
+
+    #[test]
+    fn a_rate_that_fails_once_then_holds_counts_as_held() {
+        let mut search = RateSearch::new(1000.0);
+        search.record(true);
+        assert_eq!(search.next_rate(), Some(2000.0));
+        search.record(false);
+        assert_eq!(search.next_rate(), Some(2000.0), "tried again");
+        search.record(true);
+        assert_eq!(search.max_rate(), Some(2000.0));
+        assert_eq!(search.next_rate(), Some(4000.0));
+        search.record(false);
+        search.record(false);
+        assert_eq!(
+            search.next_rate(),
+            Some(3000.0),
+            "failed twice: bisect below it"
+        );
     }
 
     #[test]

@@ -291,7 +291,8 @@ impl Workload {
         &self.slots[ctx.worker % self.slots.len()]
     }
 
-    /// Reads the scenario's figures after `result`'s run and checks them.
+    /// Reads the scenario's figures after `result`'s run and checks them. Call it once: it
+    /// takes the generated IDs out of the workers' slots.
     pub fn finish(&self, result: &LoadTestResult) -> Findings {
         let mut figures = Map::new();
         let mut checks = Vec::new();

@@ -2,8 +2,9 @@
 //!
 //! Each step is a short run (2 s unless `--duration` says otherwise) at the rate that
 //! [`RateSearch`] picks: doubling from the start rate while the thresholds hold, halving while
-//! they do not, then bisecting to within 5%. A step passes when every threshold holds (and,
-//! for a scenario, every check). The step table is printed as the search goes.
+//! they do not, then bisecting to within 5%; a rate that fails is tried once more before it
+//! counts as failed. A step passes when every threshold holds (and, for a scenario, every
+//! check). The step table is printed as the search goes.
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -102,8 +102,9 @@ pub async fn run_one(
     report: &ReportArgs,
 ) -> anyhow::Result<Judged> {
     let config = shape.config();
+    // The configuration is checked before anything (a decision log file) is prepared.
+    let test = LoadTest::new(config.clone())?;
     let workload = Workload::prepare(scenario, &config, setup).await?;
-    let test = LoadTest::new(config)?;
     let request = std::sync::Arc::clone(&workload);
     let result = session::run(test, report, move |ctx| request.request(ctx)).await;
     let findings = workload.finish(&result);
