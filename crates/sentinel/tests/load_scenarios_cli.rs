@@ -201,8 +201,9 @@ fn find_max_searches_up_to_the_rate_the_thresholds_allow() {
 #[test]
 fn unusable_input_is_refused_before_any_load() {
     let home = tempfile::tempdir().expect("temp dir");
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["--scenario", "nope"], "expected policy-eval"),
+        (&["--scenario", "all", "--rate", "0"], "rate"),
         (&["--scenario", "all", "--find-max"], "one target"),
         (&["--find-max"], "one target"),
         (

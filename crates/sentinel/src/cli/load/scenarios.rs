@@ -147,6 +147,13 @@ pub async fn run(args: &LoadArgs) -> ExitCode {
         Some(Choice::All) => (Scenario::ALL.to_vec(), false),
         None => (Scenario::ALL.to_vec(), true),
     };
+    // Every shape is checked before any scenario runs, so bad flags are refused at once.
+    for &scenario in &scenarios {
+        if let Err(error) = LoadTest::new(shape(scenario, args, short).config()) {
+            eprintln!("sentinel: scenario {scenario}: {error}");
+            return ExitCode::from(super::EXIT_USAGE);
+        }
+    }
     let setup = setup(args);
     let single = scenarios.len() == 1;
     let table = !single && !args.report.json;
