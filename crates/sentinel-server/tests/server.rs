@@ -318,7 +318,7 @@ async fn an_oversized_header_is_refused_and_the_server_keeps_serving() {
 #[tokio::test]
 async fn a_slow_client_is_cut_off_while_a_good_one_is_served() {
     let limits = Limits {
-        header_timeout: Duration::from_millis(800),
+        header_timeout: Duration::from_secs(2),
         ..Limits::default()
     };
     let server = Running::start("alice", Arc::new(LocalIssuer), limits).await;
@@ -328,9 +328,9 @@ async fn a_slow_client_is_cut_off_while_a_good_one_is_served() {
         .await
         .expect("write");
     let dripping = async {
-        // One header byte every 100 ms: never a complete head.
-        for byte in b"X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
-            if slow.write_all(&[*byte]).await.is_err() {
+        // One header byte every 100 ms, for up to 20 s: never a complete head.
+        for _ in 0..200 {
+            if slow.write_all(b"a").await.is_err() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -341,18 +341,17 @@ async fn a_slow_client_is_cut_off_while_a_good_one_is_served() {
     };
     let good = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        let asked = Instant::now();
         let reply = server.get(Some(TOKEN)).await;
-        (reply.status, asked.elapsed())
+        (reply.status, started.elapsed())
     };
-    let (cut_after, (status, good_took)) = tokio::join!(dripping, good);
+    let (cut_after, (status, served_after)) = tokio::join!(dripping, good);
     assert_eq!(status, 200);
     assert!(
-        good_took < Duration::from_millis(500),
-        "the good client waited {good_took:?}"
+        served_after < cut_after,
+        "the good client was served only after the slow one was cut ({served_after:?} vs {cut_after:?})"
     );
     assert!(
-        cut_after < Duration::from_secs(5),
+        cut_after < Duration::from_secs(10),
         "the slow client was held for {cut_after:?}"
     );
     assert_eq!(server.get(Some(TOKEN)).await.status, 200);
@@ -418,7 +417,21 @@ async fn shutdown_finishes_in_flight_requests_and_their_log_lines() {
             tokio::spawn(async move { exchange(addr, raw.as_bytes()).await.status })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Shut down once all four are inside the broker (their decisions logged).
+    let waiting = Instant::now();
+    let complete_lines = |log: &PathBuf| {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .matches('\n')
+            .count()
+    };
+    while complete_lines(&server.log) < 4 {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(10),
+            "requests never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let drained = server.shut_down().await;
     assert_eq!(drained, Drained { abandoned: 0 });
     for request in in_flight {
