@@ -3,8 +3,10 @@
 //! crates we link cannot create (IAM users and their keys) are made with boto3, a real client.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::PathBuf;
 use std::process::Command;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -122,6 +124,14 @@ impl Moto {
         ]
     }
 
+    /// A fresh temporary AWS home for child processes that use this emulator.
+    pub fn home(&self) -> AwsHome {
+        AwsHome {
+            dir: tempfile::tempdir().expect("temp dir"),
+            env: self.child_env(),
+        }
+    }
+
     /// Creates an IAM user with an access key (through boto3) and returns its credentials.
     pub fn create_user(&self, name: &str) -> Credentials {
         let script = r#"
@@ -180,5 +190,63 @@ print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
             "moto answered {method} {path} with {head}"
         );
         body.to_owned()
+    }
+}
+
+/// A temporary directory standing in for a user's AWS setup: `config` and `credentials` files
+/// and `decisions.jsonl`, for child processes that must see moto and nothing of the host's own
+/// AWS setup or static keys.
+pub struct AwsHome {
+    dir: tempfile::TempDir,
+    env: Vec<(&'static str, String)>,
+}
+
+impl AwsHome {
+    /// A file in this home.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes (replacing) a file in this home.
+    pub fn write(&self, name: &str, contents: &str) {
+        std::fs::write(self.path(name), contents).expect("write to the AWS home");
+    }
+
+    /// A `credentials` file section naming `profile`, holding `key`.
+    pub fn credentials_section(profile: &str, key: &Credentials) -> String {
+        format!(
+            "[{profile}]\naws_access_key_id = {}\naws_secret_access_key = {}\n\n",
+            key.access_key_id(),
+            key.secret_access_key()
+        )
+    }
+
+    /// A command whose AWS setup is this home's files and the emulator (no static keys; `HOME`
+    /// and `SENTINEL_DECISION_LOG` point here too).
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut command = Command::new(program);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        for (key, value) in &self.env {
+            if !matches!(*key, "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY") {
+                command.env(key, value);
+            }
+        }
+        command
+            .env("AWS_CONFIG_FILE", self.path("config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.path("credentials"))
+            .env("SENTINEL_DECISION_LOG", self.path("decisions.jsonl"))
+            .env("HOME", self.dir.path());
+        command
+    }
+
+    /// The decision log's lines, parsed (none if it does not exist yet).
+    pub fn log_lines(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.path("decisions.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("whole JSON line"))
+            .collect()
     }
 }

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use sentinel_testkit::Moto;
+use sentinel_testkit::{AwsHome, Moto};
 
 const SENTINEL: &str = env!("CARGO_BIN_EXE_sentinel");
 const ROLE: &str = "arn:aws:iam::123456789012:role/prod";
@@ -29,7 +29,7 @@ rules:
 /// A temporary AWS setup: config and credentials files, a policy file, a decision log.
 struct Setup {
     moto: Moto,
-    dir: tempfile::TempDir,
+    home: AwsHome,
 }
 
 impl Setup {
@@ -37,58 +37,37 @@ impl Setup {
     /// `production` / `break-glass` assume-role profiles sourced from the first one.
     fn new(users: &[&str]) -> Setup {
         let moto = Moto::connect();
-        let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(dir.path().join("policy.yaml"), POLICY).expect("policy");
-        let mut credentials = String::new();
-        for user in users {
-            let key = moto.create_user(user);
-            credentials.push_str(&format!(
-                "[{user}-base]\naws_access_key_id = {}\naws_secret_access_key = {}\n\n",
-                key.access_key_id(),
-                key.secret_access_key()
-            ));
-        }
-        std::fs::write(dir.path().join("credentials"), credentials).expect("credentials");
-        let setup = Setup { moto, dir };
-        setup.write_config(users[0]);
-        setup
-    }
-
-    /// Rewrites the config so the assume-role profiles take `user`'s base credentials.
-    fn write_config(&self, user: &str) {
-        let policy = self.path("policy.yaml");
-        let config = format!(
-            "[profile production]\nrole_arn = {ROLE}\nsource_profile = {user}-base\nregion = us-east-1\n\
-             duration_seconds = 900\nsentinel_policy = {policy}\n\n\
-             [profile break-glass]\nrole_arn = {ROLE}\nsource_profile = {user}-base\nregion = us-east-1\n\
-             sentinel_policy = {policy}\n\n\
-             [profile app]\ncredential_process = {SENTINEL} credentials --profile production\nregion = us-east-1\n",
-            policy = policy.display()
+        let home = moto.home();
+        home.write("policy.yaml", POLICY);
+        let credentials: String = users
+            .iter()
+            .map(|user| {
+                AwsHome::credentials_section(&format!("{user}-base"), &moto.create_user(user))
+            })
+            .collect();
+        home.write("credentials", &credentials);
+        let policy = home.path("policy.yaml");
+        let user = users[0];
+        home.write(
+            "config",
+            &format!(
+                "[profile production]\nrole_arn = {ROLE}\nsource_profile = {user}-base\nregion = us-east-1\n\
+                 duration_seconds = 900\nsentinel_policy = {policy}\n\n\
+                 [profile break-glass]\nrole_arn = {ROLE}\nsource_profile = {user}-base\nregion = us-east-1\n\
+                 sentinel_policy = {policy}\n\n\
+                 [profile app]\ncredential_process = {SENTINEL} credentials --profile production\nregion = us-east-1\n",
+                policy = policy.display()
+            ),
         );
-        std::fs::write(self.path("config"), config).expect("config");
+        Setup { moto, home }
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.home.path(name)
     }
 
-    /// A command that sees moto and these files, and no host AWS setup or static keys.
     fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut command = Command::new(program);
-        command
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
-        for (key, value) in self.moto.child_env() {
-            if !key.starts_with("AWS_ACCESS_KEY_ID") && !key.starts_with("AWS_SECRET") {
-                command.env(key, value);
-            }
-        }
-        command
-            .env("AWS_CONFIG_FILE", self.path("config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.path("credentials"))
-            .env("SENTINEL_DECISION_LOG", self.path("decisions.jsonl"))
-            .env("HOME", self.dir.path());
-        command
+        self.home.command(program)
     }
 
     fn sentinel(&self, args: &[&str]) -> Output {
@@ -99,11 +78,7 @@ impl Setup {
     }
 
     fn log_lines(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.path("decisions.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("whole JSON line"))
-            .collect()
+        self.home.log_lines()
     }
 
     fn assume_role_calls(&self) -> Vec<std::collections::HashMap<String, String>> {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use sentinel_testkit::Moto;
+use sentinel_testkit::{AwsHome, Moto};
 
 /// The `sentinel` binary under test.
 pub const SENTINEL: &str = env!("CARGO_BIN_EXE_sentinel");
@@ -32,60 +32,38 @@ rules:
 pub struct Setup {
     /// The emulator.
     pub moto: Moto,
-    dir: tempfile::TempDir,
+    home: AwsHome,
 }
 
 impl Setup {
     /// Creates IAM user `user` in moto and a `production` profile sourced from its keys.
     pub fn new(user: &str) -> Setup {
         let moto = Moto::connect();
-        let dir = tempfile::tempdir().expect("temp dir");
-        let setup_path = |name: &str| dir.path().join(name);
-        std::fs::write(setup_path("policy.yaml"), POLICY).expect("policy");
-        let key = moto.create_user(user);
-        std::fs::write(
-            setup_path("credentials"),
-            format!(
-                "[base]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-                key.access_key_id(),
-                key.secret_access_key()
-            ),
-        )
-        .expect("credentials");
-        std::fs::write(
-            setup_path("config"),
-            format!(
+        let home = moto.home();
+        home.write("policy.yaml", POLICY);
+        home.write(
+            "credentials",
+            &AwsHome::credentials_section("base", &moto.create_user(user)),
+        );
+        home.write(
+            "config",
+            &format!(
                 "[profile production]\nrole_arn = {ROLE}\nsource_profile = base\n\
                  region = us-east-1\nduration_seconds = 900\nsentinel_policy = {}\n",
-                setup_path("policy.yaml").display()
+                home.path("policy.yaml").display()
             ),
-        )
-        .expect("config");
-        Setup { moto, dir }
+        );
+        Setup { moto, home }
     }
 
     /// A file in the setup's directory.
     pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.home.path(name)
     }
 
     /// A command that sees moto, this setup's files and nothing of the host's AWS setup.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut command = Command::new(program);
-        command
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
-        for (key, value) in self.moto.child_env() {
-            if !key.starts_with("AWS_ACCESS_KEY_ID") && !key.starts_with("AWS_SECRET") {
-                command.env(key, value);
-            }
-        }
-        command
-            .env("AWS_CONFIG_FILE", self.path("config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.path("credentials"))
-            .env("SENTINEL_DECISION_LOG", self.path("decisions.jsonl"))
-            .env("HOME", self.dir.path());
-        command
+        self.home.command(program)
     }
 
     /// A client command that has only the emulator's address: no keys, no profiles; it gets
@@ -157,11 +135,7 @@ impl Setup {
 
     /// The decision log's lines, parsed.
     pub fn log_lines(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.path("decisions.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("whole JSON line"))
-            .collect()
+        self.home.log_lines()
     }
 }
 
