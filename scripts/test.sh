@@ -41,12 +41,13 @@ export SENTINEL_TEST_MOTO_URL="http://127.0.0.1:$port"
 export SENTINEL_TEST_PYTHON="$venv/bin/python"
 export PATH="$venv/bin:$PATH"
 
-nextest() { cargo nextest run --workspace --all-features --no-fail-fast "$@"; }
+# One optimised build (the `ci` profile: release plus debug assertions) serves every phase.
+nextest() { cargo nextest run --workspace --all-features --cargo-profile ci --no-fail-fast "$@"; }
 echo "==> unit and integration tests"
 nextest -E 'not (binary_id(/moto/) | test(/timing::/))'
 echo "==> tests against the AWS emulator, one at a time (each resets it)"
 nextest -E 'binary_id(/moto/)' -j 1
 echo "==> timing-sensitive tests and load scenarios, one at a time"
-nextest -E 'test(/timing::/)' -j 1 --no-tests=warn
+nextest -E 'test(/timing::/)' -j 1
 echo "==> doc tests"
-cargo test --workspace --doc --quiet
+cargo test --workspace --doc --profile ci --quiet
