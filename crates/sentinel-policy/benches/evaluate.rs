@@ -1,4 +1,4 @@
-//! Median cost of one evaluation, against the targets in issue 2: a one-rule match ≤ 20 ns,
+//! Median cost of one evaluation, against these targets: a one-rule match ≤ 20 ns,
 //! ten rules matching at the last ≤ 50 ns, a time window in a named zone ≤ 150 ns, and a
 //! 1,000-rule policy with no match ≤ 1 µs.
 

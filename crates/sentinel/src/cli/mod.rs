@@ -40,7 +40,7 @@ enum Command {
 pub fn run() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        // `sentinel policy` scripts get exit 1 for bad arguments (issue 2); others keep clap's 2.
+        // Scripts calling `sentinel policy` get exit 1 for bad arguments; others keep clap's 2.
         Err(error) if error.use_stderr() && policy::is_policy_invocation() => {
             let _ = error.print();
             return ExitCode::FAILURE;

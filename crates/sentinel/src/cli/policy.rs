@@ -1,5 +1,5 @@
 //! `sentinel policy ...`: validate, evaluate and describe policies. The output of `validate`
-//! and `evaluate --json` is a contract scripts rely on (issue 2); keep it stable.
+//! and `evaluate --json` is a contract scripts rely on; keep it stable.
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
@@ -65,7 +65,7 @@ pub fn run(command: PolicyCommand) -> ExitCode {
 }
 
 /// Whether this process was started as `sentinel policy ...`, whose bad arguments exit 1
-/// rather than clap's 2 (the exit-code contract of issue 2).
+/// rather than clap's 2, as the exit-code contract promises.
 pub fn is_policy_invocation() -> bool {
     std::env::args_os().nth(1).as_deref() == Some(OsStr::new("policy"))
 }
