@@ -1,5 +1,5 @@
-//! What `credentials` and `exec` share: a profile and its flags turned into a broker, plus the
-//! caller's own identity, then one request through it.
+//! What `credentials`, `exec` and `serve` share: a profile and its flags turned into a broker,
+//! plus the caller's own identity, then requests through it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
