@@ -81,7 +81,13 @@ impl PreciseTimer {
                 }
             });
             match read {
-                Ok(result) => return result,
+                Ok(result) => {
+                    // A read takes every expiration and the timer is one-shot, so nothing is
+                    // left to read: clear the readiness now instead of learning it from a
+                    // wasted `EAGAIN` read at the start of the next wait.
+                    guard.clear_ready();
+                    return result;
+                }
                 Err(_would_block) => continue,
             }
         }
