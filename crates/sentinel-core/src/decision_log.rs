@@ -15,20 +15,20 @@ use serde::{Serialize, Serializer};
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     /// The file or its directory could not be created or opened.
-    #[error("cannot open decision log {path}: {source}")]
+    #[error("cannot open decision log {path}: {cause}")]
     Open {
         /// The log file.
         path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
+        /// What the OS said (in the message, so not repeated as a separate cause).
+        cause: std::io::Error,
     },
     /// A line could not be written whole.
-    #[error("cannot write to decision log {path}: {source}")]
+    #[error("cannot write to decision log {path}: {cause}")]
     Write {
         /// The log file.
         path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
+        /// What the OS said (in the message, so not repeated as a separate cause).
+        cause: std::io::Error,
     },
 }
 
@@ -110,9 +110,9 @@ pub struct DecisionLog {
 impl DecisionLog {
     /// Opens (creating with mode 0600, and its directory with 0700) the log at `path`.
     pub fn open(path: &Path) -> Result<DecisionLog, LogError> {
-        let open_error = |source| LogError::Open {
+        let open_error = |cause| LogError::Open {
             path: path.to_owned(),
-            source,
+            cause,
         };
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             std::fs::DirBuilder::new()
@@ -152,10 +152,10 @@ impl DecisionLog {
             .map_err(|error| self.write_error(error))
     }
 
-    fn write_error(&self, source: std::io::Error) -> LogError {
+    fn write_error(&self, cause: std::io::Error) -> LogError {
         LogError::Write {
             path: self.path.clone(),
-            source,
+            cause,
         }
     }
 }
