@@ -227,12 +227,34 @@ impl Broker {
         line.outcome = Outcome::Pending;
         self.log.append(&line)?;
 
+        // The issuer call and the outcome line run in a task of their own, so that a caller
+        // that goes away (a client disconnecting, a request timing out) cannot leave an allowed
+        // decision without its outcome, even if STS has already issued the credentials.
+        let allowed = Allowed {
+            request_id,
+            decision: OwnedRecord::from(&line),
+            profile: request.profile.clone(),
+            identity,
+        };
+        let broker = self.clone();
+        tokio::spawn(async move { broker.complete(allowed).await })
+            .await
+            .unwrap_or_else(|error| {
+                Err(Refusal::Issuer(IssuerError::new(format!(
+                    "the issuing task did not finish: {error}"
+                ))))
+            })
+    }
+
+    /// Asks the issuer for an allowed request's credentials and logs the outcome.
+    async fn complete(&self, allowed: Allowed) -> Result<Grant, Refusal> {
+        let identity = allowed.identity.as_str();
         let issue = IssueRequest {
-            role_arn: &request.profile.role_arn,
-            role_session_name: identity.as_str(),
-            source_identity: identity.as_str(),
-            duration: request.profile.session_duration,
-            external_id: request.profile.external_id.as_deref(),
+            role_arn: &allowed.profile.role_arn,
+            role_session_name: identity,
+            source_identity: identity,
+            duration: allowed.profile.session_duration,
+            external_id: allowed.profile.external_id.as_deref(),
         };
         let result =
             match tokio::time::timeout(self.issuer_timeout, self.issuer.issue(&issue)).await {
@@ -241,7 +263,7 @@ impl Broker {
                 Err(_) => Err(Refusal::IssuerTimeout(self.issuer_timeout)),
             };
         let error = result.as_ref().err().map(ToString::to_string);
-        line.timestamp = Timestamp::now();
+        let mut line = allowed.decision.record();
         line.event = Event::Outcome;
         line.outcome = if result.is_ok() {
             Outcome::Issued
@@ -252,8 +274,74 @@ impl Broker {
         self.log.append(&line)?;
         Ok(Grant {
             credentials: result?,
-            request_id,
-            source_identity: identity,
+            request_id: allowed.request_id,
+            source_identity: allowed.identity,
         })
+    }
+}
+
+/// An allowed request between its decision line and its outcome line, owning what it needs so
+/// that it can outlive the caller.
+struct Allowed {
+    request_id: RequestId,
+    decision: OwnedRecord,
+    profile: Profile,
+    identity: SourceIdentity,
+}
+
+/// The fields an outcome line repeats from its decision line, owned.
+struct OwnedRecord {
+    request_id: String,
+    user: String,
+    profile: String,
+    effect: String,
+    rule: Option<String>,
+    rule_index: Option<usize>,
+    reason: Option<String>,
+    policy_source: Option<String>,
+    source_identity: Option<String>,
+    role_arn: String,
+    session_duration_s: u64,
+}
+
+impl From<&LogRecord<'_>> for OwnedRecord {
+    fn from(line: &LogRecord<'_>) -> OwnedRecord {
+        let owned = |text: Option<&str>| text.map(str::to_owned);
+        OwnedRecord {
+            request_id: line.request_id.to_owned(),
+            user: line.user.to_owned(),
+            profile: line.profile.to_owned(),
+            effect: line.effect.to_owned(),
+            rule: owned(line.rule),
+            rule_index: line.rule_index,
+            reason: owned(line.reason),
+            policy_source: owned(line.policy_source),
+            source_identity: owned(line.source_identity),
+            role_arn: line.role_arn.to_owned(),
+            session_duration_s: line.session_duration_s,
+        }
+    }
+}
+
+impl OwnedRecord {
+    /// A line with these fields, stamped now, with no outcome or error yet.
+    fn record(&self) -> LogRecord<'_> {
+        LogRecord {
+            timestamp: Timestamp::now(),
+            event: Event::Decision,
+            request_id: &self.request_id,
+            user: &self.user,
+            profile: &self.profile,
+            effect: &self.effect,
+            rule: self.rule.as_deref(),
+            rule_index: self.rule_index,
+            reason: self.reason.as_deref(),
+            policy_source: self.policy_source.as_deref(),
+            source_identity: self.source_identity.as_deref(),
+            role_arn: &self.role_arn,
+            session_duration_s: self.session_duration_s,
+            outcome: Outcome::Pending,
+            error: None,
+        }
     }
 }

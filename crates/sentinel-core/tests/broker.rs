@@ -40,6 +40,7 @@ enum Behaviour {
     Issue,
     Fail,
     Hang,
+    Slow,
 }
 
 #[async_trait::async_trait]
@@ -51,6 +52,10 @@ impl Issuer for Probe {
             Behaviour::Fail => Err(IssuerError::new("STS said no")),
             Behaviour::Hang => {
                 tokio::time::sleep(Duration::from_secs(60)).await;
+                LocalIssuer.issue(request).await
+            }
+            Behaviour::Slow => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 LocalIssuer.issue(request).await
             }
         }
@@ -303,6 +308,30 @@ async fn an_issuer_slower_than_the_timeout_gives_no_credentials() {
         .expect_err("timed out");
     assert!(matches!(refusal, Refusal::IssuerTimeout(_)), "{refusal:?}");
     assert_eq!(fixture.lines()[1]["outcome"], "error");
+}
+
+#[tokio::test]
+async fn a_caller_that_goes_away_still_leaves_the_outcome_in_the_log() {
+    let fixture = fixture(Behaviour::Slow);
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(10),
+        fixture.issue("alice", "production"),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the caller should have given up first");
+    let mut lines = fixture.lines();
+    for _ in 0..100 {
+        if lines.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        lines = fixture.lines();
+    }
+    assert_eq!(lines.len(), 2, "decision and outcome: {lines:?}");
+    assert_eq!(lines[0]["outcome"], "pending");
+    assert_eq!(lines[1]["outcome"], "issued");
+    assert_eq!(lines[0]["request_id"], lines[1]["request_id"]);
+    assert_eq!(fixture.issuer_calls(), 1);
 }
 
 #[tokio::test]
