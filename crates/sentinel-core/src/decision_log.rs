@@ -3,7 +3,7 @@
 //! broker writes each decision here before it asks for credentials, and denies if it cannot.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -98,9 +98,11 @@ fn display<S: Serializer>(value: &Timestamp, serializer: S) -> Result<S::Ok, S::
 
 /// An append-only JSON Lines file, safe to share between threads and processes.
 ///
-/// Each line reaches the OS in one `write` on a file opened with `O_APPEND`, under a lock, so
-/// lines from concurrent requests (and concurrent `sentinel` processes) never interleave, and
-/// `append` returns only once the line is written. It is not `fsync`ed per line.
+/// Each line is written whole, under a lock, to a file opened with `O_APPEND` (one `write` for
+/// a line of this size), so lines from concurrent requests and concurrent `sentinel` processes
+/// never interleave, and `append` returns only once the line is written. A write that fails
+/// part-way ends its fragment with a line break, so no later record is glued to it. Lines are
+/// not `fsync`ed.
 #[derive(Debug)]
 pub struct DecisionLog {
     file: Mutex<File>,
@@ -148,8 +150,23 @@ impl DecisionLog {
             .file
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        file.write_all(&line)
-            .map_err(|error| self.write_error(error))
+        let mut written = 0;
+        while written < line.len() {
+            match file.write(&line[written..]) {
+                Ok(0) => return Err(self.write_error(ErrorKind::WriteZero.into())),
+                Ok(n) => written += n,
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(error) => {
+                    if written > 0 {
+                        // End the fragment, so the next record starts on a line of its own
+                        // (best effort: the same failure may stop this too).
+                        let _ = file.write_all(b"\n");
+                    }
+                    return Err(self.write_error(error));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn write_error(&self, cause: std::io::Error) -> LogError {
