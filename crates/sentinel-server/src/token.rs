@@ -4,6 +4,7 @@
 //! right, and it never appears in `Debug` output.
 
 use std::fmt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use rand::TryRngCore;
@@ -61,19 +62,35 @@ impl Token {
         ))
     }
 
-    /// Reads the token from `path`: its whole content. The SDKs send a token file's content
-    /// as it is, so a trailing line break would be part of the token (and boto3 refuses such a
-    /// header): it is refused here, with how to write the file instead.
+    /// Reads the token from `path`: its whole content. A file other users can read or write is
+    /// refused (anyone who can read it can get credentials). The SDKs send a token file's
+    /// content as it is, so a trailing line break would be part of the token (and boto3 refuses
+    /// such a header): it is refused here, with how to write the file instead.
     pub fn from_file(path: &Path) -> Result<Token, TokenError> {
         let text = std::fs::read_to_string(path).map_err(|source| TokenError::Read {
             path: path.to_owned(),
             source,
         })?;
-        let parsed = if text.ends_with('\n') {
+        let mode = std::fs::metadata(path)
+            .map_err(|source| TokenError::Read {
+                path: path.to_owned(),
+                source,
+            })?
+            .permissions()
+            .mode();
+        let parsed = if mode & 0o077 != 0 {
+            Err(TokenError::Invalid {
+                path: None,
+                problem: format!(
+                    "other users may read or change it (mode {:o}); make it private: chmod 600 FILE",
+                    mode & 0o777
+                ),
+            })
+        } else if text.ends_with('\n') {
             Err(TokenError::Invalid {
                 path: None,
                 problem: "it ends with a line break, which AWS SDKs would send as part of the \
-                          token; write it without one (printf '%s' TOKEN > FILE)"
+                          token; write it without one ((umask 077; printf '%s' TOKEN > FILE))"
                     .to_owned(),
             })
         } else {
@@ -169,6 +186,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("token");
         std::fs::write(&path, "0123456789abcdef-from-file").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let error = Token::from_file(&path).expect_err("readable by others");
+        assert!(error.to_string().contains("mode 644"), "{error}");
+
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         let token = Token::from_file(&path).expect("token");
         assert!(token.matches(b"0123456789abcdef-from-file"));
 

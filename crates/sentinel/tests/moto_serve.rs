@@ -60,6 +60,11 @@ fn a_token_file_keeps_the_token_off_the_terminal_and_clients_read_it() {
     let setup = Setup::new("alice");
     let token_file = setup.path("token");
     std::fs::write(&token_file, "a-token-from-a-file-0123456789").expect("token file");
+    std::fs::set_permissions(
+        &token_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .expect("private token file");
     let server = setup.serve(&["--token-file", token_file.to_str().expect("utf-8")]);
     let shown = server.announced.join("\n");
     assert!(!shown.contains("a-token-from-a-file"), "{shown}");
