@@ -60,7 +60,9 @@ async fn serve_and_run(issue: &IssueArgs, command: &[OsString]) -> Result<ExitCo
         // No shared config or credentials file, so no profile there outranks the server.
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env_remove(super::NESTED_GUARD);
+        .env_remove(super::NESTED_GUARD)
+        // CMD cannot outlive its credential server, whichever way this function returns.
+        .kill_on_drop(true);
     for variable in CLEARED {
         child.env_remove(variable);
     }
@@ -73,13 +75,14 @@ async fn serve_and_run(issue: &IssueArgs, command: &[OsString]) -> Result<ExitCo
     let serving = tokio::spawn(server.run(async {
         let _ = stopped.await;
     }));
+    // The terminal sends Ctrl-C to CMD too; CMD decides what it means, and we wait for it.
+    // SIGTERM is meant for us: stop CMD (it cannot outlive its credential server). Both are
+    // watched before CMD starts, so no signal can end us while CMD runs on.
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut child = child
         .spawn()
         .with_context(|| format!("cannot run {}", program.to_string_lossy()))?;
-    // The terminal sends Ctrl-C to CMD too; CMD decides what it means, and we wait for it.
-    // SIGTERM is meant for us: stop CMD (it cannot outlive its credential server).
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let status = loop {
         tokio::select! {
             status = child.wait() => break status.context("waiting for the command")?,
