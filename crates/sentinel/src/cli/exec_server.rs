@@ -33,17 +33,7 @@ const CLEARED: [&str; 11] = [
 
 /// Runs CMD against its own server; exits with CMD's status (128 + N if signal N ended it).
 pub fn run(issue: &IssueArgs, command: &[OsString]) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => return super::fail(&anyhow::Error::new(error).context("starting Tokio")),
-    };
-    match runtime.block_on(serve_and_run(issue, command)) {
-        Ok(code) => code,
-        Err(error) => super::fail(&error),
-    }
+    super::run_async(serve_and_run(issue, command))
 }
 
 async fn serve_and_run(issue: &IssueArgs, command: &[OsString]) -> Result<ExitCode> {

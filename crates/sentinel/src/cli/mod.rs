@@ -76,6 +76,20 @@ fn guarded(command: impl FnOnce() -> ExitCode) -> ExitCode {
     command()
 }
 
+/// Runs a command's `future` on a multi-threaded runtime; an error, the runtime's own included,
+/// is reported as one line on stderr with the failure status.
+fn run_async(future: impl Future<Output = anyhow::Result<ExitCode>>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime
+            .block_on(future)
+            .unwrap_or_else(|error| fail(&error)),
+        Err(error) => fail(&anyhow::Error::new(error).context("starting the async runtime")),
+    }
+}
+
 /// Prints `error` (with its causes) as one line on stderr and returns the failure status.
 fn fail(error: &anyhow::Error) -> ExitCode {
     eprintln!("sentinel: {}", format!("{error:#}").replace('\n', "; "));

@@ -104,17 +104,7 @@ impl ServerArgs {
 
 /// Runs `sentinel serve`.
 pub fn run(args: ServeArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => return super::fail(&anyhow::Error::new(error).context("starting Tokio")),
-    };
-    match runtime.block_on(serve(&args)) {
-        Ok(code) => code,
-        Err(error) => super::fail(&error),
-    }
+    super::run_async(serve(&args))
 }
 
 async fn serve(args: &ServeArgs) -> Result<ExitCode> {

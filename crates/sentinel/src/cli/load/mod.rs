@@ -82,37 +82,29 @@ pub struct LoadArgs {
 
 /// Runs `sentinel load`.
 pub fn run(args: LoadArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("sentinel: starting the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
+    super::run_async(async {
         if args.find_max {
-            return find_max::run(&args).await;
+            return Ok(find_max::run(&args).await);
         }
         if args.url.is_none() {
-            return scenarios::run(&args).await;
+            return Ok(scenarios::run(&args).await);
         }
         let rate = args.rate.unwrap_or(DEFAULT_RATE);
-        match http_test(&args, rate, args.duration.unwrap_or(DEFAULT_DURATION)).await {
-            Ok((test, driver)) => {
-                let result = session::run(test, &args.report, move |ctx| {
-                    Arc::clone(&driver).request(ctx)
-                })
-                .await;
-                report::finish(&result, serde_json::Map::new(), &args.report)
-            }
-            Err(error) => {
-                eprintln!("sentinel: {error:#}");
-                ExitCode::from(EXIT_USAGE)
-            }
-        }
+        Ok(
+            match http_test(&args, rate, args.duration.unwrap_or(DEFAULT_DURATION)).await {
+                Ok((test, driver)) => {
+                    let result = session::run(test, &args.report, move |ctx| {
+                        Arc::clone(&driver).request(ctx)
+                    })
+                    .await;
+                    report::finish(&result, serde_json::Map::new(), &args.report)
+                }
+                Err(error) => {
+                    eprintln!("sentinel: {error:#}");
+                    ExitCode::from(EXIT_USAGE)
+                }
+            },
+        )
     })
 }
 
