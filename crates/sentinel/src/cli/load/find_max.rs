@@ -30,6 +30,13 @@ struct Step {
     failures: Vec<String>,
 }
 
+impl Step {
+    /// Whether the step ran to its end with every threshold and check held.
+    fn passed(&self) -> bool {
+        self.failures.is_empty() && !self.result.cancelled
+    }
+}
+
 /// Runs the search for `--scenario NAME` or `--url`.
 pub async fn run(args: &LoadArgs) -> ExitCode {
     let searched = match (&args.scenario, &args.url) {
@@ -69,13 +76,7 @@ pub async fn run(args: &LoadArgs) -> ExitCode {
         }
         _ => return usage("--find-max searches one target: --scenario NAME (not all) or --url"),
     };
-    match searched {
-        Ok(status) => status,
-        Err(error) => {
-            super::super::fail(&error);
-            ExitCode::FAILURE
-        }
-    }
+    searched.unwrap_or_else(|error| super::super::fail(&error))
 }
 
 /// Runs the steps that `RateSearch` asks for from `start`, printing each, then the verdict.
@@ -112,7 +113,7 @@ where
         if !args.report.json {
             print_step(steps.len() + 1, &done)?;
         }
-        search.record(done.failures.is_empty() && !interrupted);
+        search.record(done.passed());
         steps.push(done);
         if interrupted {
             eprintln!("sentinel: interrupted; the search stopped early");
@@ -181,7 +182,7 @@ fn print_json(target: &str, max: Option<f64>, steps: &[Step]) -> std::io::Result
         .map(|step| {
             serde_json::json!({
                 "rate": step.rate,
-                "passed": step.failures.is_empty() && !step.result.cancelled,
+                "passed": step.passed(),
                 "failures": step.failures,
                 "result": step.result.to_json(),
             })
