@@ -1,6 +1,6 @@
 //! A whole scenario run without a terminal: prepare, run on the load generator, read the
-//! findings and check the thresholds. The tests use it; the CLI runs the same steps itself so
-//! that it can show progress and stop on Ctrl-C.
+//! findings and check the thresholds. The tests use [`run`]; the CLI drives the load itself
+//! (progress, Ctrl-C) and judges the result with the same [`judge`].
 
 use sentinel_load::{Breach, ConfigError, LoadTest, LoadTestConfig, LoadTestResult, Threshold};
 
@@ -40,13 +40,13 @@ impl ScenarioRun {
         let breaches = self
             .thresholds
             .iter()
-            .filter_map(|(threshold, breach)| Some(format!("{threshold}: {}", breach.as_ref()?)));
+            .filter_map(|(_, breach)| Some(format!("threshold breached: {}", breach.as_ref()?)));
         let checks = self
             .findings
             .checks
             .iter()
             .filter(|check| !check.passed)
-            .map(|check| format!("{}: {}", check.check, check.detail));
+            .map(|check| format!("check failed: {}: {}", check.check, check.detail));
         breaches.chain(checks).collect()
     }
 }

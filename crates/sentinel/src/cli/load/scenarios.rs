@@ -107,19 +107,11 @@ pub async fn run_one(
     let workload = Workload::prepare(scenario, &config, setup).await?;
     let request = std::sync::Arc::clone(&workload);
     let result = session::run(test, report, move |ctx| request.request(ctx)).await;
-    let findings = workload.finish(&result);
-    let failed_checks = findings
-        .checks
-        .iter()
-        .filter(|check| !check.passed)
-        .map(|check| format!("check failed: {}: {}", check.check, check.detail));
-    let failures = breaches(thresholds, &result)
-        .into_iter()
-        .chain(failed_checks)
-        .collect();
+    let run = sentinel_scenarios::judge(&workload, result, thresholds.to_vec());
+    let failures = run.failures();
     Ok(Judged {
-        result,
-        findings,
+        result: run.result,
+        findings: run.findings,
         failures,
     })
 }
