@@ -7,7 +7,8 @@ use anyhow::Result;
 use sentinel_core::issuer::Credentials;
 use serde::Serialize;
 
-use super::issue::{Issuance, IssueArgs, block_on};
+use super::block_on;
+use super::issue::{Issuance, IssueArgs};
 
 /// The `credentials` arguments.
 #[derive(Debug, clap::Args)]

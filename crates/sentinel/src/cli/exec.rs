@@ -5,8 +5,9 @@ use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode};
 
+use super::block_on;
 use super::credentials::rfc3339;
-use super::issue::{Issuance, IssueArgs, block_on};
+use super::issue::{Issuance, IssueArgs};
 
 /// Variables that could point CMD's SDK back at a Sentinel profile (and so at Sentinel) instead
 /// of the credentials handed to it.
@@ -73,5 +74,5 @@ pub fn run(args: ExecArgs) -> ExitCode {
         "sentinel: cannot run {}: {error}",
         program.to_string_lossy()
     );
-    ExitCode::from(127)
+    super::Outcome::CannotRun.into()
 }
