@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sentinel_core::broker::Profile;
+use sentinel_core::caller::Caller;
 use sentinel_core::source::{LoadedPolicy, PolicySource, SourceError};
 use sentinel_load::RequestError;
 use sentinel_policy::{Decision, Effect};
@@ -36,6 +37,14 @@ pub(crate) fn expect_allow(decision: Decision<'_>) -> Result<(), RequestError> {
         Ok(())
     } else {
         Err(RequestError::new(WRONG_OUTCOME))
+    }
+}
+
+/// [`ALLOWED_USER`] as AWS names the caller: an IAM user of the profile's account.
+pub fn allowed_caller() -> Caller {
+    Caller {
+        arn: format!("arn:aws:iam::123456789012:user/{ALLOWED_USER}"),
+        account: "123456789012".to_owned(),
     }
 }
 

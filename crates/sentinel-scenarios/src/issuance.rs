@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use sentinel_core::broker::{Broker, Profile, Request};
+use sentinel_core::caller::Caller;
 use sentinel_core::decision_log::DecisionLog;
 use sentinel_core::issuer::LocalIssuer;
 use sentinel_core::source::PolicySource;
@@ -37,6 +38,7 @@ pub struct Issuance;
 /// The broker, and what the findings read: its cache and its decision log.
 pub struct IssuanceWorkload {
     broker: Broker,
+    caller: Caller,
     profile: Profile,
     cache: Cache,
     log: LogFile,
@@ -95,6 +97,7 @@ impl LoadScenario for Issuance {
         );
         Ok(IssuanceWorkload {
             broker,
+            caller: fixture::allowed_caller(),
             profile: fixture::profile(),
             cache,
             log,
@@ -107,7 +110,7 @@ impl Workload for IssuanceWorkload {
 
     async fn request(&self, _ctx: RequestContext) -> Result<(), RequestError> {
         let request = Request {
-            user: fixture::ALLOWED_USER,
+            caller: &self.caller,
             profile: &self.profile,
             at: Timestamp::now(),
         };
