@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{Method, Request};
+use hyper::body::Incoming;
 use jiff::Timestamp;
 use sentinel_core::broker::{self, Broker, Profile};
 
+use crate::connections::Handle;
 use crate::origin::host_allowed;
 use crate::token::Token;
 use crate::wire::{self, Rejection, Reply};
@@ -35,9 +37,8 @@ pub(crate) struct Handler {
     pub(crate) request_timeout: Duration,
 }
 
-impl Handler {
-    /// Answers one request that arrived on a connection to `local`.
-    pub(crate) async fn handle<B>(&self, request: Request<B>, local: SocketAddr) -> Reply {
+impl Handle for Handler {
+    async fn handle(&self, request: Request<Incoming>, local: SocketAddr) -> Reply {
         if let Err(rejection) = self.check(&request, local) {
             return rejection.reply();
         }
@@ -63,7 +64,9 @@ impl Handler {
             }
         }
     }
+}
 
+impl Handler {
     /// The checks that need no broker, cheapest and most telling first.
     fn check<B>(&self, request: &Request<B>, local: SocketAddr) -> Result<(), Rejection> {
         let headers = request.headers();
