@@ -4,6 +4,8 @@
 pub mod caller;
 pub mod location;
 pub mod profile;
+pub mod proof;
 pub mod sdk;
 pub mod ssm;
 pub mod sts;
+pub mod sts_proof;
