@@ -12,13 +12,13 @@
 //! - [`LoadTestResult`]: counts, rates and percentiles from HDR histograms (one per worker,
 //!   merged at the end), serialisable to the JSON contract, with a text and an `.hgrm` rendering;
 //! - [`Threshold`]: `p99<10ms`, `success>=99%`, `throughput>=800`, checked against a result;
-//! - [`http`]: a keep-alive HTTP/1.1 request function, one connection per worker.
+//! - [`http`]: a keep-alive HTTP/1.1 request function, one connection per worker;
+//! - [`RateSearch`]: the bookkeeping of a search for the highest rate a target sustains.
 //!
 //! The crate knows nothing about what it loads: a request is any async function returning
 //! `Result<(), RequestError>`.
 
 mod config;
-mod duration;
 mod error;
 pub mod http;
 mod pacing;
@@ -30,13 +30,14 @@ mod report;
 mod result;
 mod runner;
 mod schedule;
+mod search;
 mod threshold;
 
 pub use config::{ConfigError, LoadTestConfig};
-pub use duration::{DurationError, parse_duration};
 pub use error::RequestError;
 pub use progress::{Progress, ProgressSnapshot};
 pub use report::{write_hgrm, write_text};
 pub use result::{Histograms, LoadTestResult, Percentiles, RequestCounts};
 pub use runner::{LoadTest, RequestContext, run_load_test};
+pub use search::{RateSearch, SearchStep};
 pub use threshold::{Breach, Threshold, ThresholdError};

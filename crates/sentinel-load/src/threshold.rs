@@ -4,7 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::duration::parse_duration;
+use sentinel_duration::parse_duration;
+
 use crate::result::LoadTestResult;
 
 /// One criterion a result must meet.

@@ -11,19 +11,16 @@
 //! - [`Scenario`]: names, the plan's load shapes and thresholds;
 //! - [`Workload`]: a prepared scenario, its request function and its [`Findings`];
 //! - [`checks`]: the mix, collision, decision-line and hit-ratio checks;
-//! - [`run()`]: prepare, run and judge in one call;
-//! - [`RateSearch`]: the highest rate at which a target still meets its thresholds.
+//! - [`run()`]: prepare, run and judge in one call.
 
 pub mod checks;
 pub mod fixture;
 mod run;
 mod scenario;
-mod search;
 mod workload;
 
 pub use run::{RunError, ScenarioRun, judge, run};
 pub use scenario::{Scenario, Shape, THROUGHPUT_SHARE, UnknownScenario};
-pub use search::{RateSearch, SearchStep};
 pub use workload::{
     CACHE_CAPACITY, Findings, MIN_HIT_RATIO, MIX, MIX_TOLERANCE_PCT, POLICY_UNAVAILABLE, RNG,
     Setup, SetupError, WRONG_OUTCOME, Workload,

@@ -41,7 +41,7 @@ pub struct IssueArgs {
 
     /// How long each STS call (who you are, then AssumeRole) may take before the request fails
     /// (e.g. `5s`, `1500ms`).
-    #[arg(long, default_value = "10s", value_parser = sentinel_load::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "10s", value_parser = sentinel_duration::parse_duration, value_name = "DURATION")]
     pub sts_timeout: Duration,
 
     /// Who issues credentials on allow: `sts` (AssumeRole) or `local` (obviously fake

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sentinel_core::source::CacheConfig;
-use sentinel_load::parse_duration;
+use sentinel_duration::parse_duration;
 use sentinel_server::{CredentialService, Limits, Server, Token};
 
 use super::issue::{Issuance, IssueArgs};

@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use sentinel_load::LoadTestResult;
-use sentinel_scenarios::{RateSearch, Shape};
+use sentinel_load::{LoadTestResult, RateSearch};
+use sentinel_scenarios::Shape;
 
 use super::interrupt::EXIT_INTERRUPTED;
 use super::scenarios::{self, Choice};

@@ -20,8 +20,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use sentinel_duration::parse_duration;
 use sentinel_load::http::{HttpDriver, HttpTarget};
-use sentinel_load::{LoadTest, LoadTestConfig, parse_duration};
+use sentinel_load::{LoadTest, LoadTestConfig};
 
 /// Exit status for input that cannot be used (as clap does for bad flags).
 const EXIT_USAGE: u8 = 2;
