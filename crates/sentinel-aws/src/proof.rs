@@ -18,18 +18,15 @@ use sentinel_server::remote::proof::{
     AUDIENCE_HEADER, FORM_CONTENT_TYPE, GET_CALLER_IDENTITY_BODY, Proof,
 };
 
+/// The region a proof is signed for when the caller has none configured.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
 /// Why no proof could be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ProofError {
     /// The caller's own credentials could not be loaded.
     #[error("cannot load your AWS credentials to sign the identity proof: {0}")]
     Credentials(String),
-    /// No region is configured, so no STS endpoint can be chosen.
-    #[error(
-        "no AWS region is configured, so no STS endpoint can be chosen for the identity proof \
-         (set AWS_REGION or region in the profile)"
-    )]
-    NoRegion,
     /// The SDK could not resolve an STS endpoint for these settings.
     #[error("cannot resolve the STS endpoint for the identity proof: {0}")]
     Endpoint(String),
@@ -50,12 +47,11 @@ pub struct ProofTarget {
 impl ProofTarget {
     /// The STS endpoint the SDK resolves for `config` (the service-specific
     /// `AWS_ENDPOINT_URL_STS` or profile `endpoint_url` first, then `AWS_ENDPOINT_URL`, then
-    /// AWS's regional endpoint), with its region.
+    /// AWS's regional endpoint), with its region ([`DEFAULT_REGION`] when none is configured).
     pub async fn resolve(config: &SdkConfig) -> Result<ProofTarget, ProofError> {
         let region = config
             .region()
-            .map(ToString::to_string)
-            .ok_or(ProofError::NoRegion)?;
+            .map_or_else(|| DEFAULT_REGION.to_owned(), ToString::to_string);
         let explicit = if config.get_origin("endpoint_url").is_client_config() {
             config.endpoint_url().map(str::to_owned)
         } else {
@@ -252,9 +248,9 @@ mod tests {
             "http://127.0.0.1:5000/"
         );
         let none = SdkConfig::builder().build();
-        assert!(matches!(
-            ProofTarget::resolve(&none).await,
-            Err(ProofError::NoRegion)
-        ));
+        assert_eq!(
+            ProofTarget::resolve(&none).await.expect("endpoint").url,
+            "https://sts.us-east-1.amazonaws.com/"
+        );
     }
 }

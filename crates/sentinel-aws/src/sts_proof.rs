@@ -110,33 +110,56 @@ fn caller(xml: &str) -> Option<VerifiedCaller> {
     })
 }
 
-/// The code and message of an STS `ErrorResponse` (the message with its request ID).
+/// The code and message of an STS `ErrorResponse` (the message with its request ID). AWS
+/// puts `Error` in the root; some emulators wrap it in `Errors`.
 fn error(xml: &str) -> Option<(String, String)> {
     let mut document = Document::new(xml);
     let mut root = document.root_element().ok()?;
-    let (mut code, mut message, mut request_id) = (None, None, None);
+    let mut found = ErrorFields::default();
     while let Some(mut element) = root.next_tag() {
         if element.start_el().matches("RequestId") {
-            request_id = text(&mut element);
+            found.request_id = text(&mut element);
         } else if element.start_el().matches("Error") {
-            while let Some(mut field) = element.next_tag() {
-                if field.start_el().matches("Code") {
-                    code = text(&mut field);
-                } else if field.start_el().matches("Message") {
-                    message = text(&mut field);
+            found.read(&mut element);
+        } else if element.start_el().matches("Errors") {
+            while let Some(mut inner) = element.next_tag() {
+                if inner.start_el().matches("Error") {
+                    found.read(&mut inner);
                 }
             }
         }
     }
-    let mut message: String = message
+    let mut message: String = found
+        .message
         .unwrap_or_default()
         .chars()
         .take(MAX_MESSAGE_CHARS)
         .collect();
-    if let Some(id) = request_id {
+    if let Some(id) = found.request_id {
         message.push_str(&format!(" (request ID {id})"));
     }
-    Some((code?, message))
+    Some((found.code?, message))
+}
+
+/// What an error answer says.
+#[derive(Default)]
+struct ErrorFields {
+    code: Option<String>,
+    message: Option<String>,
+    request_id: Option<String>,
+}
+
+impl ErrorFields {
+    /// Reads the `Code` and `Message` of an `Error` element.
+    fn read(&mut self, error: &mut ScopedDecoder<'_, '_>) {
+        while let Some(mut field) = error.next_tag() {
+            if field.start_el().matches("Code") {
+                self.code = text(&mut field);
+            } else if field.start_el().matches("Message") {
+                self.message = text(&mut field);
+            }
+        }
+    }
 }
 
 fn text(element: &mut ScopedDecoder<'_, '_>) -> Option<String> {
@@ -191,5 +214,11 @@ mod tests {
             "The request signature we calculated does not match the signature you provided. (request ID req-42)"
         );
         assert_eq!(error("<html>bad gateway</html>"), None);
+        let wrapped = "<ErrorResponse><Errors><Error><Code>SignatureDoesNotMatch</Code>\
+            <Message>no match</Message><Type>Sender</Type></Error></Errors></ErrorResponse>";
+        assert_eq!(
+            error(wrapped),
+            Some(("SignatureDoesNotMatch".into(), "no match".into()))
+        );
     }
 }

@@ -36,6 +36,9 @@ pub struct ServerConfig {
     pub decision_log: PathBuf,
     /// How long a loaded policy is used before it is read again.
     pub policy_ttl: Duration,
+    /// How long past its TTL a cached policy may still be used while the store is failing
+    /// (zero, the default, denies at once).
+    pub policy_max_stale: Duration,
     /// How long STS may take, for a proof and for `AssumeRole` each.
     pub sts_timeout: Duration,
     /// Connection and request limits.
@@ -102,6 +105,7 @@ struct RawConfig {
     region: Option<Spanned<String>>,
     decision_log: Spanned<String>,
     policy_ttl: Option<Spanned<String>>,
+    policy_max_stale: Option<Spanned<String>>,
     sts_timeout: Option<Spanned<String>>,
     request_timeout: Option<Spanned<String>>,
     header_timeout: Option<Spanned<String>>,
@@ -332,6 +336,7 @@ impl ServerConfig {
             region: raw.region.map(|region| region.value),
             decision_log: PathBuf::from(&raw.decision_log.value),
             policy_ttl: duration("policy_ttl", &raw.policy_ttl, Duration::from_secs(60))?,
+            policy_max_stale: duration("policy_max_stale", &raw.policy_max_stale, Duration::ZERO)?,
             sts_timeout: duration("sts_timeout", &raw.sts_timeout, Duration::from_secs(5))?,
             limits,
             profiles,
@@ -370,7 +375,7 @@ fn check_role_arn(arn: &str) -> Result<(), String> {
 
 /// Parses a duration such as `60s`, `15m` or `1h`.
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    sentinel_load::parse_duration(text).map_err(|error| error.to_string())
+    sentinel_duration::parse_duration(text).map_err(|error| error.to_string())
 }
 
 #[cfg(test)]
@@ -417,6 +422,7 @@ profiles:
         assert_eq!(config.audience, "sentinel.example.com");
         assert_eq!(config.sts_endpoints, StsEndpoints::Aws);
         assert_eq!(config.policy_ttl, Duration::from_secs(30));
+        assert_eq!(config.policy_max_stale, Duration::ZERO);
         assert_eq!(config.sts_timeout, Duration::from_secs(5));
         assert_eq!(config.limits, Limits::default());
         let production = &config.profiles["production"];

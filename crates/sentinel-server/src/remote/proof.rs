@@ -176,7 +176,7 @@ impl ProofRules {
             }
             Some(_) => {}
         }
-        if !signed.iter().any(|name| *name == AUDIENCE_HEADER) {
+        if !signed.contains(&AUDIENCE_HEADER) {
             return Err(ProofRejection::UnsignedAudience);
         }
         let date = amz_date(&headers)?;

@@ -11,7 +11,9 @@ mod issue;
 mod load;
 mod policy;
 mod policy_store;
+mod remote;
 mod serve;
+mod server;
 
 /// Policy-gated AWS credentials, and a load simulator that proves the issuance path.
 #[derive(Debug, Parser)]
@@ -34,6 +36,8 @@ enum Command {
     Load(load::LoadArgs),
     /// Serve policy-gated credentials to AWS SDKs over the container-credentials protocol.
     Serve(serve::ServeArgs),
+    /// Run the broker as a network service: callers prove who they are with AWS itself.
+    Server(server::RemoteServerArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
@@ -53,6 +57,7 @@ pub fn run() -> ExitCode {
         Command::Exec(args) => guarded(|| exec::run(args)),
         Command::Load(args) => load::run(args),
         Command::Serve(args) => guarded(|| serve::run(args)),
+        Command::Server(args) => server::run(args),
     }
 }
 
