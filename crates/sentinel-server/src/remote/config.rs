@@ -354,7 +354,7 @@ fn syntax_message(error: &serde_saphyr::Error, at: At) -> String {
 }
 
 /// Whether `arn` names an IAM role: `arn:PARTITION:iam::ACCOUNT:role/NAME`.
-fn check_role_arn(arn: &str) -> Result<(), String> {
+pub(crate) fn check_role_arn(arn: &str) -> Result<(), String> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let shaped = matches!(
         parts.as_slice(),

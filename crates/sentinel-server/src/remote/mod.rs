@@ -10,7 +10,8 @@
 //! - [`ProofVerifier`]: the step that sends a proof to STS (implemented with the AWS SDK);
 //! - [`RemoteService`] and [`RemoteServer`]: the routes and the TLS listener;
 //! - [`Metrics`]: what `GET /metrics` reports;
-//! - [`ServerConfig`]: the configuration file.
+//! - [`ServerConfig`]: the configuration file;
+//! - [`trust::trust_policy`]: the trust policy that leaves the broker the only way in.
 
 pub mod config;
 pub mod endpoint;
@@ -18,6 +19,7 @@ mod metrics;
 pub mod proof;
 mod server;
 mod service;
+pub mod trust;
 mod verify;
 
 pub use config::{ConfigError, ProfileConfig, ServerConfig, TlsFiles};

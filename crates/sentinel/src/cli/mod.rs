@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod credentials;
 mod exec;
 mod exec_server;
+mod iam;
 mod issue;
 mod load;
 mod policy;
@@ -38,6 +39,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run the broker as a network service: callers prove who they are with AWS itself.
     Server(server::RemoteServerArgs),
+    /// Print the IAM policies a `sentinel server` deployment needs.
+    #[command(subcommand)]
+    Iam(iam::IamCommand),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
@@ -58,6 +62,7 @@ pub fn run() -> ExitCode {
         Command::Load(args) => load::run(args),
         Command::Serve(args) => guarded(|| serve::run(args)),
         Command::Server(args) => server::run(args),
+        Command::Iam(command) => iam::run(command),
     }
 }
 
