@@ -12,7 +12,8 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_xml::decode::{Document, ScopedDecoder, try_data};
 use http_body_util::{BodyExt, Limited};
-use sentinel_server::remote::{CheckedProof, ProofVerifier, VerifiedCaller, VerifyError};
+use sentinel_core::caller::Caller;
+use sentinel_server::remote::{CheckedProof, ProofVerifier, VerifyError};
 
 use crate::sdk;
 
@@ -38,7 +39,7 @@ impl StsProofVerifier {
 
 #[async_trait::async_trait]
 impl ProofVerifier for StsProofVerifier {
-    async fn verify(&self, proof: &CheckedProof) -> Result<VerifiedCaller, VerifyError> {
+    async fn verify(&self, proof: &CheckedProof) -> Result<Caller, VerifyError> {
         let unavailable = |problem: String| VerifyError::Unavailable(problem);
         let mut request = http::Request::new(SdkBody::from(proof.body()));
         *request.method_mut() = http::Method::POST;
@@ -84,7 +85,7 @@ impl ProofVerifier for StsProofVerifier {
 }
 
 /// The caller in a `GetCallerIdentityResponse`.
-fn caller(xml: &str) -> Option<VerifiedCaller> {
+fn caller(xml: &str) -> Option<Caller> {
     let mut document = Document::new(xml);
     let mut root = document.root_element().ok()?;
     if !root.start_el().matches("GetCallerIdentityResponse") {
@@ -104,7 +105,7 @@ fn caller(xml: &str) -> Option<VerifiedCaller> {
             }
         }
     }
-    Some(VerifiedCaller {
+    Some(Caller {
         arn: arn?,
         account: account?,
     })
@@ -182,7 +183,7 @@ mod tests {
 </GetCallerIdentityResponse>"#;
         assert_eq!(
             caller(xml),
-            Some(VerifiedCaller {
+            Some(Caller {
                 arn: "arn:aws:iam::123456789012:user/alice".into(),
                 account: "123456789012".into(),
             })

@@ -1,6 +1,7 @@
-//! The issuance pipeline: request → policy (from a possibly cached source) → evaluation →
-//! decision log → issuer → outcome log. Every step that fails refuses the request: credentials
-//! exist only after an `allow` has been written to the log and the issuer answered in time.
+//! The issuance pipeline: request → policy (from a possibly cached source) → who the caller is,
+//! under the policy's identity rules → evaluation → decision log → issuer → outcome log. Every
+//! step that fails refuses the request: credentials exist only after an `allow` has been written
+//! to the log and the issuer answered in time.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use sentinel_policy::Effect;
 
+use crate::caller::{Caller, PrincipalRefused, arn_account};
 use crate::decision_log::{DecisionLog, Event, LogError, LogRecord, Outcome};
 use crate::identity::{IdentityError, RequestId, SourceIdentity};
 use crate::issuer::{Credentials, IssueRequest, Issuer, IssuerError};
@@ -28,11 +30,20 @@ pub struct Profile {
     pub external_id: Option<String>,
 }
 
+impl Profile {
+    /// The account of the role this profile hands out: whose principals may be users when the
+    /// policy lists no `identity.accounts`.
+    pub fn role_account(&self) -> Option<&str> {
+        arn_account(&self.role_arn)
+    }
+}
+
 /// One request for credentials.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
-    /// Who is asking (from their own AWS identity, never from a flag).
-    pub user: &'a str,
+    /// Who is asking, as AWS says (never from a flag); the policy's identity rules turn it into
+    /// the user its rules match.
+    pub caller: &'a Caller,
     /// The profile asked for.
     pub profile: &'a Profile,
     /// The instant the policy is evaluated at.
@@ -69,6 +80,10 @@ pub enum Refusal {
         /// The rule's reason.
         reason: Option<String>,
     },
+    /// The policy's identity rules say the caller is no user at all (a session name the caller
+    /// chose, a federated user, another account, the root user).
+    #[error("denied: {0}")]
+    Principal(#[from] PrincipalRefused),
     /// The policy could not be loaded, so nothing can be allowed.
     #[error("denied: {0}")]
     Policy(#[from] SourceError),
@@ -106,6 +121,7 @@ impl Refusal {
         match self {
             Refusal::Denied { .. } => "deny",
             Refusal::ApprovalRequired { .. } => "approval_required",
+            Refusal::Principal(_) => "principal_refused",
             Refusal::Policy(_) => "policy_unavailable",
             Refusal::Identity(_) => "identity",
             Refusal::Log(_) => "decision_log",
@@ -118,7 +134,7 @@ impl Refusal {
     pub fn is_policy_decision(&self) -> bool {
         matches!(
             self,
-            Refusal::Denied { .. } | Refusal::ApprovalRequired { .. }
+            Refusal::Denied { .. } | Refusal::ApprovalRequired { .. } | Refusal::Principal(_)
         )
     }
 }
@@ -163,14 +179,23 @@ impl Broker {
             Err(error) => return self.refuse(record, Refusal::Policy(error)),
         };
         record.policy_source = Some(Arc::clone(&loaded.origin));
-        let identity = match SourceIdentity::new(request.user, request_id) {
+        let identity_rules = loaded.policy.identity();
+        let user = match request
+            .caller
+            .user(identity_rules, request.profile.role_account())
+        {
+            Ok(user) => user,
+            Err(refused) => return self.refuse(record, Refusal::Principal(refused)),
+        };
+        record.user = Some(user.to_owned());
+        let identity = match SourceIdentity::new(user, request_id) {
             Ok(identity) => identity,
             Err(error) => return self.refuse(record, Refusal::Identity(error)),
         };
         record.source_identity = Some(identity.clone());
         let decision = loaded
             .policy
-            .evaluate(request.user, &request.profile.name, request.at);
+            .evaluate(user, &request.profile.name, request.at);
         record.effect = decision.effect;
         record.rule = decision.rule.map(str::to_owned);
         record.rule_index = decision.rule_index;
@@ -221,6 +246,7 @@ impl Broker {
             // The rule's own reason is already in the record.
             Refusal::Denied { .. } => {}
             Refusal::ApprovalRequired { .. } => record.error = Some("approval required".into()),
+            Refusal::Principal(refused) => record.reason = Some(refused.to_string()),
             Refusal::Policy(error) => {
                 record.reason = Some("policy unavailable".into());
                 record.error = Some(error.to_string());
@@ -274,13 +300,15 @@ impl Broker {
     }
 }
 
-/// The decision line of a request before anything is known: a deny of no rule.
+/// The decision line of a request before anything but the caller is known: a deny of no rule.
 fn decision_record(request_id: RequestId, request: &Request<'_>) -> LogRecord {
     LogRecord {
         timestamp: Timestamp::now(),
         event: Event::Decision,
         request_id,
-        user: request.user.to_owned(),
+        user: None,
+        principal_arn: request.caller.arn.clone(),
+        account: request.caller.account.clone(),
         profile: request.profile.name.clone(),
         effect: Effect::Deny,
         rule: None,

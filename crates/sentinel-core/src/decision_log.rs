@@ -72,8 +72,13 @@ pub struct LogRecord {
     pub event: Event,
     /// The request's ID, shared by all lines of one request.
     pub request_id: RequestId,
-    /// Who asked.
-    pub user: String,
+    /// The user the caller is under the policy's identity rules; `None` when it is no user (or
+    /// the policy that says so could not be loaded).
+    pub user: Option<String>,
+    /// The caller's full ARN, as AWS named it.
+    pub principal_arn: String,
+    /// The caller's account.
+    pub account: String,
     /// The profile asked for.
     pub profile: String,
     /// What the policy decided; `deny` when it could not be evaluated.
@@ -200,7 +205,9 @@ mod tests {
             timestamp: Timestamp::from_second(1_700_000_000).expect("valid instant"),
             event: Event::Decision,
             request_id,
-            user: "alice".into(),
+            user: Some("alice".into()),
+            principal_arn: "arn:aws:iam::123456789012:user/alice".into(),
+            account: "123456789012".into(),
             profile: "production".into(),
             effect: Effect::Allow,
             rule: Some("allow-production".into()),
@@ -249,6 +256,11 @@ mod tests {
         assert_eq!(line["reason"], serde_json::Value::Null);
         assert_eq!(line["session_duration_s"], 3600);
         assert_eq!(line["outcome"], "pending");
+        assert_eq!(
+            line["principal_arn"],
+            "arn:aws:iam::123456789012:user/alice"
+        );
+        assert_eq!(line["account"], "123456789012");
         for field in [
             "user",
             "profile",

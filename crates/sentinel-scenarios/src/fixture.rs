@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sentinel_core::broker::Profile;
+use sentinel_core::caller::Caller;
 use sentinel_core::source::{LoadedPolicy, PolicySource, SourceError};
 
 /// The built-in example policy (`examples/policy.yaml`).
@@ -21,6 +22,14 @@ pub const ALLOW_RULE: &str = "allow-production";
 pub const DENIED_USER: &str = "bob";
 /// The rule that denies [`DENIED_USER`].
 pub const DENY_RULE: &str = "deny-bob-production";
+
+/// [`ALLOWED_USER`] as AWS names the caller: an IAM user of the profile's account.
+pub fn allowed_caller() -> Caller {
+    Caller {
+        arn: format!("arn:aws:iam::123456789012:user/{ALLOWED_USER}"),
+        account: "123456789012".to_owned(),
+    }
+}
 
 /// The profile the broker issues for in the `issuance` scenario (fake role, in-process issuer).
 pub fn profile() -> Profile {

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use sentinel_core::broker::{Broker, Profile, Request};
+use sentinel_core::caller::Caller;
 use sentinel_core::decision_log::{DecisionLog, LogError};
 use sentinel_core::identity::RequestId;
 use sentinel_core::issuer::LocalIssuer;
@@ -86,6 +87,7 @@ enum Target {
 /// The whole pipeline of `issuance`, and what its findings read.
 struct Issuance {
     broker: Broker,
+    caller: Caller,
     profile: Profile,
     cache: Cache,
     log: LogFile,
@@ -202,6 +204,7 @@ impl Workload {
                 );
                 Target::Issuance(Box::new(Issuance {
                     broker,
+                    caller: fixture::allowed_caller(),
                     profile: fixture::profile(),
                     cache,
                     log,
@@ -276,7 +279,7 @@ impl Workload {
             Target::Issuance(issuance) => issuance
                 .broker
                 .issue(Request {
-                    user: fixture::ALLOWED_USER,
+                    caller: &issuance.caller,
                     profile: &issuance.profile,
                     at: Timestamp::now(),
                 })

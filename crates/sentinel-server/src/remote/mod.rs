@@ -30,4 +30,4 @@ pub use server::{RemoteServer, Security};
 pub use service::{
     HEALTH_PATH, MAX_BODY_BYTES, METRICS_PATH, REMOTE_CREDENTIALS_PATH, RemoteService,
 };
-pub use verify::{ProofVerifier, VerifiedCaller, VerifyError};
+pub use verify::{ProofVerifier, VerifyError};

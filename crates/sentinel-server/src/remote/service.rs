@@ -19,7 +19,7 @@ use sentinel_core::broker::{self, Broker, Grant, Profile, Refusal};
 
 use super::metrics::{self, Metrics, StsCall};
 use super::proof::{CredentialsRequest, ProofRejection, ProofRules};
-use super::verify::{ProofVerifier, VerifiedCaller, VerifyError};
+use super::verify::{ProofVerifier, VerifyError};
 use crate::connections::Handle;
 use crate::wire::{self, Reply};
 
@@ -211,10 +211,12 @@ impl RemoteHandler {
             .profiles
             .get(&asked.profile)
             .ok_or_else(|| Failure::UnknownProfile(asked.profile.clone()))?;
-        let result = service
-            .broker
-            .issue(broker_request(&caller, profile, Timestamp::now()))
-            .await;
+        let request = broker::Request {
+            caller: &caller,
+            profile,
+            at: Timestamp::now(),
+        };
+        let result = service.broker.issue(request).await;
         let effect = match &result {
             Ok(_) => Some("allow"),
             Err(refusal) => decided_effect(refusal),
@@ -226,23 +228,13 @@ impl RemoteHandler {
     }
 }
 
-/// The broker's request for `caller` asking for `profile` at `at`.
-fn broker_request<'a>(
-    caller: &'a VerifiedCaller,
-    profile: &'a Profile,
-    at: Timestamp,
-) -> broker::Request<'a> {
-    broker::Request {
-        user: &caller.arn,
-        profile,
-        at,
-    }
-}
-
 /// The effect the decision log recorded for a refused request, when a policy decision was made.
 fn decided_effect(refusal: &Refusal) -> Option<&'static str> {
     match refusal {
-        Refusal::Denied { .. } | Refusal::Policy(_) | Refusal::Identity(_) => Some("deny"),
+        Refusal::Denied { .. }
+        | Refusal::Principal(_)
+        | Refusal::Policy(_)
+        | Refusal::Identity(_) => Some("deny"),
         Refusal::ApprovalRequired { .. } => Some("require_approval"),
         Refusal::Issuer(_) | Refusal::IssuerTimeout(_) => Some("allow"),
         Refusal::Log(_) => None,

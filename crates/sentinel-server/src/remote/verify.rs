@@ -1,16 +1,9 @@
 //! The step after the checks: sending a proof to its STS endpoint and reading who signed it. The
 //! server knows only this trait; the implementation that speaks to STS lives with the AWS SDK.
 
-use super::proof::CheckedProof;
+use sentinel_core::caller::Caller;
 
-/// Who STS says signed a proof.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedCaller {
-    /// The caller's ARN, e.g. `arn:aws:iam::123456789012:user/alice`.
-    pub arn: String,
-    /// The caller's account.
-    pub account: String,
-}
+use super::proof::CheckedProof;
 
 /// Why a proof did not say who the caller is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -34,5 +27,5 @@ pub enum VerifyError {
 #[async_trait::async_trait]
 pub trait ProofVerifier: Send + Sync {
     /// Sends `proof` to its endpoint and returns who STS says signed it.
-    async fn verify(&self, proof: &CheckedProof) -> Result<VerifiedCaller, VerifyError>;
+    async fn verify(&self, proof: &CheckedProof) -> Result<Caller, VerifyError>;
 }
