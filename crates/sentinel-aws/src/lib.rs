@@ -2,6 +2,7 @@
 //! issuer, the caller's identity, and the AWS config file's profiles.
 
 pub mod caller;
+pub mod error;
 pub mod location;
 pub mod profile;
 pub mod sdk;
