@@ -3,6 +3,7 @@
 //! server's identity proof (signing one, sending one to STS) and its client.
 
 pub mod caller;
+pub mod error;
 pub mod location;
 pub mod profile;
 pub mod proof;
