@@ -3,8 +3,9 @@
 //! is the policy's to say (see `sentinel_core::caller`).
 
 use aws_config::SdkConfig;
-use aws_sdk_sts::error::DisplayErrorContext;
 use sentinel_core::caller::Caller;
+
+use crate::error::describe;
 
 /// Why the caller could not be identified.
 #[derive(Debug, thiserror::Error)]
@@ -20,7 +21,7 @@ pub async fn caller_identity(config: &SdkConfig) -> Result<Caller, CallerError> 
         .get_caller_identity()
         .send()
         .await
-        .map_err(|error| CallerError::Sts(DisplayErrorContext(error).to_string()))?;
+        .map_err(|error| CallerError::Sts(describe(&error)))?;
     match (output.arn, output.account) {
         (Some(arn), Some(account)) => Ok(Caller { arn, account }),
         _ => Err(CallerError::Sts(

@@ -61,7 +61,8 @@ pub struct Grant {
     pub source_identity: SourceIdentity,
 }
 
-/// Why no credentials were handed out.
+/// Why no credentials were handed out. Each message includes its cause, so no variant also
+/// reports it as a `source` (which would print it twice in an error chain).
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
     /// The policy denied the request (a deny rule, or no rule matched).
@@ -83,19 +84,19 @@ pub enum Refusal {
     /// The policy's identity rules say the caller is no user at all (a session name the caller
     /// chose, a federated user, another account, the root user).
     #[error("denied: {0}")]
-    Principal(#[from] PrincipalRefused),
+    Principal(PrincipalRefused),
     /// The policy could not be loaded, so nothing can be allowed.
     #[error("denied: {0}")]
-    Policy(#[from] SourceError),
+    Policy(SourceError),
     /// The request ID could not be generated, or the user cannot form a `SourceIdentity`.
     #[error("denied: {0}")]
-    Identity(#[from] IdentityError),
+    Identity(IdentityError),
     /// The decision could not be recorded, so it must not take effect.
     #[error("denied: {0}")]
-    Log(#[from] LogError),
+    Log(LogError),
     /// The issuer failed.
     #[error("credentials could not be issued: {0}")]
-    Issuer(#[from] IssuerError),
+    Issuer(IssuerError),
     /// The issuer did not answer in time.
     #[error("credentials could not be issued: the issuer did not answer within {0:?}")]
     IssuerTimeout(Duration),
@@ -172,7 +173,7 @@ impl Broker {
 
     /// Runs one request through the pipeline: credentials on `allow`, otherwise why not.
     pub async fn issue(&self, request: Request<'_>) -> Result<Grant, Refusal> {
-        let request_id = RequestId::generate()?;
+        let request_id = RequestId::generate().map_err(Refusal::Identity)?;
         let mut record = decision_record(request_id, &request);
         let loaded = match self.source.load(&request.profile.policy_key).await {
             Ok(loaded) => loaded,
@@ -218,7 +219,7 @@ impl Broker {
             }
         }
         record.outcome = Outcome::Pending;
-        self.log.append(&record)?;
+        self.log.append(&record).map_err(Refusal::Log)?;
 
         // The issuer call and the outcome line run in a task of their own, so that a caller
         // that goes away (a client disconnecting, a request timing out) cannot leave an allowed
@@ -259,7 +260,7 @@ impl Broker {
                 record.error = Some(refusal.to_string());
             }
         }
-        self.log.append(&record)?;
+        self.log.append(&record).map_err(Refusal::Log)?;
         Err(refusal)
     }
 
@@ -291,7 +292,7 @@ impl Broker {
             Outcome::Error
         };
         record.error = result.as_ref().err().map(ToString::to_string);
-        self.log.append(&record)?;
+        self.log.append(&record).map_err(Refusal::Log)?;
         Ok(Grant {
             credentials: result?,
             request_id: record.request_id,

@@ -9,11 +9,14 @@ use clap::{Parser, Subcommand};
 mod credentials;
 mod exec;
 mod exec_server;
+mod iam;
 mod issue;
 mod load;
 mod policy;
 mod policy_store;
+mod remote;
 mod serve;
+mod server;
 
 /// Policy-gated AWS credentials, and a load simulator that proves the issuance path.
 #[derive(Debug, Parser)]
@@ -36,6 +39,11 @@ enum Command {
     Load(load::LoadArgs),
     /// Serve policy-gated credentials to AWS SDKs over the container-credentials protocol.
     Serve(serve::ServeArgs),
+    /// Run the broker as a network service: callers prove who they are with AWS itself.
+    Server(server::RemoteServerArgs),
+    /// Print the IAM policies a `sentinel server` deployment needs.
+    #[command(subcommand)]
+    Iam(iam::IamCommand),
 }
 
 /// How a command ended, and so the exit status a script sees.
@@ -97,6 +105,8 @@ pub fn run() -> ExitCode {
         Command::Exec(args) => guarded(|| exec::run(args)),
         Command::Load(args) => load::run(args).into(),
         Command::Serve(args) => guarded(|| serve::run(args)),
+        Command::Server(args) => server::run(args),
+        Command::Iam(command) => iam::run(command),
     }
 }
 
