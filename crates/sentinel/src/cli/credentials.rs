@@ -7,7 +7,8 @@ use anyhow::Result;
 use sentinel_core::issuer::Credentials;
 use serde::Serialize;
 
-use super::issue::{IssueArgs, block_on};
+use super::block_on;
+use super::issue::IssueArgs;
 use super::remote::{RemoteArgs, obtain};
 
 /// The `credentials` arguments.

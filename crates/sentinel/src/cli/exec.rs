@@ -5,8 +5,9 @@ use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode};
 
+use super::block_on;
 use super::credentials::rfc3339;
-use super::issue::{IssueArgs, block_on};
+use super::issue::IssueArgs;
 use super::remote::{RemoteArgs, obtain};
 
 /// Variables that could point CMD's SDK back at a Sentinel profile (and so at Sentinel) instead
@@ -72,5 +73,5 @@ pub fn run(args: ExecArgs) -> ExitCode {
         "sentinel: cannot run {}: {error}",
         program.to_string_lossy()
     );
-    ExitCode::from(127)
+    super::Outcome::CannotRun.into()
 }

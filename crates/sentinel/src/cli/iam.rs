@@ -44,7 +44,7 @@ pub struct TrustPolicyArgs {
 /// Runs an `iam` subcommand.
 pub fn run(command: IamCommand) -> ExitCode {
     let IamCommand::TrustPolicy(args) = command;
-    super::run_async(async move {
+    super::block_on(async move {
         let (role_arn, external_id) = profile_role(&args).await?;
         let policy = trust_policy(&args.broker_role, external_id.as_deref())
             .map_err(|problem| anyhow!("--broker-role: {problem}"))?;
@@ -59,6 +59,7 @@ pub fn run(command: IamCommand) -> ExitCode {
         }
         Ok(ExitCode::SUCCESS)
     })
+    .unwrap_or_else(|error| super::fail(&error))
 }
 
 /// The profile's role ARN (if known) and external ID.

@@ -34,7 +34,7 @@ pub struct RemoteServerArgs {
 
 /// Runs `sentinel server`.
 pub fn run(args: RemoteServerArgs) -> ExitCode {
-    super::run_async(server(args))
+    super::block_on(server(args)).unwrap_or_else(|error| super::fail(&error))
 }
 
 async fn server(args: RemoteServerArgs) -> Result<ExitCode> {
