@@ -54,11 +54,12 @@ async fn target(args: &LoadArgs) -> anyhow::Result<HttpTarget> {
         .as_deref()
         .context("--url is required: the load target")?;
     let mut target = HttpTarget::from_url(url).await?;
-    target.method = args
-        .method
-        .to_ascii_uppercase()
-        .parse()
-        .with_context(|| format!("`{}` is not an HTTP method", args.method))?;
+    if let Some(method) = &args.method {
+        target.method = method
+            .to_ascii_uppercase()
+            .parse()
+            .with_context(|| format!("`{method}` is not an HTTP method"))?;
+    }
     for header in &args.headers {
         target.header(header)?;
     }
