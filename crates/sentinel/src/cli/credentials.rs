@@ -7,7 +7,7 @@ use anyhow::Result;
 use sentinel_core::issuer::Credentials;
 use serde::Serialize;
 
-use super::issue::{Issuance, IssueArgs, block_on};
+use super::issue::{Issuance, IssueArgs, STDOUT, block_on};
 
 /// The `credentials` arguments.
 #[derive(Debug, clap::Args)]
@@ -52,6 +52,16 @@ pub fn run(args: CredentialsArgs) -> ExitCode {
 }
 
 async fn credentials_json(args: &CredentialsArgs) -> Result<String> {
+    if args
+        .issue
+        .decision_log
+        .as_ref()
+        .is_some_and(|path| path.as_os_str() == STDOUT)
+    {
+        anyhow::bail!(
+            "--decision-log -: standard output carries the credentials to the AWS SDK; give a file"
+        );
+    }
     let issuance = Issuance::prepare(&args.issue).await?;
     let grant = issuance.issue().await?;
     let credentials = &grant.credentials;
