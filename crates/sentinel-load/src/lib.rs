@@ -11,7 +11,8 @@
 //!   pace themselves, a per-request timeout and a cancellation token;
 //! - [`LoadTestResult`]: counts, rates and percentiles from HDR histograms (one per worker,
 //!   merged at the end), serialisable to the JSON contract, with a text and an `.hgrm` rendering;
-//! - [`Threshold`]: `p99<10ms`, `success>=99%`, `throughput>=800`, checked against a result;
+//! - [`Threshold`]: `p99<10ms`, `success>=99%`, `throughput>=800`, checked against a result
+//!   once by [`judge`] into [`Verdict`]s;
 //! - [`http`]: a keep-alive HTTP/1.1 request function, one connection per worker;
 //! - [`RateSearch`]: the bookkeeping of a search for the highest rate a target sustains.
 //!
@@ -32,6 +33,7 @@ mod runner;
 mod schedule;
 mod search;
 mod threshold;
+mod verdict;
 
 pub use config::{ConfigError, LoadTestConfig};
 pub use error::RequestError;
@@ -41,3 +43,4 @@ pub use result::{Histograms, LoadTestResult, Percentiles, RequestCounts};
 pub use runner::{LoadTest, RequestContext, run_load_test};
 pub use search::{RateSearch, SearchStep};
 pub use threshold::{Breach, Threshold, ThresholdError};
+pub use verdict::{Verdict, judge};

@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{Method, Request};
+use hyper::body::Incoming;
 use jiff::Timestamp;
 use sentinel_core::broker::{self, Broker, Grant, Profile, Refusal};
 use sentinel_core::caller::{Identify, IdentifyError};
 
+use crate::connections::Handle;
 use crate::origin::host_allowed;
 use crate::token::Token;
 use crate::wire::{self, Rejection, Reply};
@@ -45,9 +47,8 @@ pub(crate) struct Handler {
     pub(crate) request_timeout: Duration,
 }
 
-impl Handler {
-    /// Answers one request that arrived on a connection to `local`.
-    pub(crate) async fn handle<B>(&self, request: Request<B>, local: SocketAddr) -> Reply {
+impl Handle for Handler {
+    async fn handle(&self, request: Request<Incoming>, local: SocketAddr) -> Reply {
         if let Err(rejection) = self.check(&request, local) {
             return rejection.reply();
         }
@@ -72,7 +73,9 @@ impl Handler {
             }
         }
     }
+}
 
+impl Handler {
     /// Who is asking now, then the broker.
     async fn issue(&self) -> Result<Grant, Failure> {
         let caller = self

@@ -145,11 +145,13 @@ pub fn unidentified(failure: &IdentifyError) -> Reply {
     )
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Reply {
+/// A `{"Code", "Message"}` answer with `status`.
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Reply {
     json(status, &ErrorBody { code, message })
 }
 
-fn json(status: StatusCode, body: &impl Serialize) -> Reply {
+/// `body` as JSON with `status`, never cached.
+pub(crate) fn json(status: StatusCode, body: &impl Serialize) -> Reply {
     // Serializing these plain structs cannot fail; an empty object would still be valid JSON.
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut reply = Response::new(Full::new(Bytes::from(bytes)));

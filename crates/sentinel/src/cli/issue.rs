@@ -169,12 +169,3 @@ fn default_decision_log() -> Result<PathBuf> {
     };
     Ok(state.join("sentinel/decisions.jsonl"))
 }
-
-/// Runs `future` on a fresh runtime: the issuing commands are one-shot.
-pub fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?
-        .block_on(future)
-}

@@ -105,7 +105,7 @@ impl ServerArgs {
 
 /// Runs `sentinel serve`.
 pub fn run(args: ServeArgs) -> ExitCode {
-    super::run_async(serve(&args))
+    super::block_on(serve(&args)).unwrap_or_else(|error| super::fail(&error))
 }
 
 async fn serve(args: &ServeArgs) -> Result<ExitCode> {
