@@ -1,4 +1,4 @@
-//! The broker's fail-closed rules (design §5), each as a test: only an `allow` that was logged
+//! The broker's fail-closed rules, each as a test: only an `allow` that was logged
 //! first, and an issuer that answered in time, yield credentials; everything else refuses, says
 //! why, and leaves a decision line behind.
 
@@ -65,10 +65,6 @@ impl Issuer for Probe {
                 LocalIssuer.issue(request).await
             }
         }
-    }
-
-    fn name(&self) -> &'static str {
-        "probe"
     }
 }
 

@@ -47,10 +47,6 @@ impl Issuer for TestIssuer {
         }
         LocalIssuer.issue(request).await
     }
-
-    fn name(&self) -> &'static str {
-        "test"
-    }
 }
 
 /// IAM user `name` of the profile's account.
