@@ -7,11 +7,13 @@
 //! slow target from a generator that fell behind.
 //!
 //! The pieces, each in its own module:
-//! - [`LoadTestConfig`] and [`run_load_test`]: the schedule, `workers` concurrent workers that
-//!   pace themselves, a per-request timeout and a cancellation token;
-//! - [`LoadTestResult`]: counts, rates and percentiles from HDR histograms (one per worker,
-//!   merged at the end), serialisable to the JSON contract, with a text and an `.hgrm` rendering;
-//! - [`Threshold`]: `p99<10ms`, `success>=99%`, `throughput>=800`, checked against a result;
+//! - [`LoadTestConfig`] and [`run_load_test`]: the schedule, `workers` concurrent workers
+//!   released on time by one pacer, a per-request timeout and a cancellation token;
+//! - [`LoadTestResult`]: counts, rates per second of the schedule and percentiles from HDR
+//!   histograms (one set per runtime thread, merged at the end), serialisable to the JSON
+//!   contract, with a text and an `.hgrm` rendering;
+//! - [`Threshold`]: `p99<10ms`, `success>=99%`, `throughput>=800`, judged over every due
+//!   request, so failures and missed requests never pass a latency bound;
 //! - [`http`]: a keep-alive HTTP/1.1 request function, one connection per worker.
 //!
 //! The crate knows nothing about what it loads: a request is any async function returning
@@ -32,7 +34,7 @@ mod runner;
 mod schedule;
 mod threshold;
 
-pub use config::{ConfigError, LoadTestConfig};
+pub use config::{ConfigError, LoadTestConfig, MAX_PACING_SLACK};
 pub use duration::{DurationError, parse_duration};
 pub use error::RequestError;
 pub use progress::{Progress, ProgressSnapshot};
