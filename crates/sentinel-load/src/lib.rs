@@ -14,7 +14,8 @@
 //!   contract, with a text and an `.hgrm` rendering;
 //! - [`Threshold`]: `p99<10ms`, `success>=99%`, `throughput>=800`, judged over every due
 //!   request, so failures and missed requests never pass a latency bound;
-//! - [`http`]: a keep-alive HTTP/1.1 request function, one connection per worker.
+//! - [`http`]: a keep-alive HTTP/1.1 request function, one connection per worker, opened
+//!   before the run.
 //!
 //! The crate knows nothing about what it loads: a request is any async function returning
 //! `Result<(), RequestError>`.
@@ -23,6 +24,7 @@ mod config;
 mod duration;
 mod error;
 pub mod http;
+mod open_files;
 mod pacing;
 #[cfg(target_os = "linux")]
 mod precise;

@@ -16,7 +16,7 @@ use sentinel_scenarios::{RateSearch, Shape};
 
 use super::interrupt::EXIT_INTERRUPTED;
 use super::scenarios::{self, Choice};
-use super::{EXIT_USAGE, LoadArgs, session};
+use super::{EXIT_USAGE, LoadArgs};
 
 /// How long each step runs unless `--duration` is given.
 const STEP_DURATION: Duration = Duration::from_secs(2);
@@ -65,10 +65,7 @@ pub async fn run(args: &LoadArgs) -> ExitCode {
             search(args, url, start, |rate| async move {
                 let duration = step_duration(args);
                 let (test, driver) = super::http_test(args, rate, duration).await?;
-                let result = session::run(test, &args.report, move |ctx| {
-                    std::sync::Arc::clone(&driver).request(ctx)
-                })
-                .await;
+                let result = super::run_http(test, &driver, &args.report).await;
                 let failures = scenarios::breaches(&args.report.thresholds, &result);
                 Ok((result, failures))
             })

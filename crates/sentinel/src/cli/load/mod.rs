@@ -93,11 +93,8 @@ pub fn run(args: LoadArgs) -> ExitCode {
         Ok(
             match http_test(&args, rate, args.duration.unwrap_or(DEFAULT_DURATION)).await {
                 Ok((test, driver)) => {
-                    let result = session::run(test, &args.report, move |ctx| {
-                        Arc::clone(&driver).request(ctx)
-                    })
-                    .await;
-                    report::finish(&result, serde_json::Map::new(), &args.report)
+                    let result = run_http(test, &driver, &args.report).await;
+                    report::finish(&result, http_fields(&driver), &args.report)
                 }
                 Err(error) => {
                     eprintln!("sentinel: {error:#}");
@@ -141,5 +138,25 @@ async fn http_test(
     config.workers = workers;
     config.timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
     let test = LoadTest::new(config)?;
-    Ok((test, HttpDriver::new(target, workers)))
+    Ok((test, HttpDriver::new(target, workers)?))
+}
+
+/// Opens the workers' connections (so that the run measures requests, not connection set-up),
+/// then runs `test` over them.
+async fn run_http(
+    test: LoadTest,
+    driver: &Arc<HttpDriver>,
+    report: &report::ReportArgs,
+) -> sentinel_load::LoadTestResult {
+    driver
+        .open_connections(test.timeout(), &test.cancel_token())
+        .await;
+    let request = Arc::clone(driver);
+    session::run(test, report, move |ctx| Arc::clone(&request).request(ctx)).await
+}
+
+/// The HTTP client's own figures, for the JSON report.
+fn http_fields(driver: &HttpDriver) -> serde_json::Map<String, serde_json::Value> {
+    let stats = serde_json::to_value(driver.stats()).unwrap_or_default();
+    serde_json::Map::from_iter([("http".to_owned(), stats)])
 }
