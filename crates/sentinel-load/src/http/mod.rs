@@ -1,6 +1,10 @@
 //! A request function for plain HTTP/1.1 targets that behaves like a good client: keep-alive,
 //! one connection per worker, opened before the schedule starts.
 //!
+//! The request is serialised once, when the driver is made, from the [`HttpTarget`]: its
+//! method, path, headers (`Content-Length` computed from the body, any given one replaced) and
+//! body; each request writes those bytes and reads the response (see the `connection` module).
+//!
 //! Each worker owns one connection slot, so no connection is ever shared or locked against
 //! another worker. [`HttpDriver::open_connections`] fills the slots before the run; a worker
 //! whose slot is empty (the connection failed, was closed, or was never opened) connects at
@@ -21,12 +25,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use http::Request;
-use http_body_util::Full;
+use http::Method;
+use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use self::connection::{Connection, Failure};
+use self::connection::{Connection, Failure, Response};
 pub use self::target::{HttpTarget, TargetError};
 use crate::error::RequestError;
 use crate::open_files;
@@ -47,6 +51,8 @@ const CONNECTING_AT_ONCE: usize = 64;
 #[derive(Debug)]
 pub struct HttpDriver {
     target: HttpTarget,
+    /// The request as written on the wire.
+    request: Box<[u8]>,
     slots: Box<[Slot]>,
     /// The address that accepted the last connection: tried first next time.
     preferred: AtomicUsize,
@@ -116,6 +122,7 @@ impl HttpDriver {
             });
         }
         Ok(Arc::new(Self {
+            request: serialize(&target),
             target,
             slots: (0..workers).map(|_| Slot::default()).collect(),
             preferred: AtomicUsize::new(0),
@@ -191,43 +198,43 @@ impl HttpDriver {
         // A connection from the slot sat idle and may have been closed by the server since.
         let (mut connection, mut kept_alive) = match slot.take() {
             Some(connection) => (connection, true),
-            None => (self.connect().await?, false),
+            None => (self.connect_boxed().await?, false),
         };
-        let mut request = self.build_request();
+        let head_only = self.target.method == Method::HEAD;
         let mut retried = false;
-        let status = loop {
-            let again = match connection.exchange(request).await {
-                Ok(status) => break status,
-                Err(Failure::NotSent(unsent)) => *unsent,
-                Err(Failure::Closed) if kept_alive && self.target.method.is_idempotent() => {
-                    self.build_request()
-                }
-                Err(_) => return Err(RequestError::new(IO)),
+        let response = loop {
+            let failure = match connection.exchange(&self.request, head_only).await {
+                Ok(response) => break response,
+                Err(failure) => failure,
             };
-            if retried {
+            let again = match failure {
+                Failure::NotSent => true,
+                Failure::Closed => kept_alive && self.target.method.is_idempotent(),
+                Failure::Broken => false,
+            };
+            if !again || retried {
                 return Err(RequestError::new(IO));
             }
             retried = true;
             self.retried.fetch_add(1, Ordering::Relaxed);
-            request = again;
-            connection = self.connect().await?;
+            connection = self.connect_boxed().await?;
             kept_alive = false;
         };
-        // Hand the connection back only once the exchange completed cleanly.
-        slot.put(connection);
-        if status.is_success() {
+        let Response { status, reusable } = response;
+        if reusable {
+            slot.put(connection);
+        }
+        if (200..300).contains(&status) {
             Ok(())
         } else {
-            Err(RequestError::new(status_kind(status.as_u16())))
+            Err(RequestError::new(status_kind(status)))
         }
     }
 
-    fn build_request(&self) -> Request<Full<bytes::Bytes>> {
-        let mut request = Request::new(Full::new(self.target.body.clone()));
-        *request.method_mut() = self.target.method.clone();
-        *request.uri_mut() = self.target.path.clone();
-        *request.headers_mut() = self.target.headers.clone();
-        request
+    /// [`HttpDriver::connect`] on the heap: connecting is rare, and keeping its state out of
+    /// the request's future keeps every worker's task small.
+    async fn connect_boxed(&self) -> Result<Connection, RequestError> {
+        Box::pin(self.connect()).await
     }
 
     /// Connects to the first resolved address that accepts, starting from the one that
@@ -247,6 +254,31 @@ impl HttpDriver {
         }
         Err(RequestError::new(CONNECT))
     }
+}
+
+/// The request line, the headers and the body of `target`, as sent.
+fn serialize(target: &HttpTarget) -> Box<[u8]> {
+    let mut bytes = Vec::with_capacity(256 + target.body.len());
+    bytes.extend_from_slice(target.method.as_str().as_bytes());
+    bytes.push(b' ');
+    bytes.extend_from_slice(target.path.to_string().as_bytes());
+    bytes.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in &target.headers {
+        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
+            continue;
+        }
+        bytes.extend_from_slice(name.as_str().as_bytes());
+        bytes.extend_from_slice(b": ");
+        bytes.extend_from_slice(value.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+    }
+    let expects_body = [Method::POST, Method::PUT, Method::PATCH].contains(&target.method);
+    if !target.body.is_empty() || expects_body {
+        bytes.extend_from_slice(format!("content-length: {}\r\n", target.body.len()).as_bytes());
+    }
+    bytes.extend_from_slice(b"\r\n");
+    bytes.extend_from_slice(&target.body);
+    bytes.into_boxed_slice()
 }
 
 /// `http_<code>`, without an allocation for the common codes.
