@@ -1,9 +1,15 @@
 //! Sentinel's AWS edge, the only crate that links the AWS SDK: the SSM policy source, the STS
-//! issuer, the caller's identity, and the AWS config file's profiles.
+//! issuer, the caller's identity, the AWS config file's profiles, and both ends of the remote
+//! server's identity proof (signing one, sending one to STS) and its client.
 
 pub mod caller;
+pub mod error;
 pub mod location;
 pub mod profile;
+pub mod proof;
+pub mod remote;
 pub mod sdk;
+pub mod server;
 pub mod ssm;
 pub mod sts;
+pub mod sts_proof;

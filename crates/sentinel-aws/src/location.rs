@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
-use sentinel_core::source::{FileSource, PolicySource};
+use sentinel_core::source::{FileSource, LoadedPolicy, PolicySource, SourceError};
 
 use crate::ssm::SsmSource;
 
@@ -55,6 +55,33 @@ impl PolicyLocation {
     }
 }
 
+/// One source for policies anywhere: its keys are locations as users write them
+/// (`ssm:PARAMETER` or a file path), so profiles whose policies live in different places can
+/// share one broker and one cache.
+#[derive(Clone, Debug)]
+pub struct LocationSource {
+    ssm: SsmSource,
+}
+
+impl LocationSource {
+    /// A source reading SSM parameters with `config`, and files directly.
+    pub fn new(config: &SdkConfig) -> LocationSource {
+        LocationSource {
+            ssm: SsmSource::new(config),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl PolicySource for LocationSource {
+    async fn load(&self, key: &str) -> Result<LoadedPolicy, SourceError> {
+        match PolicyLocation::parse(key) {
+            PolicyLocation::Ssm(name) => self.ssm.load(&name).await,
+            PolicyLocation::File(path) => FileSource::file(path).load(key).await,
+        }
+    }
+}
+
 impl fmt::Display for PolicyLocation {
     /// The form users write: `ssm:NAME` or the file path.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -68,7 +95,6 @@ impl fmt::Display for PolicyLocation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sentinel_core::source::SourceError;
 
     #[test]
     fn ssm_prefix_names_a_parameter_and_anything_else_a_file() {
@@ -108,6 +134,27 @@ mod tests {
         assert_eq!(&*loaded.origin, format!("file:{}", path.display()));
         let (source, key) = PolicyLocation::File(dir.path().join("none.yaml")).open(&config);
         let missing = source.load(&key).await;
+        assert!(matches!(missing, Err(SourceError::NotFound { .. })));
+    }
+
+    #[tokio::test]
+    async fn the_location_source_reads_whatever_its_key_names() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("prod.yaml");
+        std::fs::write(
+            &path,
+            "version: \"1\"\nrules:\n  - name: all\n    effect: deny\n",
+        )
+        .expect("write policy");
+        let source = LocationSource::new(&SdkConfig::builder().build());
+        let loaded = source
+            .load(&path.display().to_string())
+            .await
+            .expect("policy loads");
+        assert_eq!(&*loaded.origin, format!("file:{}", path.display()));
+        let missing = source
+            .load(&dir.path().join("none.yaml").display().to_string())
+            .await;
         assert!(matches!(missing, Err(SourceError::NotFound { .. })));
     }
 }

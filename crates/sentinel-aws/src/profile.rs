@@ -1,6 +1,7 @@
 //! A profile of the standard AWS config file, read as the ordinary assume-role profile it is
 //! (`role_arn`, `source_profile` or `credential_source`, `region`, `duration_seconds`,
-//! `external_id`) plus Sentinel's own `sentinel_policy`, and the base credentials it names.
+//! `external_id`) plus Sentinel's own `sentinel_policy` (or `sentinel_server`, with its
+//! `sentinel_audience` and `sentinel_ca_bundle`), and the base credentials it names.
 
 use std::time::Duration;
 
@@ -73,6 +74,12 @@ pub struct ProfileSettings {
     pub external_id: Option<String>,
     /// Sentinel's own setting: where the policy lives (`ssm:NAME` or a path).
     pub sentinel_policy: Option<String>,
+    /// Sentinel's own setting: the `sentinel server` that issues for this profile.
+    pub sentinel_server: Option<String>,
+    /// Sentinel's own setting: the audience that server expects (default: its host name).
+    pub sentinel_audience: Option<String>,
+    /// Sentinel's own setting: a PEM file of CA certificates to trust for that server.
+    pub sentinel_ca_bundle: Option<String>,
 }
 
 /// Reads profile `name` from the standard config files (honouring `AWS_CONFIG_FILE` and
@@ -151,13 +158,23 @@ fn settings<'a>(
         session_duration,
         external_id: owned("external_id"),
         sentinel_policy: owned("sentinel_policy"),
+        sentinel_server: owned("sentinel_server"),
+        sentinel_audience: owned("sentinel_audience"),
+        sentinel_ca_bundle: owned("sentinel_ca_bundle"),
     })
 }
 
 impl ProfileSettings {
     /// The SDK config of the base credentials this profile names, in the profile's region.
     pub async fn base_config(&self) -> SdkConfig {
-        let config = match &self.base {
+        self.base.config(self.region.as_deref()).await
+    }
+}
+
+impl BaseCredentials {
+    /// The SDK config of these credentials, in `region` (else the SDK's own lookup).
+    pub async fn config(&self, region: Option<&str>) -> SdkConfig {
+        let config = match self {
             BaseCredentials::SourceProfile(source) => {
                 // Explicitly that profile's credentials: the default chain would prefer any
                 // AWS_ACCESS_KEY_ID in the environment over the profile the user named.
@@ -185,10 +202,10 @@ impl ProfileSettings {
                 aws_config::ecs::EcsCredentialsProvider::builder().build(),
             ),
         };
-        match &self.region {
+        match region {
             Some(region) => config
                 .into_builder()
-                .region(Region::new(region.clone()))
+                .region(Region::new(region.to_owned()))
                 .build(),
             None => config,
         }
@@ -243,6 +260,12 @@ duration_seconds = 60
 
 [profile odd-source]
 credential_source = Somewhere
+
+[profile remote]
+sentinel_server = https://sentinel.example.com
+sentinel_audience = sentinel.internal
+sentinel_ca_bundle = /etc/sentinel/ca.pem
+source_profile = base
 ";
 
     #[tokio::test]
@@ -258,12 +281,29 @@ credential_source = Somewhere
                 session_duration: Duration::from_secs(1800),
                 external_id: Some("ext-42".into()),
                 sentinel_policy: Some("ssm:/custom/prod".into()),
+                sentinel_server: None,
+                sentinel_audience: None,
+                sentinel_ca_bundle: None,
             }
         );
         let env = read(CONFIG, "env").await.expect("env");
         assert_eq!(env.base, BaseCredentials::Environment);
         assert_eq!(env.session_duration, DEFAULT_SESSION);
         assert_eq!(env.sentinel_policy, None);
+        let remote = read(CONFIG, "remote").await.expect("remote");
+        assert_eq!(
+            remote.sentinel_server.as_deref(),
+            Some("https://sentinel.example.com")
+        );
+        assert_eq!(
+            remote.sentinel_audience.as_deref(),
+            Some("sentinel.internal")
+        );
+        assert_eq!(
+            remote.sentinel_ca_bundle.as_deref(),
+            Some("/etc/sentinel/ca.pem")
+        );
+        assert_eq!(remote.role_arn, None);
     }
 
     #[tokio::test]

@@ -1,10 +1,14 @@
 //! Turns the standard AWS configuration into an SDK config, with one TLS stack (rustls + ring)
 //! for every client, so that SSM, STS and the credential providers all behave alike.
 
-use aws_config::{BehaviorVersion, SdkConfig};
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-use aws_smithy_types::timeout::TimeoutConfig;
 use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_async::rt::sleep::TokioSleep;
+use aws_smithy_http_client::Connector;
+use aws_smithy_http_client::tls::{self, TlsContext, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::http::HttpConnectorSettings;
+use aws_smithy_types::timeout::TimeoutConfig;
 
 /// How long any single AWS call may take before it fails; a hung endpoint must not hang Sentinel.
 pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
@@ -14,6 +18,24 @@ pub fn http_client() -> aws_sdk_sts::config::SharedHttpClient {
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https()
+}
+
+/// A connection-pooling HTTP(S) connector of the same stack as the SDK clients' (hyper,
+/// rustls with `ring`), for requests the SDK does not make itself: identity proofs forwarded to
+/// STS and requests to a Sentinel server. `tls` chooses the trusted roots (the system's by
+/// default); `connect` and `read` bound each request.
+pub fn connector(tls: TlsContext, connect: Duration, read: Duration) -> Connector {
+    Connector::builder()
+        .connector_settings(
+            HttpConnectorSettings::builder()
+                .connect_timeout(connect)
+                .read_timeout(read)
+                .build(),
+        )
+        .sleep_impl(TokioSleep::new())
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .tls_context(tls)
+        .build()
 }
 
 /// Loads the standard AWS configuration: the credential chain, `AWS_REGION`, `AWS_PROFILE`,

@@ -8,10 +8,12 @@ use std::error::Error;
 use aws_config::SdkConfig;
 use aws_sdk_ssm::Client;
 use aws_sdk_ssm::config::http::HttpResponse;
-use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ssm::types::ParameterType;
 use sentinel_core::source::{LoadedPolicy, PolicySource, SourceError};
 use sentinel_policy::Policy;
+
+use crate::error::describe;
 
 /// Reads and writes policies in SSM Parameter Store; keys are parameter names.
 #[derive(Clone, Debug)]
@@ -87,7 +89,7 @@ where
     E: ProvideErrorMetadata + Error + Send + Sync + 'static,
 {
     let location = location(name);
-    let detail = DisplayErrorContext(&error).to_string();
+    let detail = describe(&error);
     match &error {
         SdkError::ServiceError(service) => {
             let server_error = service.raw().status().is_server_error();

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use sentinel_aws::caller::caller_user;
+use sentinel_aws::caller::caller_identity;
 use sentinel_aws::sts::StsIssuer;
 use sentinel_core::issuer::{IssueRequest, Issuer};
 use sentinel_testkit::Moto;
@@ -57,5 +57,7 @@ async fn the_caller_is_the_iam_user_behind_the_keys() {
     let moto = Moto::connect();
     let carol = moto.create_user("carol");
     let config = moto.sdk_config_with(carol).await;
-    assert_eq!(caller_user(&config).await.expect("caller"), "carol");
+    let caller = caller_identity(&config).await.expect("caller");
+    assert_eq!(caller.arn, "arn:aws:iam::123456789012:user/carol");
+    assert_eq!(caller.account, "123456789012");
 }

@@ -1,6 +1,7 @@
-//! The issuance pipeline: request → policy (from a possibly cached source) → evaluation →
-//! decision log → issuer → outcome log. Every step that fails refuses the request: credentials
-//! exist only after an `allow` has been written to the log and the issuer answered in time.
+//! The issuance pipeline: request → policy (from a possibly cached source) → who the caller is,
+//! under the policy's identity rules → evaluation → decision log → issuer → outcome log. Every
+//! step that fails refuses the request: credentials exist only after an `allow` has been written
+//! to the log and the issuer answered in time.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use sentinel_policy::Effect;
 
+use crate::caller::{Caller, PrincipalRefused, arn_account};
 use crate::decision_log::{DecisionLog, Event, LogError, LogRecord, Outcome};
 use crate::identity::{IdentityError, RequestId, SourceIdentity};
 use crate::issuer::{Credentials, IssueRequest, Issuer, IssuerError};
@@ -28,11 +30,20 @@ pub struct Profile {
     pub external_id: Option<String>,
 }
 
+impl Profile {
+    /// The account of the role this profile hands out: whose principals may be users when the
+    /// policy lists no `identity.accounts`.
+    pub fn role_account(&self) -> Option<&str> {
+        arn_account(&self.role_arn)
+    }
+}
+
 /// One request for credentials.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
-    /// Who is asking (from their own AWS identity, never from a flag).
-    pub user: &'a str,
+    /// Who is asking, as AWS says (never from a flag); the policy's identity rules turn it into
+    /// the user its rules match.
+    pub caller: &'a Caller,
     /// The profile asked for.
     pub profile: &'a Profile,
     /// The instant the policy is evaluated at.
@@ -50,7 +61,8 @@ pub struct Grant {
     pub source_identity: SourceIdentity,
 }
 
-/// Why no credentials were handed out.
+/// Why no credentials were handed out. Each message includes its cause, so no variant also
+/// reports it as a `source` (which would print it twice in an error chain).
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
     /// The policy denied the request (a deny rule, or no rule matched).
@@ -69,18 +81,22 @@ pub enum Refusal {
         /// The rule's reason.
         reason: Option<String>,
     },
+    /// The policy's identity rules say the caller is no user at all (a session name the caller
+    /// chose, a federated user, another account, the root user).
+    #[error("denied: {0}")]
+    Principal(PrincipalRefused),
     /// The policy could not be loaded, so nothing can be allowed.
     #[error("denied: {0}")]
-    Policy(#[from] SourceError),
+    Policy(SourceError),
     /// The request ID could not be generated, or the user cannot form a `SourceIdentity`.
     #[error("denied: {0}")]
-    Identity(#[from] IdentityError),
+    Identity(IdentityError),
     /// The decision could not be recorded, so it must not take effect.
     #[error("denied: {0}")]
-    Log(#[from] LogError),
+    Log(LogError),
     /// The issuer failed.
     #[error("credentials could not be issued: {0}")]
-    Issuer(#[from] IssuerError),
+    Issuer(IssuerError),
     /// The issuer did not answer in time.
     #[error("credentials could not be issued: the issuer did not answer within {0:?}")]
     IssuerTimeout(Duration),
@@ -106,6 +122,7 @@ impl Refusal {
         match self {
             Refusal::Denied { .. } => "deny",
             Refusal::ApprovalRequired { .. } => "approval_required",
+            Refusal::Principal(_) => "principal_refused",
             Refusal::Policy(_) => "policy_unavailable",
             Refusal::Identity(_) => "identity",
             Refusal::Log(_) => "decision_log",
@@ -118,7 +135,7 @@ impl Refusal {
     pub fn is_policy_decision(&self) -> bool {
         matches!(
             self,
-            Refusal::Denied { .. } | Refusal::ApprovalRequired { .. }
+            Refusal::Denied { .. } | Refusal::ApprovalRequired { .. } | Refusal::Principal(_)
         )
     }
 }
@@ -156,83 +173,59 @@ impl Broker {
 
     /// Runs one request through the pipeline: credentials on `allow`, otherwise why not.
     pub async fn issue(&self, request: Request<'_>) -> Result<Grant, Refusal> {
-        let request_id = RequestId::generate()?;
-        let id_text = request_id.to_string();
-        let mut line = LogRecord {
-            timestamp: Timestamp::now(),
-            event: Event::Decision,
-            request_id: &id_text,
-            user: request.user,
-            profile: &request.profile.name,
-            effect: Effect::Deny.as_str(),
-            rule: None,
-            rule_index: None,
-            reason: None,
-            policy_source: None,
-            source_identity: None,
-            role_arn: &request.profile.role_arn,
-            session_duration_s: request.profile.session_duration.as_secs(),
-            outcome: Outcome::Denied,
-            error: None,
-        };
-        let identity = match SourceIdentity::new(request.user, request_id) {
-            Ok(identity) => identity,
-            Err(error) => {
-                let message = error.to_string();
-                line.reason = Some("user cannot form a SourceIdentity");
-                line.error = Some(&message);
-                self.log.append(&line)?;
-                return Err(Refusal::Identity(error));
-            }
-        };
-        line.source_identity = Some(identity.as_str());
-
+        let request_id = RequestId::generate().map_err(Refusal::Identity)?;
+        let mut record = decision_record(request_id, &request);
         let loaded = match self.source.load(&request.profile.policy_key).await {
             Ok(loaded) => loaded,
-            Err(error) => {
-                let message = error.to_string();
-                line.reason = Some("policy unavailable");
-                line.error = Some(&message);
-                self.log.append(&line)?;
-                return Err(Refusal::Policy(error));
-            }
+            Err(error) => return self.refuse(record, Refusal::Policy(error)),
         };
+        record.policy_source = Some(Arc::clone(&loaded.origin));
+        let identity_rules = loaded.policy.identity();
+        let user = match request
+            .caller
+            .user(identity_rules, request.profile.role_account())
+        {
+            Ok(user) => user,
+            Err(refused) => return self.refuse(record, Refusal::Principal(refused)),
+        };
+        record.user = Some(user.to_owned());
+        let identity = match SourceIdentity::new(user, request_id) {
+            Ok(identity) => identity,
+            Err(error) => return self.refuse(record, Refusal::Identity(error)),
+        };
+        record.source_identity = Some(identity.clone());
         let decision = loaded
             .policy
-            .evaluate(request.user, &request.profile.name, request.at);
-        line.effect = decision.effect.as_str();
-        line.rule = decision.rule;
-        line.rule_index = decision.rule_index;
-        line.reason = decision.reason;
-        line.policy_source = Some(&loaded.origin);
-
+            .evaluate(user, &request.profile.name, request.at);
+        record.effect = decision.effect;
+        record.rule = decision.rule.map(str::to_owned);
+        record.rule_index = decision.rule_index;
+        record.reason = decision.reason.map(str::to_owned);
         match decision.effect {
+            Effect::Allow => {}
             Effect::Deny => {
-                self.log.append(&line)?;
-                return Err(Refusal::Denied {
-                    rule: decision.rule.map(str::to_owned),
-                    reason: decision.reason.map(str::to_owned),
-                });
+                let refusal = Refusal::Denied {
+                    rule: record.rule.clone(),
+                    reason: record.reason.clone(),
+                };
+                return self.refuse(record, refusal);
             }
             Effect::RequireApproval => {
-                line.error = Some("approval required");
-                self.log.append(&line)?;
-                return Err(Refusal::ApprovalRequired {
-                    rule: decision.rule.unwrap_or_default().to_owned(),
-                    reason: decision.reason.map(str::to_owned),
-                });
+                let refusal = Refusal::ApprovalRequired {
+                    rule: record.rule.clone().unwrap_or_default(),
+                    reason: record.reason.clone(),
+                };
+                return self.refuse(record, refusal);
             }
-            Effect::Allow => {}
         }
-        line.outcome = Outcome::Pending;
-        self.log.append(&line)?;
+        record.outcome = Outcome::Pending;
+        self.log.append(&record).map_err(Refusal::Log)?;
 
         // The issuer call and the outcome line run in a task of their own, so that a caller
         // that goes away (a client disconnecting, a request timing out) cannot leave an allowed
         // decision without its outcome, even if STS has already issued the credentials.
         let allowed = Allowed {
-            request_id,
-            decision: OwnedRecord::from(&line),
+            record,
             profile: request.profile.clone(),
             identity,
         };
@@ -246,15 +239,44 @@ impl Broker {
             })
     }
 
+    /// Records why `refusal` gave no credentials in `record`, appends it, and refuses. If the
+    /// line cannot be written, the log's error is the refusal (it is no less a denial).
+    fn refuse(&self, mut record: LogRecord, refusal: Refusal) -> Result<Grant, Refusal> {
+        record.outcome = Outcome::Denied;
+        match &refusal {
+            // The rule's own reason is already in the record.
+            Refusal::Denied { .. } => {}
+            Refusal::ApprovalRequired { .. } => record.error = Some("approval required".into()),
+            Refusal::Principal(refused) => record.reason = Some(refused.to_string()),
+            Refusal::Policy(error) => {
+                record.reason = Some("policy unavailable".into());
+                record.error = Some(error.to_string());
+            }
+            Refusal::Identity(error) => {
+                record.reason = Some("user cannot form a SourceIdentity".into());
+                record.error = Some(error.to_string());
+            }
+            Refusal::Log(_) | Refusal::Issuer(_) | Refusal::IssuerTimeout(_) => {
+                record.error = Some(refusal.to_string());
+            }
+        }
+        self.log.append(&record).map_err(Refusal::Log)?;
+        Err(refusal)
+    }
+
     /// Asks the issuer for an allowed request's credentials and logs the outcome.
     async fn complete(&self, allowed: Allowed) -> Result<Grant, Refusal> {
-        let identity = allowed.identity.as_str();
+        let Allowed {
+            mut record,
+            profile,
+            identity,
+        } = allowed;
         let issue = IssueRequest {
-            role_arn: &allowed.profile.role_arn,
-            role_session_name: identity,
-            source_identity: identity,
-            duration: allowed.profile.session_duration,
-            external_id: allowed.profile.external_id.as_deref(),
+            role_arn: &profile.role_arn,
+            role_session_name: identity.as_str(),
+            source_identity: identity.as_str(),
+            duration: profile.session_duration,
+            external_id: profile.external_id.as_deref(),
         };
         let result =
             match tokio::time::timeout(self.issuer_timeout, self.issuer.issue(&issue)).await {
@@ -262,86 +284,50 @@ impl Broker {
                 Ok(Err(error)) => Err(Refusal::Issuer(error)),
                 Err(_) => Err(Refusal::IssuerTimeout(self.issuer_timeout)),
             };
-        let error = result.as_ref().err().map(ToString::to_string);
-        let mut line = allowed.decision.record();
-        line.event = Event::Outcome;
-        line.outcome = if result.is_ok() {
+        record.timestamp = Timestamp::now();
+        record.event = Event::Outcome;
+        record.outcome = if result.is_ok() {
             Outcome::Issued
         } else {
             Outcome::Error
         };
-        line.error = error.as_deref();
-        self.log.append(&line)?;
+        record.error = result.as_ref().err().map(ToString::to_string);
+        self.log.append(&record).map_err(Refusal::Log)?;
         Ok(Grant {
             credentials: result?,
-            request_id: allowed.request_id,
-            source_identity: allowed.identity,
+            request_id: record.request_id,
+            source_identity: identity,
         })
+    }
+}
+
+/// The decision line of a request before anything but the caller is known: a deny of no rule.
+fn decision_record(request_id: RequestId, request: &Request<'_>) -> LogRecord {
+    LogRecord {
+        timestamp: Timestamp::now(),
+        event: Event::Decision,
+        request_id,
+        user: None,
+        principal_arn: request.caller.arn.clone(),
+        account: request.caller.account.clone(),
+        profile: request.profile.name.clone(),
+        effect: Effect::Deny,
+        rule: None,
+        rule_index: None,
+        reason: None,
+        policy_source: None,
+        source_identity: None,
+        role_arn: request.profile.role_arn.clone(),
+        session_duration_s: request.profile.session_duration.as_secs(),
+        outcome: Outcome::Denied,
+        error: None,
     }
 }
 
 /// An allowed request between its decision line and its outcome line, owning what it needs so
 /// that it can outlive the caller.
 struct Allowed {
-    request_id: RequestId,
-    decision: OwnedRecord,
+    record: LogRecord,
     profile: Profile,
     identity: SourceIdentity,
-}
-
-/// The fields an outcome line repeats from its decision line, owned.
-struct OwnedRecord {
-    request_id: String,
-    user: String,
-    profile: String,
-    effect: String,
-    rule: Option<String>,
-    rule_index: Option<usize>,
-    reason: Option<String>,
-    policy_source: Option<String>,
-    source_identity: Option<String>,
-    role_arn: String,
-    session_duration_s: u64,
-}
-
-impl From<&LogRecord<'_>> for OwnedRecord {
-    fn from(line: &LogRecord<'_>) -> OwnedRecord {
-        let owned = |text: Option<&str>| text.map(str::to_owned);
-        OwnedRecord {
-            request_id: line.request_id.to_owned(),
-            user: line.user.to_owned(),
-            profile: line.profile.to_owned(),
-            effect: line.effect.to_owned(),
-            rule: owned(line.rule),
-            rule_index: line.rule_index,
-            reason: owned(line.reason),
-            policy_source: owned(line.policy_source),
-            source_identity: owned(line.source_identity),
-            role_arn: line.role_arn.to_owned(),
-            session_duration_s: line.session_duration_s,
-        }
-    }
-}
-
-impl OwnedRecord {
-    /// A line with these fields, stamped now, with no outcome or error yet.
-    fn record(&self) -> LogRecord<'_> {
-        LogRecord {
-            timestamp: Timestamp::now(),
-            event: Event::Decision,
-            request_id: &self.request_id,
-            user: &self.user,
-            profile: &self.profile,
-            effect: &self.effect,
-            rule: self.rule.as_deref(),
-            rule_index: self.rule_index,
-            reason: self.reason.as_deref(),
-            policy_source: self.policy_source.as_deref(),
-            source_identity: self.source_identity.as_deref(),
-            role_arn: &self.role_arn,
-            session_duration_s: self.session_duration_s,
-            outcome: Outcome::Pending,
-            error: None,
-        }
-    }
 }

@@ -8,8 +8,13 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
+use sentinel_policy::Effect;
 use serde::{Serialize, Serializer};
+
+use crate::identity::{RequestId, SourceIdentity};
 
 /// Why the decision log could not be opened or written.
 #[derive(Debug, thiserror::Error)]
@@ -56,44 +61,55 @@ pub enum Outcome {
     Error,
 }
 
-/// One line of the decision log. Never holds a secret.
+/// One line of the decision log, owned, so that an allowed request's decision line can become
+/// its outcome line after the caller has gone. Never holds a secret.
 #[derive(Debug, Clone, Serialize)]
-pub struct LogRecord<'a> {
+pub struct LogRecord {
     /// When the line was written (RFC 3339, UTC).
     #[serde(serialize_with = "display")]
     pub timestamp: Timestamp,
     /// Which step this line records.
     pub event: Event,
-    /// The request's ID (16 hex digits), shared by all lines of one request.
-    pub request_id: &'a str,
-    /// Who asked.
-    pub user: &'a str,
+    /// The request's ID, shared by all lines of one request.
+    pub request_id: RequestId,
+    /// The user the caller is under the policy's identity rules; `None` when it is no user (or
+    /// the policy that says so could not be loaded).
+    pub user: Option<String>,
+    /// The caller's full ARN, as AWS named it.
+    pub principal_arn: String,
+    /// The caller's account.
+    pub account: String,
     /// The profile asked for.
-    pub profile: &'a str,
-    /// `allow`, `deny` or `require_approval`.
-    pub effect: &'a str,
+    pub profile: String,
+    /// What the policy decided; `deny` when it could not be evaluated.
+    pub effect: Effect,
     /// The deciding rule; `None` for the default deny or when no policy could be evaluated.
-    pub rule: Option<&'a str>,
+    pub rule: Option<String>,
     /// The deciding rule's position in the policy.
     pub rule_index: Option<usize>,
     /// Why: the rule's reason, or what stopped the evaluation.
-    pub reason: Option<&'a str>,
+    pub reason: Option<String>,
     /// Where the policy came from (`ssm:...`, `file:...`), if it could be loaded.
-    pub policy_source: Option<&'a str>,
+    #[serde(serialize_with = "shared_text")]
+    pub policy_source: Option<Arc<str>>,
     /// The `SourceIdentity` the credentials carry (or would have carried).
-    pub source_identity: Option<&'a str>,
+    pub source_identity: Option<SourceIdentity>,
     /// The role the credentials are for.
-    pub role_arn: &'a str,
+    pub role_arn: String,
     /// The lifetime asked for, in seconds.
     pub session_duration_s: u64,
     /// How the request ended, as far as this line knows.
     pub outcome: Outcome,
     /// The error that denied the request or stopped the issuance.
-    pub error: Option<&'a str>,
+    pub error: Option<String>,
 }
 
 fn display<S: Serializer>(value: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_str(value)
+}
+
+fn shared_text<S: Serializer>(value: &Option<Arc<str>>, serializer: S) -> Result<S::Ok, S::Error> {
+    value.as_deref().serialize(serializer)
 }
 
 /// An append-only JSON Lines file, safe to share between threads and processes.
@@ -141,7 +157,7 @@ impl DecisionLog {
     }
 
     /// Writes one record as one whole line.
-    pub fn append(&self, record: &LogRecord<'_>) -> Result<(), LogError> {
+    pub fn append(&self, record: &LogRecord) -> Result<(), LogError> {
         let mut line =
             serde_json::to_vec(record).map_err(|error| self.write_error(error.into()))?;
         line.push(b'\n');
@@ -183,20 +199,23 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
     use std::sync::Arc;
 
-    fn record(request_id: &str) -> LogRecord<'_> {
+    fn record(request_id: u64) -> LogRecord {
+        let request_id = RequestId::from_u64(request_id);
         LogRecord {
             timestamp: Timestamp::from_second(1_700_000_000).expect("valid instant"),
             event: Event::Decision,
             request_id,
-            user: "alice",
-            profile: "production",
-            effect: "allow",
-            rule: Some("allow-production"),
+            user: Some("alice".into()),
+            principal_arn: "arn:aws:iam::123456789012:user/alice".into(),
+            account: "123456789012".into(),
+            profile: "production".into(),
+            effect: Effect::Allow,
+            rule: Some("allow-production".into()),
             rule_index: Some(1),
             reason: None,
-            policy_source: Some("file:examples/policy.yaml"),
-            source_identity: Some("sentinel.alice.00000000000000ff"),
-            role_arn: "arn:aws:iam::123456789012:role/prod",
+            policy_source: Some("file:examples/policy.yaml".into()),
+            source_identity: Some(SourceIdentity::new("alice", request_id).expect("identity")),
+            role_arn: "arn:aws:iam::123456789012:role/prod".into(),
             session_duration_s: 3600,
             outcome: Outcome::Pending,
             error: None,
@@ -208,7 +227,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("state/sentinel/decisions.jsonl");
         let log = DecisionLog::open(&path).expect("open");
-        log.append(&record("00000000000000ff")).expect("append");
+        log.append(&record(0xff)).expect("append");
         let file_mode = std::fs::metadata(&path).expect("file").permissions().mode();
         let dir_mode = std::fs::metadata(path.parent().expect("parent"))
             .expect("dir")
@@ -223,18 +242,25 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("decisions.jsonl");
         let log = DecisionLog::open(&path).expect("open");
-        log.append(&record("00000000000000ff")).expect("append");
+        log.append(&record(0xff)).expect("append");
         let text = std::fs::read_to_string(&path).expect("read");
         assert!(text.ends_with('\n') && text.lines().count() == 1);
         let line: serde_json::Value = serde_json::from_str(text.trim_end()).expect("JSON");
         assert_eq!(line["timestamp"], "2023-11-14T22:13:20Z");
         assert_eq!(line["event"], "decision");
         assert_eq!(line["request_id"], "00000000000000ff");
+        assert_eq!(line["effect"], "allow");
+        assert_eq!(line["source_identity"], "sentinel.alice.00000000000000ff");
         assert_eq!(line["rule"], "allow-production");
         assert_eq!(line["rule_index"], 1);
         assert_eq!(line["reason"], serde_json::Value::Null);
         assert_eq!(line["session_duration_s"], 3600);
         assert_eq!(line["outcome"], "pending");
+        assert_eq!(
+            line["principal_arn"],
+            "arn:aws:iam::123456789012:user/alice"
+        );
+        assert_eq!(line["account"], "123456789012");
         for field in [
             "user",
             "profile",
@@ -254,11 +280,11 @@ mod tests {
         let path = dir.path().join("decisions.jsonl");
         DecisionLog::open(&path)
             .expect("open")
-            .append(&record("0000000000000001"))
+            .append(&record(1))
             .expect("first");
         DecisionLog::open(&path)
             .expect("reopen")
-            .append(&record("0000000000000002"))
+            .append(&record(2))
             .expect("second");
         let text = std::fs::read_to_string(&path).expect("read");
         assert_eq!(text.lines().count(), 2);
@@ -274,8 +300,7 @@ mod tests {
                 let log = Arc::clone(&log);
                 std::thread::spawn(move || {
                     for i in 0..500 {
-                        let id = format!("{thread:08x}{i:08x}");
-                        log.append(&record(&id)).expect("append");
+                        log.append(&record((thread << 32) | i)).expect("append");
                     }
                 })
             })

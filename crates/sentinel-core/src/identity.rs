@@ -210,6 +210,12 @@ impl fmt::Display for SourceIdentity {
     }
 }
 
+impl serde::Serialize for SourceIdentity {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
 /// Checks that `user` fits in a `SourceIdentity` unchanged.
 fn check_user(user: &str) -> Result<(), IdentityError> {
     let field = "user name";

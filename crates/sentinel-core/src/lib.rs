@@ -3,6 +3,7 @@
 //! ties them to an issuer.
 
 pub mod broker;
+pub mod caller;
 pub mod decision_log;
 pub mod identity;
 pub mod issuer;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use sentinel_core::broker::{Broker, Profile, Refusal, Request};
+use sentinel_core::caller::{Caller, IdentityRule};
 use sentinel_core::decision_log::DecisionLog;
 use sentinel_core::identity::SourceIdentity;
 use sentinel_core::issuer::{Credentials, IssueRequest, Issuer, IssuerError, LocalIssuer};
@@ -112,16 +113,32 @@ fn profile(name: &str) -> Profile {
     }
 }
 
+/// IAM user `name` of the profiles' account.
+fn iam_user(name: &str) -> Caller {
+    Caller {
+        arn: format!("arn:aws:iam::123456789012:user/{name}"),
+        account: "123456789012".to_owned(),
+    }
+}
+
 impl Fixture {
     async fn issue(
         &self,
         user: &str,
         profile_name: &str,
     ) -> Result<sentinel_core::broker::Grant, Refusal> {
+        self.issue_as(&iam_user(user), profile_name).await
+    }
+
+    async fn issue_as(
+        &self,
+        caller: &Caller,
+        profile_name: &str,
+    ) -> Result<sentinel_core::broker::Grant, Refusal> {
         let profile = profile(profile_name);
         self.broker
             .issue(Request {
-                user,
+                caller,
                 profile: &profile,
                 at: Timestamp::now(),
             })
@@ -160,6 +177,12 @@ async fn allow_issues_after_logging_the_decision_then_logs_the_outcome() {
     assert_eq!(outcome["event"], "outcome");
     assert_eq!(outcome["outcome"], "issued");
     for line in &lines {
+        assert_eq!(line["user"], "alice");
+        assert_eq!(
+            line["principal_arn"],
+            "arn:aws:iam::123456789012:user/alice"
+        );
+        assert_eq!(line["account"], "123456789012");
         assert_eq!(line["request_id"], grant.request_id.to_string());
         assert_eq!(line["source_identity"], grant.source_identity.as_str());
         assert_eq!(line["role_arn"], "arn:aws:iam::123456789012:role/demo");
@@ -180,6 +203,61 @@ async fn allow_issues_after_logging_the_decision_then_logs_the_outcome() {
         !text.contains(&grant.credentials.session_token),
         "a token reached the log"
     );
+}
+
+#[tokio::test]
+async fn a_session_name_the_caller_chose_is_no_user_and_the_line_says_why() {
+    let fixture = fixture(Behaviour::Issue);
+    let arn = "arn:aws:sts::123456789012:assumed-role/dev/alice";
+    let chosen = Caller {
+        arn: arn.to_owned(),
+        account: "123456789012".to_owned(),
+    };
+    let refusal = fixture
+        .issue_as(&chosen, "production")
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&refusal, Refusal::Principal(refused) if refused.rule == IdentityRule::SessionNameRoles),
+        "{refusal:?}"
+    );
+    assert_eq!(refusal.kind(), "principal_refused");
+    assert!(refusal.is_policy_decision());
+    assert_eq!(fixture.issuer_calls(), 0);
+    let lines = fixture.lines();
+    assert_eq!(lines.len(), 1);
+    let line = &lines[0];
+    assert_eq!(line["effect"], "deny");
+    assert_eq!(line["rule"], serde_json::Value::Null);
+    assert_eq!(line["user"], serde_json::Value::Null);
+    assert_eq!(line["source_identity"], serde_json::Value::Null);
+    assert_eq!(line["outcome"], "denied");
+    assert_eq!(line["principal_arn"], arn);
+    assert_eq!(line["account"], "123456789012");
+    let reason = line["reason"].as_str().expect("a reason");
+    assert!(
+        reason.contains(arn) && reason.contains("identity.session_name_roles"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn a_principal_of_another_account_is_no_user_even_with_a_listed_name() {
+    let fixture = fixture(Behaviour::Issue);
+    let foreign = Caller {
+        arn: "arn:aws:iam::999999999999:user/alice".to_owned(),
+        account: "999999999999".to_owned(),
+    };
+    let refusal = fixture
+        .issue_as(&foreign, "production")
+        .await
+        .expect_err("refused");
+    assert!(
+        matches!(&refusal, Refusal::Principal(refused) if refused.rule == IdentityRule::Accounts),
+        "{refusal:?}"
+    );
+    assert_eq!(fixture.issuer_calls(), 0);
+    assert_eq!(fixture.lines()[0]["account"], "999999999999");
 }
 
 #[tokio::test]
@@ -270,7 +348,7 @@ async fn a_missing_policy_denies() {
     let profile = profile("production");
     let refusal = broker
         .issue(Request {
-            user: "alice",
+            caller: &iam_user("alice"),
             profile: &profile,
             at: Timestamp::now(),
         })

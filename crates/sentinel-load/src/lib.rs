@@ -13,15 +13,16 @@
 //!   histograms (one set per runtime thread, merged at the end), serialisable to the JSON
 //!   contract, with a text and an `.hgrm` rendering;
 //! - [`Threshold`]: `p99<10ms`, `success>=99%`, `throughput>=800`, judged over every due
-//!   request, so failures and missed requests never pass a latency bound;
+//!   request (so failures and missed requests never pass a latency bound), once, by [`judge`]
+//!   into [`Verdict`]s;
 //! - [`http`]: a keep-alive HTTP/1.1 request function, one connection per worker, opened
-//!   before the run.
+//!   before the run;
+//! - [`RateSearch`]: the bookkeeping of a search for the highest rate a target sustains.
 //!
 //! The crate knows nothing about what it loads: a request is any async function returning
 //! `Result<(), RequestError>`.
 
 mod config;
-mod duration;
 mod error;
 pub mod http;
 mod open_files;
@@ -34,13 +35,16 @@ mod report;
 mod result;
 mod runner;
 mod schedule;
+mod search;
 mod threshold;
+mod verdict;
 
 pub use config::{ConfigError, LoadTestConfig, MAX_PACING_SLACK};
-pub use duration::{DurationError, parse_duration};
 pub use error::RequestError;
 pub use progress::{Progress, ProgressSnapshot};
 pub use report::{write_hgrm, write_text};
 pub use result::{Histograms, LoadTestResult, Percentiles, RequestCounts};
 pub use runner::{LoadTest, RequestContext, run_load_test};
+pub use search::{RateSearch, SearchStep};
 pub use threshold::{Breach, Threshold, ThresholdError};
+pub use verdict::{Verdict, judge};

@@ -17,8 +17,8 @@ use std::fmt;
 use std::str::FromStr;
 
 use hdrhistogram::Histogram;
+use sentinel_duration::parse_duration;
 
-use crate::duration::parse_duration;
 use crate::result::LoadTestResult;
 
 /// One criterion a result must meet.

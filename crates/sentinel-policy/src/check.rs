@@ -6,11 +6,19 @@ use jiff::tz::{TimeZone, TimeZoneDatabase};
 
 use crate::decision::Effect;
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::identity::{Identity, is_role_name_char};
 use crate::window::{Days, Edge, Hours, WEEKDAY_NAMES, parse_clock};
 use crate::yaml::{Node, Pos, Value};
 
 /// The only policy format version this crate reads.
 pub(crate) const VERSION: &str = "1";
+
+/// A validated policy, before compilation.
+#[derive(Debug)]
+pub(crate) struct PolicySpec {
+    pub(crate) identity: Identity,
+    pub(crate) rules: Vec<RuleSpec>,
+}
 
 /// One validated rule, before compilation.
 #[derive(Debug)]
@@ -34,15 +42,15 @@ pub(crate) struct TimeSpec {
 }
 
 /// Checks a parsed document; every problem found is reported.
-pub(crate) fn check(root: &Node) -> Result<Vec<RuleSpec>, Diagnostics> {
+pub(crate) fn check(root: &Node) -> Result<PolicySpec, Diagnostics> {
     let mut checker = Checker {
         problems: Vec::new(),
         zones: TimeZoneDatabase::bundled(),
     };
-    let rules = checker.document(root);
+    let spec = checker.document(root);
     match Diagnostics::from_vec(checker.problems) {
         Some(problems) => Err(problems),
-        None => rules.ok_or_else(|| {
+        None => spec.ok_or_else(|| {
             Diagnostics::from(Diagnostic::new(root.pos, "the policy could not be read"))
         }),
     }
@@ -73,7 +81,7 @@ impl Checker {
         self.problems.push(Diagnostic::new(pos, message));
     }
 
-    fn document(&mut self, root: &Node) -> Option<Vec<RuleSpec>> {
+    fn document(&mut self, root: &Node) -> Option<PolicySpec> {
         if let Value::Null = root.value {
             self.error(
                 Pos::START,
@@ -81,13 +89,95 @@ impl Checker {
             );
             return None;
         }
-        let fields = self.fields(root, "the policy", &["version", "rules"])?;
+        let fields = self.fields(root, "the policy", &["version", "identity", "rules"])?;
         let version_ok = self.version(&fields);
+        let identity = match fields.get("identity") {
+            Some(node) => self.identity(node),
+            None => Some(Identity::default()),
+        };
         let rules = match self.require(&fields, "rules", "the policy") {
             Some(node) => self.rules(node),
             None => None,
         };
-        if version_ok { rules } else { None }
+        let (identity, rules) = (identity?, rules?);
+        version_ok.then_some(PolicySpec { identity, rules })
+    }
+
+    fn identity(&mut self, node: &Node) -> Option<Identity> {
+        if let Value::Null = node.value {
+            self.error(
+                node.pos,
+                "identity is empty; write {} or omit the key for the defaults",
+            );
+            return None;
+        }
+        let fields = self.fields(node, "identity", &["accounts", "session_name_roles"])?;
+        let accounts = fields.get("accounts").map(|n| self.accounts(n));
+        let roles = fields
+            .get("session_name_roles")
+            .map(|n| self.session_name_roles(n));
+        Some(Identity::new(optional(accounts)?, optional(roles)?))
+    }
+
+    /// A non-empty list of 12-digit account IDs.
+    fn accounts(&mut self, node: &Node) -> Option<Vec<String>> {
+        let items = self.list(node, "accounts", "a list of AWS account IDs")?;
+        let mut accounts = Vec::with_capacity(items.len());
+        let mut complete = true;
+        for entry in items {
+            match self.text(entry, "an AWS account ID") {
+                Some(id) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => {
+                    accounts.push(id.to_owned());
+                }
+                Some(id) => {
+                    self.error(
+                        entry.pos,
+                        format!("invalid account \"{id}\"; expected a 12-digit AWS account ID"),
+                    );
+                    complete = false;
+                }
+                None => complete = false,
+            }
+        }
+        complete.then_some(accounts)
+    }
+
+    /// A list (possibly empty: no role's sessions are users) of role-name globs.
+    fn session_name_roles(&mut self, node: &Node) -> Option<Vec<String>> {
+        if matches!(&node.value, Value::Seq(items) if items.is_empty()) {
+            return Some(Vec::new());
+        }
+        let items = self.list(node, "session_name_roles", "a list of role names")?;
+        let mut globs = Vec::with_capacity(items.len());
+        let mut complete = true;
+        for entry in items {
+            let Some(glob) = self.text(entry, "a role name") else {
+                complete = false;
+                continue;
+            };
+            let bad = glob
+                .chars()
+                .enumerate()
+                .find(|&(_, c)| c != '*' && !is_role_name_char(c));
+            match (glob.is_empty(), bad) {
+                (true, _) => {
+                    self.error(entry.pos, "empty role name");
+                    complete = false;
+                }
+                (false, Some((at, c))) => {
+                    self.error(
+                        entry.pos,
+                        format!(
+                            "role name \"{glob}\" has {c:?} at position {at}; only * is a \
+                             wildcard, and role names have letters, digits and _+=,.@-"
+                        ),
+                    );
+                    complete = false;
+                }
+                (false, None) => globs.push(glob.to_owned()),
+            }
+        }
+        complete.then_some(globs)
     }
 
     fn version(&mut self, fields: &Fields<'_>) -> bool {
@@ -363,10 +453,12 @@ impl Checker {
     fn list<'n>(&mut self, node: &'n Node, key: &str, what: &str) -> Option<&'n [Node]> {
         match &node.value {
             Value::Seq(items) if items.is_empty() => {
-                let hint = if key == "rules" {
-                    "a policy needs at least one rule"
-                } else {
-                    "omit the key to mean any"
+                let hint = match key {
+                    "rules" => "a policy needs at least one rule",
+                    "accounts" => {
+                        "it would refuse every caller; omit the key for the account of the profile's role"
+                    }
+                    _ => "omit the key to mean any",
                 };
                 self.error(node.pos, format!("{key} is an empty list; {hint}"));
                 None

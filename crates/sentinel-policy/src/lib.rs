@@ -19,6 +19,7 @@
 mod check;
 mod decision;
 mod diagnostic;
+mod identity;
 mod index;
 mod policy;
 mod rule;
@@ -28,5 +29,6 @@ mod yaml;
 
 pub use decision::{Decision, Effect};
 pub use diagnostic::{Diagnostic, Diagnostics};
+pub use identity::{DEFAULT_SESSION_NAME_ROLES, Identity};
 pub use policy::Policy;
 pub use schema::json_schema;

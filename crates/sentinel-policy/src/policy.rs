@@ -3,9 +3,10 @@
 
 use jiff::Timestamp;
 
-use crate::check::{self, RuleSpec};
+use crate::check::{self, PolicySpec};
 use crate::decision::Decision;
 use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::identity::Identity;
 use crate::index::NameIndex;
 use crate::rule::{LocalClock, Rule, TimeCondition};
 use crate::yaml::{self, Pos};
@@ -19,6 +20,7 @@ const SHORT_LIST: usize = 4;
 /// A validated, compiled policy: immutable, `Send + Sync`, cheap to share in an `Arc`.
 #[derive(Debug)]
 pub struct Policy {
+    identity: Identity,
     rules: Box<[Rule]>,
     by_user: NameIndex,
     by_profile: NameIndex,
@@ -28,8 +30,8 @@ impl Policy {
     /// Parses, validates and compiles a policy; on failure, returns every problem found.
     pub fn from_yaml(source: &str) -> Result<Policy, Diagnostics> {
         let root = yaml::parse(source)?;
-        let specs = check::check(&root)?;
-        Ok(Policy::compile(specs))
+        let spec = check::check(&root)?;
+        Ok(Policy::compile(spec))
     }
 
     /// Like [`Policy::from_yaml`], for raw bytes: text that is not UTF-8 is a diagnostic
@@ -85,9 +87,15 @@ impl Policy {
         self.rules.len()
     }
 
-    fn compile(specs: Vec<RuleSpec>) -> Policy {
+    /// Who may be a user under this policy (its `identity` section, defaults filled in).
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    fn compile(spec: PolicySpec) -> Policy {
         let mut zone_names: Vec<String> = Vec::new();
-        let rules: Box<[Rule]> = specs
+        let rules: Box<[Rule]> = spec
+            .rules
             .into_iter()
             .map(|spec| {
                 let time = spec.time.map(|time| {
@@ -118,6 +126,7 @@ impl Policy {
         let by_user = NameIndex::build(rules.iter().map(|r| r.users.as_deref()));
         let by_profile = NameIndex::build(rules.iter().map(|r| r.profiles.as_deref()));
         Policy {
+            identity: spec.identity,
             rules,
             by_user,
             by_profile,

@@ -30,6 +30,20 @@ mod tests {
     }
 
     #[test]
+    fn schema_defaults_the_session_name_roles_the_language_defaults() {
+        let described =
+            schema()["definitions"]["identity"]["properties"]["session_name_roles"]["description"]
+                .as_str()
+                .expect("a description")
+                .to_owned();
+        let defaults = serde_json::to_string(crate::DEFAULT_SESSION_NAME_ROLES).expect("JSON");
+        assert!(
+            described.contains(&defaults),
+            "{described} does not name {defaults}"
+        );
+    }
+
+    #[test]
     fn schema_requires_the_supported_version() {
         assert_eq!(
             schema()["properties"]["version"]["const"],

@@ -278,3 +278,45 @@ fn a_policy_can_be_shared_between_threads() {
     };
     assert_eq!(worker.join().unwrap(), Effect::Deny);
 }
+
+#[test]
+fn the_identity_section_is_read_and_absent_means_the_defaults() {
+    let rules = "rules:\n  - name: all\n    effect: allow\n";
+    let bare = Policy::from_yaml(&format!("version: \"1\"\n{rules}")).expect("valid");
+    assert_eq!(bare.identity().accounts(), None);
+    assert!(
+        bare.identity()
+            .is_session_name_role("AWSReservedSSO_ReadOnly_1a2b")
+    );
+    assert!(!bare.identity().is_session_name_role("dev"));
+
+    let empty = Policy::from_yaml(&format!("version: \"1\"\nidentity: {{}}\n{rules}"));
+    assert_eq!(empty.expect("valid").identity(), bare.identity());
+
+    let given = Policy::from_yaml(&format!(
+        "version: \"1\"\nidentity:\n  accounts: [\"123456789012\", \"000000000042\"]\n  \
+         session_name_roles: [\"Pinned*\"]\n{rules}"
+    ))
+    .expect("valid");
+    let accounts: Vec<&str> = given
+        .identity()
+        .accounts()
+        .expect("listed")
+        .iter()
+        .map(|a| &**a)
+        .collect();
+    assert_eq!(accounts, ["123456789012", "000000000042"]);
+    assert!(given.identity().is_session_name_role("PinnedEngineers"));
+    assert!(
+        !given
+            .identity()
+            .is_session_name_role("AWSReservedSSO_Admin")
+    );
+
+    let none = Policy::from_yaml(&format!(
+        "version: \"1\"\nidentity: {{ session_name_roles: [] }}\n{rules}"
+    ))
+    .expect("valid");
+    assert!(none.identity().session_name_roles().is_empty());
+    assert!(!none.identity().is_session_name_role("AWSReservedSSO_Admin"));
+}

@@ -1,12 +1,12 @@
-//! The cost of one request of each scenario, alone on one thread: what the load generator's
-//! figures are made of, and where `issuance` spends its time (its decision log is a real file).
+//! The cost of one request of each scenario, alone on one thread, without the load generator:
+//! what the load generator's figures are made of, and where `issuance` spends its time (its
+//! decision log is a real file).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sentinel_load::{LoadTestConfig, RequestContext};
-use sentinel_scenarios::{Scenario, Setup, Workload};
+use sentinel_load::LoadTestConfig;
+use sentinel_scenarios::Scenario;
 
 fn requests(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -15,15 +15,11 @@ fn requests(c: &mut Criterion) {
         .expect("tokio runtime");
     let config = LoadTestConfig::new(1000.0, Duration::from_secs(1));
     for scenario in Scenario::ALL {
-        let workload: Arc<Workload> = runtime
-            .block_on(Workload::prepare(scenario, &config, &Setup::default()))
-            .expect("the scenario prepares");
-        let mut seq = 0;
         c.bench_function(scenario.name(), |b| {
-            b.iter(|| {
-                seq += 1;
-                let ctx = RequestContext { worker: 0, seq };
-                runtime.block_on(workload.request(ctx))
+            b.iter_custom(|count| {
+                runtime
+                    .block_on(scenario.time_requests(&config, count))
+                    .expect("the scenario prepares")
             })
         });
     }

@@ -1,12 +1,18 @@
 //! What the scenarios run against: the built-in example policy in an in-memory store that counts
 //! its loads, the `production` profile, and the users whose decisions the example fixes.
+//!
+//! A scenario's request succeeds when its outcome is the one the example fixes, so a correctly
+//! denied request is a success and an unexpected allow an error of kind `wrong_outcome`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sentinel_core::broker::Profile;
+use sentinel_core::caller::Caller;
 use sentinel_core::source::{LoadedPolicy, PolicySource, SourceError};
+use sentinel_load::RequestError;
+use sentinel_policy::{Decision, Effect};
 
 /// The built-in example policy (`examples/policy.yaml`).
 pub const EXAMPLE_POLICY: &str = include_str!("../../../examples/policy.yaml");
@@ -21,6 +27,26 @@ pub const ALLOW_RULE: &str = "allow-production";
 pub const DENIED_USER: &str = "bob";
 /// The rule that denies [`DENIED_USER`].
 pub const DENY_RULE: &str = "deny-bob-production";
+
+/// Error kind of a request whose outcome was not the one its scenario asserts.
+pub(crate) const WRONG_OUTCOME: &str = "wrong_outcome";
+
+/// Success when `decision` is the example's allow of [`ALLOWED_USER`] by [`ALLOW_RULE`].
+pub(crate) fn expect_allow(decision: Decision<'_>) -> Result<(), RequestError> {
+    if decision.effect == Effect::Allow && decision.rule == Some(ALLOW_RULE) {
+        Ok(())
+    } else {
+        Err(RequestError::new(WRONG_OUTCOME))
+    }
+}
+
+/// [`ALLOWED_USER`] as AWS names the caller: an IAM user of the profile's account.
+pub fn allowed_caller() -> Caller {
+    Caller {
+        arn: format!("arn:aws:iam::123456789012:user/{ALLOWED_USER}"),
+        account: "123456789012".to_owned(),
+    }
+}
 
 /// The profile the broker issues for in the `issuance` scenario (fake role, in-process issuer).
 pub fn profile() -> Profile {
@@ -73,8 +99,6 @@ impl PolicySource for MemorySource {
 
 #[cfg(test)]
 mod tests {
-    use sentinel_policy::Effect;
-
     use super::*;
 
     #[tokio::test]

@@ -1,11 +1,15 @@
-//! A whole scenario run without a terminal: prepare, run on the load generator, read the
-//! findings and check the thresholds. The tests use [`run`]; the CLI drives the load itself
-//! (progress, Ctrl-C) and judges the result with the same [`judge`].
+//! A whole scenario run: check the configuration, prepare the workload, run it on the load
+//! generator (with a [`Watch`] for whoever shows progress or handles Ctrl-C), then read its
+//! findings and judge its thresholds, once. The command line and the tests run scenarios only
+//! through [`run`].
 
-use sentinel_load::{Breach, ConfigError, LoadTest, LoadTestConfig, LoadTestResult, Threshold};
+use std::sync::Arc;
 
-use crate::scenario::Scenario;
-use crate::workload::{Findings, Setup, SetupError, Workload};
+use sentinel_load::{ConfigError, LoadTest, LoadTestConfig, LoadTestResult, Threshold, Verdict};
+
+use crate::findings::Findings;
+use crate::registry::Scenario;
+use crate::scenario::{Setup, SetupError};
 
 /// Why a scenario could not run.
 #[derive(Debug, thiserror::Error)]
@@ -18,29 +22,49 @@ pub enum RunError {
     Setup(#[from] SetupError),
 }
 
+/// What a caller sees of a run while it goes: a progress display, a Ctrl-C handler.
+pub trait Watch {
+    /// Called with the validated test just before its first request is due.
+    fn start(&mut self, test: &LoadTest);
+    /// Called once the run has ended, before its findings are read.
+    fn stop(&mut self);
+}
+
+/// No one watches: a run in a test or a library.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unwatched;
+
+impl Watch for Unwatched {
+    fn start(&mut self, _test: &LoadTest) {}
+
+    fn stop(&mut self) {}
+}
+
 /// Everything one run of a scenario showed.
 #[derive(Debug)]
 pub struct ScenarioRun {
+    /// The scenario run.
+    pub scenario: Scenario,
     /// The load generator's result.
     pub result: LoadTestResult,
     /// The scenario's own figures and checks.
     pub findings: Findings,
     /// The thresholds checked, each with its breach if it did not hold.
-    pub thresholds: Vec<(Threshold, Option<Breach>)>,
+    pub thresholds: Vec<Verdict>,
 }
 
 impl ScenarioRun {
     /// Whether every threshold and every check held.
     pub fn passed(&self) -> bool {
-        self.findings.passed() && self.thresholds.iter().all(|(_, breach)| breach.is_none())
+        self.findings.passed() && self.thresholds.iter().all(Verdict::passed)
     }
 
     /// What failed, one line each (empty when the run passed).
     pub fn failures(&self) -> Vec<String> {
-        let breaches = self
-            .thresholds
-            .iter()
-            .filter_map(|(_, breach)| Some(format!("threshold breached: {}", breach.as_ref()?)));
+        let breaches = self.thresholds.iter().filter_map(|verdict| {
+            let breach = verdict.breach.as_ref()?;
+            Some(format!("threshold breached: {breach}"))
+        });
         let checks = self
             .findings
             .checks
@@ -51,40 +75,29 @@ impl ScenarioRun {
     }
 }
 
-/// Runs `scenario` with `config` against `thresholds` (the scenario's own for its rate when
-/// `None`). Must be called within a multi-threaded Tokio runtime.
+/// Runs `scenario` with `config` against `thresholds` (the scenario's own for the configured
+/// rate when `None`), telling `watch` when the load starts and stops. Must be called within a
+/// multi-threaded Tokio runtime.
 pub async fn run(
     scenario: Scenario,
     config: LoadTestConfig,
     thresholds: Option<Vec<Threshold>>,
     setup: &Setup,
+    watch: &mut impl Watch,
 ) -> Result<ScenarioRun, RunError> {
     let thresholds = thresholds.unwrap_or_else(|| scenario.thresholds(config.requests_per_second));
     // The configuration is checked before anything (a decision log file) is prepared.
     let test = LoadTest::new(config.clone())?;
-    let workload = Workload::prepare(scenario, &config, setup).await?;
-    let request = std::sync::Arc::clone(&workload);
-    let result = test.run(move |ctx| request.request(ctx)).await;
-    Ok(judge(&workload, result, thresholds))
-}
-
-/// Reads `workload`'s findings after `result` and checks `thresholds` against it.
-pub fn judge(
-    workload: &Workload,
-    result: LoadTestResult,
-    thresholds: Vec<Threshold>,
-) -> ScenarioRun {
-    let findings = workload.finish(&result);
-    let thresholds = thresholds
-        .into_iter()
-        .map(|threshold| {
-            let breach = threshold.check(&result).err();
-            (threshold, breach)
-        })
-        .collect();
-    ScenarioRun {
+    let workload = scenario.prepare(&config, setup).await?;
+    watch.start(&test);
+    let result = Arc::clone(&workload).drive(test).await;
+    watch.stop();
+    let findings = workload.finish(scenario.name(), &result);
+    let thresholds = sentinel_load::judge(&thresholds, &result);
+    Ok(ScenarioRun {
+        scenario,
         result,
         findings,
         thresholds,
-    }
+    })
 }

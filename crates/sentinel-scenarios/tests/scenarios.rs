@@ -1,18 +1,21 @@
-//! The five scenarios at the plan's rates, durations, workers and thresholds. They take
+//! The five scenarios at their default rates, durations, workers and thresholds. They take
 //! seconds each and measure timing, so they run only with the `loadtest` feature, one at a
 //! time (their names contain `timing::`, which the test script runs serially).
 
 #[cfg(feature = "loadtest")]
 mod timing {
-    use sentinel_scenarios::{Scenario, ScenarioRun, Setup, run};
+    use sentinel_scenarios::identity::IdentityFigures;
+    use sentinel_scenarios::issuance::IssuanceFigures;
+    use sentinel_scenarios::mixed::{Class, MixedFigures};
+    use sentinel_scenarios::{CacheFigures, Scenario, ScenarioRun, Setup, Unwatched, run};
 
-    /// Runs `scenario` at its plan figures and asserts every threshold and check.
-    async fn assert_holds(scenario: Scenario) -> ScenarioRun {
-        let config = scenario.shape().config();
-        let outcome = run(scenario, config, None, &Setup::default())
+    /// Runs `scenario` at its defaults with `setup` and asserts every threshold and check.
+    async fn assert_holds(name: &str, setup: &Setup) -> ScenarioRun {
+        let scenario: Scenario = name.parse().expect("a built-in scenario");
+        let outcome = run(scenario, scenario.config(), None, setup, &mut Unwatched)
             .await
             .expect("the scenario runs");
-        let report = serde_json::to_string(&outcome.findings.json_fields()).unwrap_or_default();
+        let report = serde_json::to_string(&outcome.findings).unwrap_or_default();
         println!(
             "{scenario}: sent {} ok {} p99 {:.3} ms throughput {:.1}/s {report}",
             outcome.result.requests.sent,
@@ -30,38 +33,42 @@ mod timing {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn policy_eval_holds_its_thresholds() {
-        let run = assert_holds(Scenario::PolicyEval).await;
+        let run = assert_holds("policy-eval", &Setup::default()).await;
         assert_eq!(run.result.requests.target, 10_000);
         assert_eq!(run.thresholds.len(), 3);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn cached_eval_is_answered_by_the_cache() {
-        let run = assert_holds(Scenario::CachedEval).await;
-        let ratio = run.findings.figures["cache_hit_ratio"].as_f64();
-        assert!(ratio.is_some_and(|r| r >= 0.99), "{ratio:?}");
-        assert_eq!(run.findings.figures["source_loads"], 0);
+        let run = assert_holds("cached-eval", &Setup::default()).await;
+        let cache = run
+            .findings
+            .figures::<CacheFigures>()
+            .expect("cache figures");
+        assert!(cache.cache_hit_ratio >= 0.99, "{cache:?}");
+        assert_eq!(cache.source_loads, 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn identity_generates_no_colliding_ids() {
-        let run = assert_holds(Scenario::Identity).await;
-        assert_eq!(run.findings.figures["collisions"], 0);
-        assert_eq!(run.findings.figures["ids"], run.result.requests.ok);
+        let run = assert_holds("identity", &Setup::default()).await;
+        let ids = run
+            .findings
+            .figures::<IdentityFigures>()
+            .expect("ID figures");
+        assert_eq!(ids.collisions, 0);
+        assert_eq!(ids.ids, run.result.requests.ok);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn mixed_sends_the_planned_mix_with_the_right_outcomes() {
-        let run = assert_holds(Scenario::Mixed).await;
-        let mix = run.findings.figures["mix"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        assert_eq!(mix.len(), 3);
-        assert_eq!(mix[2]["class"], "miss");
+        let run = assert_holds("mixed", &Setup::default()).await;
+        let figures = run.findings.figures::<MixedFigures>().expect("mix figures");
+        assert_eq!(figures.mix.len(), 3);
+        let miss = &figures.mix[2];
+        assert_eq!(miss.class, Class::Miss);
         // Every never-seen name went to the store, and was not kept.
-        let loads = run.findings.figures["source_loads"].as_u64().unwrap_or(0);
-        assert_eq!(Some(loads), mix[2]["count"].as_u64());
+        assert_eq!(figures.cache.source_loads, miss.count);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,17 +80,10 @@ mod timing {
         let setup = Setup {
             decision_log: Some(path.clone()),
         };
-        let scenario = Scenario::Issuance;
-        let outcome = run(scenario, scenario.shape().config(), None, &setup)
-            .await
-            .expect("the scenario runs");
-        assert!(
-            outcome.passed(),
-            "issuance failed: {:?}",
-            outcome.failures()
-        );
-        let sent = outcome.result.requests.sent;
-        assert_eq!(outcome.findings.figures["decision_log_lines"], sent);
+        let run = assert_holds("issuance", &setup).await;
+        let sent = run.result.requests.sent;
+        let figures = run.findings.figures::<IssuanceFigures>().expect("figures");
+        assert_eq!(figures.decision_log_lines, Some(sent));
         let text = std::fs::read_to_string(&path).expect("the log");
         // The earlier line, then a decision and an outcome line per issued request.
         assert_eq!(text.lines().count() as u64, 1 + 2 * sent);

@@ -3,13 +3,17 @@
 //! a check never reaches the broker, so it costs nothing and is not in the decision log.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{Method, Request};
+use hyper::body::Incoming;
 use jiff::Timestamp;
-use sentinel_core::broker::{self, Broker, Profile};
+use sentinel_core::broker::{self, Broker, Grant, Profile, Refusal};
+use sentinel_core::caller::{Identify, IdentifyError};
 
+use crate::connections::Handle;
 use crate::origin::host_allowed;
 use crate::token::Token;
 use crate::wire::{self, Rejection, Reply};
@@ -23,10 +27,18 @@ pub struct CredentialService {
     pub broker: Broker,
     /// The profile every request is for.
     pub profile: Profile,
-    /// The user the server acts for (from their own AWS identity).
-    pub user: String,
+    /// Who the server acts for (from their own AWS identity), asked before every request.
+    pub caller: Arc<dyn Identify>,
     /// The token clients must present.
     pub token: Token,
+}
+
+/// Why a request that passed the server's checks got no credentials.
+enum Failure {
+    /// The caller could not be identified, so the broker was not asked.
+    Unidentified(IdentifyError),
+    /// The broker refused.
+    Refused(Refusal),
 }
 
 /// A [`CredentialService`] with the time limit each request gets.
@@ -35,24 +47,22 @@ pub(crate) struct Handler {
     pub(crate) request_timeout: Duration,
 }
 
-impl Handler {
-    /// Answers one request that arrived on a connection to `local`.
-    pub(crate) async fn handle<B>(&self, request: Request<B>, local: SocketAddr) -> Reply {
+impl Handle for Handler {
+    async fn handle(&self, request: Request<Incoming>, local: SocketAddr) -> Reply {
         if let Err(rejection) = self.check(&request, local) {
             return rejection.reply();
         }
-        let issue = self.service.broker.issue(broker::Request {
-            user: &self.service.user,
-            profile: &self.service.profile,
-            at: Timestamp::now(),
-        });
-        match tokio::time::timeout(self.request_timeout, issue).await {
+        match tokio::time::timeout(self.request_timeout, self.issue()).await {
             Ok(Ok(grant)) => wire::credentials(&grant.credentials),
-            Ok(Err(refusal)) => {
+            Ok(Err(Failure::Refused(refusal))) => {
                 if !refusal.is_policy_decision() {
                     eprintln!("sentinel serve: request failed: {refusal}");
                 }
                 wire::refusal(&refusal)
+            }
+            Ok(Err(Failure::Unidentified(error))) => {
+                eprintln!("sentinel serve: request failed: {error}");
+                wire::unidentified(&error)
             }
             Err(_) => {
                 eprintln!(
@@ -62,6 +72,28 @@ impl Handler {
                 Rejection::Timeout.reply()
             }
         }
+    }
+}
+
+impl Handler {
+    /// Who is asking now, then the broker.
+    async fn issue(&self) -> Result<Grant, Failure> {
+        let caller = self
+            .service
+            .caller
+            .identify()
+            .await
+            .map_err(Failure::Unidentified)?;
+        let request = broker::Request {
+            caller: &caller,
+            profile: &self.service.profile,
+            at: Timestamp::now(),
+        };
+        self.service
+            .broker
+            .issue(request)
+            .await
+            .map_err(Failure::Refused)
     }
 
     /// The checks that need no broker, cheapest and most telling first.

@@ -8,13 +8,17 @@
 //! carry `{"Code", "Message"}`. The crate links no AWS SDK: the issuer is whatever the broker
 //! was built with.
 
+mod connections;
 mod handler;
 mod origin;
+pub mod remote;
 mod server;
+pub mod tls;
 mod token;
 mod wire;
 
+pub use connections::{Drained, Limits};
 pub use handler::{CREDENTIALS_PATH, CredentialService};
 pub use origin::{RemoteRefused, check_listen};
-pub use server::{Drained, Limits, ServeError, Server};
+pub use server::{ServeError, Server};
 pub use token::{Token, TokenError};

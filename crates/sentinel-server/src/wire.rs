@@ -7,6 +7,7 @@ use http::header::{CACHE_CONTROL, CONNECTION, CONTENT_TYPE, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 use sentinel_core::broker::Refusal;
+use sentinel_core::caller::IdentifyError;
 use sentinel_core::issuer::Credentials;
 use serde::Serialize;
 
@@ -119,6 +120,7 @@ pub fn refusal_status(refusal: &Refusal) -> (StatusCode, &'static str) {
     match refusal {
         Refusal::Denied { .. } => (StatusCode::FORBIDDEN, "AccessDenied"),
         Refusal::ApprovalRequired { .. } => (StatusCode::FORBIDDEN, "ApprovalRequired"),
+        Refusal::Principal(_) => (StatusCode::FORBIDDEN, "PrincipalRefused"),
         Refusal::Policy(_) => (StatusCode::SERVICE_UNAVAILABLE, "PolicyUnavailable"),
         Refusal::Identity(_) => (StatusCode::INTERNAL_SERVER_ERROR, "IdentityError"),
         Refusal::Log(_) => (StatusCode::INTERNAL_SERVER_ERROR, "DecisionLogError"),
@@ -133,11 +135,23 @@ pub fn refusal(refusal: &Refusal) -> Reply {
     error(status, code, &refusal.to_string())
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Reply {
+/// `503` when the caller could not be identified: no decision was made, and one may be made
+/// once STS answers again.
+pub fn unidentified(failure: &IdentifyError) -> Reply {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "CallerUnknown",
+        &failure.to_string(),
+    )
+}
+
+/// A `{"Code", "Message"}` answer with `status`.
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Reply {
     json(status, &ErrorBody { code, message })
 }
 
-fn json(status: StatusCode, body: &impl Serialize) -> Reply {
+/// `body` as JSON with `status`, never cached.
+pub(crate) fn json(status: StatusCode, body: &impl Serialize) -> Reply {
     // Serializing these plain structs cannot fail; an empty object would still be valid JSON.
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut reply = Response::new(Full::new(Bytes::from(bytes)));
@@ -153,6 +167,7 @@ mod tests {
     use super::*;
     use http_body_util::BodyExt;
     use jiff::Timestamp;
+    use sentinel_core::caller::{IdentityRule, PrincipalRefused};
 
     async fn body(reply: Reply) -> serde_json::Value {
         let bytes = reply.into_body().collect().await.expect("body").to_bytes();
@@ -186,6 +201,20 @@ mod tests {
         let json = body(reply).await;
         assert_eq!(json["Code"], "AccessDenied");
         assert_eq!(json["Message"], "denied by rule deny-bob: read-only");
+    }
+
+    #[tokio::test]
+    async fn a_caller_who_is_no_user_is_403_naming_the_arn() {
+        let arn = "arn:aws:sts::123456789012:federated-user/alice";
+        let reply = refusal(&Refusal::Principal(PrincipalRefused {
+            arn: arn.into(),
+            rule: IdentityRule::PrincipalKind,
+            problem: "a federated user names itself".into(),
+        }));
+        assert_eq!(reply.status(), StatusCode::FORBIDDEN);
+        let json = body(reply).await;
+        assert_eq!(json["Code"], "PrincipalRefused");
+        assert!(json["Message"].as_str().expect("message").contains(arn));
     }
 
     #[tokio::test]

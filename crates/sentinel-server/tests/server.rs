@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sentinel_core::broker::{Broker, Profile};
+use sentinel_core::caller::Caller;
 use sentinel_core::decision_log::DecisionLog;
 use sentinel_core::issuer::{Credentials, IssueRequest, Issuer, IssuerError, LocalIssuer};
 use sentinel_core::source::{CacheConfig, CachedSource, FileSource};
@@ -49,6 +50,14 @@ impl Issuer for TestIssuer {
 
     fn name(&self) -> &'static str {
         "test"
+    }
+}
+
+/// IAM user `name` of the profile's account.
+fn iam_user(name: &str) -> Caller {
+    Caller {
+        arn: format!("arn:aws:iam::123456789012:user/{name}"),
+        account: "123456789012".into(),
     }
 }
 
@@ -94,7 +103,7 @@ impl Running {
                 session_duration: Duration::from_secs(900),
                 external_id: None,
             },
-            user: user.into(),
+            caller: Arc::new(Arc::new(iam_user(user))),
             token: Token::parse(TOKEN).expect("token"),
         };
         let server = Server::bind("127.0.0.1:0".parse().expect("addr"), false, limits, service)
@@ -464,7 +473,7 @@ async fn a_non_loopback_address_needs_the_opt_in() {
             session_duration: Duration::from_secs(900),
             external_id: None,
         },
-        user: "alice".into(),
+        caller: Arc::new(Arc::new(iam_user("alice"))),
         token: Token::generate().expect("token"),
     };
     let error = Server::bind(

@@ -161,6 +161,50 @@ print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
         )
     }
 
+    /// Assumes `role_arn` with `key` under `session_name` (through boto3) and returns the
+    /// session's credentials: a caller whose ARN is `assumed-role/<role>/<session_name>`.
+    pub fn assume_role(
+        &self,
+        key: &Credentials,
+        role_arn: &str,
+        session_name: &str,
+    ) -> Credentials {
+        let script = r#"
+import sys, json, boto3
+sts = boto3.client("sts", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3])
+c = sts.assume_role(RoleArn=sys.argv[4], RoleSessionName=sys.argv[5])["Credentials"]
+print(json.dumps({"id": c["AccessKeyId"], "secret": c["SecretAccessKey"], "token": c["SessionToken"]}))
+"#;
+        let output = Command::new(&self.python)
+            .args([
+                "-c",
+                script,
+                &self.endpoint,
+                key.access_key_id(),
+                key.secret_access_key(),
+                role_arn,
+                session_name,
+            ])
+            .output()
+            .expect("run python with boto3 (scripts/test.sh installs it)");
+        assert!(
+            output.status.success(),
+            "assuming {role_arn} as {session_name} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let session: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("credentials JSON");
+        let field = |name: &str| session[name].as_str().expect(name).to_owned();
+        Credentials::new(
+            field("id"),
+            field("secret"),
+            Some(field("token")),
+            None,
+            "sentinel-testkit",
+        )
+    }
+
     /// The Python interpreter that has boto3 and the AWS CLI installed.
     pub fn python(&self) -> &str {
         &self.python
@@ -212,10 +256,14 @@ impl AwsHome {
         std::fs::write(self.path(name), contents).expect("write to the AWS home");
     }
 
-    /// A `credentials` file section naming `profile`, holding `key`.
+    /// A `credentials` file section naming `profile`, holding `key` (and its session token).
     pub fn credentials_section(profile: &str, key: &Credentials) -> String {
+        let token = key
+            .session_token()
+            .map(|token| format!("aws_session_token = {token}\n"))
+            .unwrap_or_default();
         format!(
-            "[{profile}]\naws_access_key_id = {}\naws_secret_access_key = {}\n\n",
+            "[{profile}]\naws_access_key_id = {}\naws_secret_access_key = {}\n{token}\n",
             key.access_key_id(),
             key.secret_access_key()
         )

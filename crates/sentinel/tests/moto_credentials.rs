@@ -403,3 +403,69 @@ fn a_user_name_that_cannot_form_a_source_identity_is_refused() {
     assert_refused(&output, long_user);
     assert!(setup.assume_role_calls().is_empty());
 }
+
+/// Replaces the base credentials of the setup's profiles with a session of `role` named
+/// `session_name`, assumed by the setup's first user: the caller becomes
+/// `assumed-role/<role>/<session_name>`.
+fn become_role_session(setup: &Setup, user: &str, role: &str, session_name: &str) {
+    let key = setup.moto.create_user(&format!("{user}-keys"));
+    let role_arn = format!("arn:aws:iam::123456789012:role/{role}");
+    let session = setup.moto.assume_role(&key, &role_arn, session_name);
+    setup.home.write(
+        "credentials",
+        &AwsHome::credentials_section(&format!("{user}-base"), &session),
+    );
+}
+
+#[test]
+fn a_session_named_alice_of_an_ordinary_role_is_refused_and_the_log_says_why() {
+    let setup = Setup::new(&["mallory"]);
+    // Anyone who may assume a role can name the session as they like.
+    setup.moto.start_recording();
+    become_role_session(&setup, "mallory", "dev", "alice");
+    let before = setup.assume_role_calls().len();
+    let output = setup.sentinel(&["credentials", "--profile", "production"]);
+    let arn = "arn:aws:sts::123456789012:assumed-role/dev/alice";
+    assert_refused(&output, arn);
+    assert!(text(&output.stderr).contains("identity.session_name_roles"));
+    assert_eq!(setup.assume_role_calls().len(), before, "STS issued anyway");
+
+    let lines = setup.log_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = &lines[0];
+    assert_eq!(line["effect"], "deny");
+    assert_eq!(line["rule"], serde_json::Value::Null);
+    assert_eq!(line["user"], serde_json::Value::Null);
+    assert_eq!(line["principal_arn"], arn);
+    assert_eq!(line["account"], "123456789012");
+    let reason = line["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains(arn) && reason.contains("identity.session_name_roles"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn an_identity_center_session_is_its_user() {
+    let setup = Setup::new(&["sso-admin"]);
+    become_role_session(
+        &setup,
+        "sso-admin",
+        "AWSReservedSSO_Engineers_0123456789abcdef",
+        "alice",
+    );
+    let output = setup.sentinel(&["credentials", "--profile", "production"]);
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    let lines = setup.log_lines();
+    assert_eq!(lines[0]["user"], "alice");
+    assert_eq!(
+        lines[0]["principal_arn"],
+        "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Engineers_0123456789abcdef/alice"
+    );
+    assert!(
+        lines[0]["source_identity"]
+            .as_str()
+            .expect("identity")
+            .starts_with("sentinel.alice.")
+    );
+}

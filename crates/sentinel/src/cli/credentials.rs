@@ -7,18 +7,25 @@ use anyhow::Result;
 use sentinel_core::issuer::Credentials;
 use serde::Serialize;
 
-use super::issue::{Issuance, IssueArgs, block_on};
+use super::block_on;
+use super::issue::IssueArgs;
+use super::remote::{RemoteArgs, obtain};
 
 /// The `credentials` arguments.
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Use it from an AWS config profile that applications select:\n\n  \
     [profile prod-sentinel]\n  credential_process = sentinel credentials --profile prod\n\n\
+    With --remote URL (or sentinel_server = URL in the profile), a sentinel server issues them: \
+    you prove who you are with your own AWS credentials, it applies the policy.\n\n\
     Exit status: 0 with credentials on stdout; 1 when denied or on any error (reason on stderr)."
 )]
 pub struct CredentialsArgs {
     #[command(flatten)]
     issue: IssueArgs,
+
+    #[command(flatten)]
+    remote: RemoteArgs,
 }
 
 /// The `credential_process` output (version 1).
@@ -52,9 +59,8 @@ pub fn run(args: CredentialsArgs) -> ExitCode {
 }
 
 async fn credentials_json(args: &CredentialsArgs) -> Result<String> {
-    let issuance = Issuance::prepare(&args.issue).await?;
-    let grant = issuance.issue().await?;
-    let credentials = &grant.credentials;
+    let (credentials, _) = obtain(&args.issue, &args.remote).await?;
+    let credentials = &credentials;
     Ok(serde_json::to_string(&ProcessCredentials {
         version: 1,
         access_key_id: &credentials.access_key_id,

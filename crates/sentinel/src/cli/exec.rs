@@ -5,8 +5,10 @@ use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode};
 
+use super::block_on;
 use super::credentials::rfc3339;
-use super::issue::{Issuance, IssueArgs, block_on};
+use super::issue::IssueArgs;
+use super::remote::{RemoteArgs, obtain};
 
 /// Variables that could point CMD's SDK back at a Sentinel profile (and so at Sentinel) instead
 /// of the credentials handed to it.
@@ -22,6 +24,9 @@ const CLEARED: [&str; 2] = ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"];
 pub struct ExecArgs {
     #[command(flatten)]
     issue: IssueArgs,
+
+    #[command(flatten)]
+    remote: RemoteArgs,
 
     /// Serve credentials to CMD from a credential server on a random loopback port
     /// (AWS_CONTAINER_CREDENTIALS_FULL_URI and AWS_CONTAINER_AUTHORIZATION_TOKEN) instead of
@@ -39,16 +44,11 @@ pub fn run(args: ExecArgs) -> ExitCode {
     if args.server {
         return super::exec_server::run(&args.issue, &args.command);
     }
-    let issued = block_on(async {
-        let issuance = Issuance::prepare(&args.issue).await?;
-        let grant = issuance.issue().await?;
-        Ok((grant, issuance.settings.region))
-    });
-    let (grant, region) = match issued {
+    let (credentials, region) = match block_on(obtain(&args.issue, &args.remote)) {
         Ok(issued) => issued,
         Err(error) => return super::fail(&error),
     };
-    let credentials = &grant.credentials;
+    let credentials = &credentials;
     let Some((program, arguments)) = args.command.split_first() else {
         return super::fail(&anyhow::anyhow!("no command given after --"));
     };
@@ -73,5 +73,5 @@ pub fn run(args: ExecArgs) -> ExitCode {
         "sentinel: cannot run {}: {error}",
         program.to_string_lossy()
     );
-    ExitCode::from(127)
+    super::Outcome::CannotRun.into()
 }

@@ -33,7 +33,7 @@ const CLEARED: [&str; 11] = [
 
 /// Runs CMD against its own server; exits with CMD's status (128 + N if signal N ended it).
 pub fn run(issue: &IssueArgs, command: &[OsString]) -> ExitCode {
-    super::run_async(serve_and_run(issue, command))
+    super::block_on(serve_and_run(issue, command)).unwrap_or_else(|error| super::fail(&error))
 }
 
 async fn serve_and_run(issue: &IssueArgs, command: &[OsString]) -> Result<ExitCode> {

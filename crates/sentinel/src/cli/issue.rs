@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use jiff::Timestamp;
-use sentinel_aws::caller::caller_user;
+use sentinel_aws::caller::caller_identity;
 use sentinel_aws::location::PolicyLocation;
 use sentinel_aws::profile::{ProfileSettings, read_profile};
 use sentinel_aws::sts::StsIssuer;
 use sentinel_core::broker::{Broker, Grant, Profile, Request};
+use sentinel_core::caller::Caller;
 use sentinel_core::decision_log::DecisionLog;
 use sentinel_core::issuer::{Issuer, LocalIssuer};
 use sentinel_core::source::{CacheConfig, CachedSource, PolicySource};
@@ -41,7 +42,7 @@ pub struct IssueArgs {
 
     /// How long each STS call (who you are, then AssumeRole) may take before the request fails
     /// (e.g. `5s`, `1500ms`).
-    #[arg(long, default_value = "10s", value_parser = sentinel_load::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "10s", value_parser = sentinel_duration::parse_duration, value_name = "DURATION")]
     pub sts_timeout: Duration,
 
     /// Who issues credentials on allow: `sts` (AssumeRole) or `local` (obviously fake
@@ -67,8 +68,8 @@ pub struct Issuance {
     pub profile: Profile,
     /// The profile's settings from the config file.
     pub settings: ProfileSettings,
-    /// The caller's user name, from their own AWS identity.
-    pub user: String,
+    /// Who is asking, from their own AWS identity.
+    pub caller: Caller,
 }
 
 impl Issuance {
@@ -98,7 +99,7 @@ impl Issuance {
             .map(PolicyLocation::parse)
             .unwrap_or_else(|| PolicyLocation::default_for_profile(&args.profile));
         let base = settings.base_config().await;
-        let user = tokio::time::timeout(args.sts_timeout, caller_user(&base))
+        let caller = tokio::time::timeout(args.sts_timeout, caller_identity(&base))
             .await
             .map_err(|_| {
                 anyhow!(
@@ -138,14 +139,14 @@ impl Issuance {
             broker,
             profile,
             settings,
-            user,
+            caller,
         })
     }
 
     /// Asks the broker for credentials now.
     pub async fn issue(&self) -> Result<Grant> {
         let request = Request {
-            user: &self.user,
+            caller: &self.caller,
             profile: &self.profile,
             at: Timestamp::now(),
         };
@@ -162,13 +163,4 @@ fn default_decision_log() -> Result<PathBuf> {
             .join(".local/state"),
     };
     Ok(state.join("sentinel/decisions.jsonl"))
-}
-
-/// Runs `future` on a fresh runtime: the issuing commands are one-shot.
-pub fn block_on<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?
-        .block_on(future)
 }

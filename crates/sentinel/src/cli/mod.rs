@@ -1,17 +1,22 @@
-//! Command-line parsing and dispatch: one module per subcommand.
+//! Command-line parsing and dispatch: one module per subcommand, one [`Outcome`] → exit code
+//! mapping, and the one async runtime helper.
 
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod credentials;
 mod exec;
 mod exec_server;
+mod iam;
 mod issue;
 mod load;
 mod policy;
 mod policy_store;
+mod remote;
 mod serve;
+mod server;
 
 /// Policy-gated AWS credentials, and a load simulator that proves the issuance path.
 #[derive(Debug, Parser)]
@@ -34,25 +39,74 @@ enum Command {
     Load(load::LoadArgs),
     /// Serve policy-gated credentials to AWS SDKs over the container-credentials protocol.
     Serve(serve::ServeArgs),
+    /// Run the broker as a network service: callers prove who they are with AWS itself.
+    Server(server::RemoteServerArgs),
+    /// Print the IAM policies a `sentinel server` deployment needs.
+    #[command(subcommand)]
+    Iam(iam::IamCommand),
+}
+
+/// How a command ended, and so the exit status a script sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// 0: it did what was asked (credentials issued, every threshold and check held, help
+    /// printed).
+    Success,
+    /// 1: denied, a threshold breached, a check failed, or any error (the reason on stderr).
+    Failure,
+    /// 2: arguments or flags that cannot be used; nothing was done.
+    Usage,
+    /// 127: the command `exec` was to run could not be started.
+    CannotRun,
+    /// 130: stopped by Ctrl-C (SIGINT), by shell convention; a load reports what it measured.
+    Interrupted,
+}
+
+impl Outcome {
+    /// The exit status.
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::Failure => 1,
+            Outcome::Usage => 2,
+            Outcome::CannotRun => 127,
+            Outcome::Interrupted => 130,
+        }
+    }
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(outcome: Outcome) -> Self {
+        ExitCode::from(outcome.code())
+    }
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
 pub fn run() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        // Scripts calling `sentinel policy` get exit 1 for bad arguments; others keep clap's 2.
-        Err(error) if error.use_stderr() && policy::is_policy_invocation() => {
+        Err(error) => {
             let _ = error.print();
-            return ExitCode::FAILURE;
+            return if !error.use_stderr() {
+                // --help or --version.
+                Outcome::Success
+            } else if policy::is_policy_invocation() {
+                // Scripts calling `sentinel policy` get exit 1 for bad arguments.
+                Outcome::Failure
+            } else {
+                Outcome::Usage
+            }
+            .into();
         }
-        Err(error) => error.exit(),
     };
     match cli.command {
         Command::Policy(command) => policy::run(command),
         Command::Credentials(args) => guarded(|| credentials::run(args)),
         Command::Exec(args) => guarded(|| exec::run(args)),
-        Command::Load(args) => load::run(args),
+        Command::Load(args) => load::run(args).into(),
         Command::Serve(args) => guarded(|| serve::run(args)),
+        Command::Server(args) => server::run(args),
+        Command::Iam(command) => iam::run(command),
     }
 }
 
@@ -76,22 +130,19 @@ fn guarded(command: impl FnOnce() -> ExitCode) -> ExitCode {
     command()
 }
 
-/// Runs a command's `future` on a multi-threaded runtime; an error, the runtime's own included,
-/// is reported as one line on stderr with the failure status.
-fn run_async(future: impl Future<Output = anyhow::Result<ExitCode>>) -> ExitCode {
-    match tokio::runtime::Builder::new_multi_thread()
+/// Runs a command's `future` to its end on a fresh multi-threaded runtime (a load spreads its
+/// workers over the runtime's threads; the other commands are one-shot).
+fn block_on<T>(future: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime
-            .block_on(future)
-            .unwrap_or_else(|error| fail(&error)),
-        Err(error) => fail(&anyhow::Error::new(error).context("starting the async runtime")),
-    }
+        .context("cannot start the async runtime")?
+        .block_on(future)
 }
 
-/// Prints `error` (with its causes) as one line on stderr and returns the failure status.
-fn fail(error: &anyhow::Error) -> ExitCode {
+/// Prints `error` (with its causes) as one line on stderr and returns the failure outcome (as
+/// an [`Outcome`] or an [`ExitCode`], whichever the caller returns).
+fn fail<T: From<Outcome>>(error: &anyhow::Error) -> T {
     eprintln!("sentinel: {}", format!("{error:#}").replace('\n', "; "));
-    ExitCode::FAILURE
+    Outcome::Failure.into()
 }

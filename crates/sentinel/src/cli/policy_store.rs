@@ -14,7 +14,7 @@ use sentinel_core::source::SourceError;
 use sentinel_policy::Policy;
 use similar::TextDiff;
 
-use super::issue::block_on;
+use super::block_on;
 
 /// The subcommands that read and write the policy store.
 #[derive(Debug, Subcommand)]

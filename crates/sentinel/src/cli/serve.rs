@@ -5,11 +5,12 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sentinel_core::source::CacheConfig;
-use sentinel_load::parse_duration;
+use sentinel_duration::parse_duration;
 use sentinel_server::{CredentialService, Limits, Server, Token};
 
 use super::issue::{Issuance, IssueArgs};
@@ -94,7 +95,7 @@ impl ServerArgs {
         let service = CredentialService {
             broker: issuance.broker.clone(),
             profile: issuance.profile.clone(),
-            user: issuance.user.clone(),
+            caller: Arc::new(Arc::new(issuance.caller.clone())),
             token,
         };
         let server = Server::bind(self.listen, self.allow_remote, limits, service).await?;
@@ -104,7 +105,7 @@ impl ServerArgs {
 
 /// Runs `sentinel serve`.
 pub fn run(args: ServeArgs) -> ExitCode {
-    super::run_async(serve(&args))
+    super::block_on(serve(&args)).unwrap_or_else(|error| super::fail(&error))
 }
 
 async fn serve(args: &ServeArgs) -> Result<ExitCode> {
@@ -122,10 +123,10 @@ async fn serve(args: &ServeArgs) -> Result<ExitCode> {
         server.url()
     );
     eprintln!(
-        "sentinel: serving credentials for profile {} as user {} at {} (decision log: {}); \
+        "sentinel: serving credentials for profile {} to {} at {} (decision log: {}); \
          stop with Ctrl-C",
         issuance.profile.name,
-        issuance.user,
+        issuance.caller.arn,
         server.url(),
         issuance.broker.decision_log().path().display(),
     );

@@ -87,10 +87,34 @@ impl Setup {
     /// Starts `sentinel serve --profile production` with `extra` flags and waits for its
     /// announcement.
     pub fn serve(&self, extra: &[&str]) -> Serving {
-        let mut child = self
-            .command(SENTINEL)
+        let mut command = self.command(SENTINEL);
+        command
             .args(["serve", "--profile", "production"])
-            .args(extra)
+            .args(extra);
+        Serving::start(command)
+    }
+
+    /// The decision log's lines, parsed.
+    pub fn log_lines(&self) -> Vec<serde_json::Value> {
+        self.home.log_lines()
+    }
+}
+
+/// A running `sentinel serve`; killed on drop if the test did not stop it.
+pub struct Serving {
+    /// `AWS_CONTAINER_CREDENTIALS_FULL_URI`.
+    pub url: String,
+    /// The token (`AWS_CONTAINER_AUTHORIZATION_TOKEN`, or the token file's content).
+    pub token: String,
+    /// The lines the server printed on stdout at start.
+    pub announced: Vec<String>,
+    child: Child,
+}
+
+impl Serving {
+    /// Starts `command` (a `sentinel serve` invocation) and waits for its announcement.
+    pub fn start(mut command: Command) -> Serving {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -133,24 +157,6 @@ impl Setup {
         }
     }
 
-    /// The decision log's lines, parsed.
-    pub fn log_lines(&self) -> Vec<serde_json::Value> {
-        self.home.log_lines()
-    }
-}
-
-/// A running `sentinel serve`; killed on drop if the test did not stop it.
-pub struct Serving {
-    /// `AWS_CONTAINER_CREDENTIALS_FULL_URI`.
-    pub url: String,
-    /// The token (`AWS_CONTAINER_AUTHORIZATION_TOKEN`, or the token file's content).
-    pub token: String,
-    /// The lines the server printed on stdout at start.
-    pub announced: Vec<String>,
-    child: Child,
-}
-
-impl Serving {
     /// Sends SIGTERM and waits (at most 30 s) for the server to exit; returns its status and
     /// its stderr.
     pub fn terminate(mut self) -> (ExitStatus, String) {

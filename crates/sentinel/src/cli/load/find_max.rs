@@ -3,25 +3,18 @@
 //! Each step is a short run (2 s unless `--duration` says otherwise) at the rate that
 //! [`RateSearch`] picks: doubling from the start rate while the thresholds hold, halving while
 //! they do not, then bisecting to within 5%; a rate that fails is tried once more before it
-//! counts as failed. A step passes when every threshold holds (and, for a scenario, every
-//! check). The step table is printed as the search goes.
+//! counts as failed. A step passes when it ran to its end and every threshold held (and, for a
+//! scenario, every check). The step table is printed as the search goes.
 
-use std::io::Write;
-use std::process::ExitCode;
-use std::time::Duration;
+use std::future::Future;
+use std::io::{self, Write};
 
 use anyhow::Context;
-use sentinel_load::LoadTestResult;
-use sentinel_scenarios::{RateSearch, Shape};
+use sentinel_load::{LoadTestResult, RateSearch};
+use serde_json::json;
 
-use super::interrupt::EXIT_INTERRUPTED;
 use super::scenarios::{self, Choice};
-use super::{EXIT_USAGE, LoadArgs};
-
-/// How long each step runs unless `--duration` is given.
-const STEP_DURATION: Duration = Duration::from_secs(2);
-/// Exit status when no rate met the thresholds.
-const EXIT_NONE_HELD: u8 = 1;
+use super::{LoadArgs, Outcome, URL_RATE, url};
 
 /// One step's figures, for the table and the JSON report.
 struct Step {
@@ -38,22 +31,16 @@ impl Step {
 }
 
 /// Runs the search for `--scenario NAME` or `--url`.
-pub async fn run(args: &LoadArgs) -> ExitCode {
+pub async fn run(args: &LoadArgs) -> Outcome {
     let searched = match (&args.scenario, &args.url) {
         (Some(Choice::One(scenario)), None) => {
             let scenario = *scenario;
-            let start = args.rate.unwrap_or(scenario.shape().rate);
+            let start = args.rate.unwrap_or(scenario.config().requests_per_second);
             search(args, scenario.name(), start, |rate| async move {
-                let shape = Shape {
-                    rate,
-                    duration: step_duration(args),
-                    ..scenarios::shape(scenario, args, false)
-                };
-                let thresholds = scenarios::thresholds(scenario, rate, args);
-                let setup = scenarios::setup(args);
-                let judged =
-                    scenarios::run_one(scenario, &shape, &thresholds, &setup, &args.report).await?;
-                Ok((judged.result, judged.failures))
+                let config = args.step_load(scenario.config(), rate);
+                let run = scenarios::run_one(scenario, config, args).await?;
+                let failures = run.failures();
+                Ok((run.result, failures))
             })
             .await
         }
@@ -61,12 +48,15 @@ pub async fn run(args: &LoadArgs) -> ExitCode {
             if args.report.thresholds.is_empty() {
                 return usage("--find-max with --url needs at least one --threshold to hold");
             }
-            let start = args.rate.unwrap_or(super::DEFAULT_RATE);
+            let start = args.rate.unwrap_or(URL_RATE);
             search(args, url, start, |rate| async move {
-                let duration = step_duration(args);
-                let (test, driver) = super::http_test(args, rate, duration).await?;
-                let result = super::run_http(test, &driver, &args.report).await;
-                let failures = scenarios::breaches(&args.report.thresholds, &result);
+                let config = args.step_load(args.url_load(), rate);
+                let (result, verdicts) = url::run_at(args, config).await?;
+                let failures = verdicts
+                    .iter()
+                    .filter_map(|verdict| verdict.breach.as_ref())
+                    .map(|breach| format!("threshold breached: {breach}"))
+                    .collect();
                 Ok((result, failures))
             })
             .await
@@ -82,17 +72,18 @@ async fn search<F, Fut>(
     target: &str,
     start: f64,
     mut step: F,
-) -> anyhow::Result<ExitCode>
+) -> anyhow::Result<Outcome>
 where
     F: FnMut(f64) -> Fut,
     Fut: Future<Output = anyhow::Result<(LoadTestResult, Vec<String>)>>,
 {
     let mut search = RateSearch::new(start);
     let mut steps = Vec::new();
-    if !args.report.json {
-        print_header(target)?;
+    let text = !args.report.json;
+    if text {
+        write_header(&mut io::stdout().lock(), target)?;
     }
-    let seconds = step_duration(args).as_secs_f64();
+    let seconds = args.step_duration().as_secs_f64();
     while let Some(rate) = search.next_rate() {
         if rate * seconds < 1.0 {
             // A step this slow schedules no request: nothing lower can be measured.
@@ -101,46 +92,36 @@ where
         let (result, failures) = step(rate)
             .await
             .with_context(|| format!("step at {rate} req/s"))?;
-        let interrupted = result.cancelled;
         let done = Step {
             rate,
             result,
             failures,
         };
-        if !args.report.json {
-            print_step(steps.len() + 1, &done)?;
+        if text {
+            write_step(&mut io::stdout().lock(), steps.len() + 1, &done)?;
         }
         search.record(done.passed());
+        let interrupted = done.result.cancelled;
         steps.push(done);
         if interrupted {
             eprintln!("sentinel: interrupted; the search stopped early");
-            return Ok(ExitCode::from(EXIT_INTERRUPTED as u8));
+            return Ok(Outcome::Interrupted);
         }
     }
     let max = search.max_rate();
-    if args.report.json {
-        print_json(target, max, &steps)?;
+    let mut out = io::stdout().lock();
+    if text {
+        write_verdict(&mut out, target, max)?;
     } else {
-        let mut out = std::io::stdout().lock();
-        writeln!(out)?;
-        match max {
-            Some(rate) => writeln!(out, "max rate: {rate} req/s ({target})")?,
-            None => writeln!(out, "no rate held ({target})")?,
-        }
+        write_json(&mut out, target, max, &steps)?;
     }
     Ok(match max {
-        Some(_) => ExitCode::SUCCESS,
-        None => ExitCode::from(EXIT_NONE_HELD),
+        Some(_) => Outcome::Success,
+        None => Outcome::Failure,
     })
 }
 
-/// How long each step runs: `--duration`, or [`STEP_DURATION`].
-fn step_duration(args: &LoadArgs) -> Duration {
-    args.duration.unwrap_or(STEP_DURATION)
-}
-
-fn print_header(target: &str) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
+fn write_header(out: &mut impl Write, target: &str) -> io::Result<()> {
     writeln!(
         out,
         "Searching the highest rate {target} holds its thresholds at"
@@ -153,14 +134,13 @@ fn print_header(target: &str) -> std::io::Result<()> {
     out.flush()
 }
 
-fn print_step(index: usize, step: &Step) -> std::io::Result<()> {
+fn write_step(out: &mut impl Write, index: usize, step: &Step) -> io::Result<()> {
     let r = &step.result;
     let verdict = match step.failures.first() {
         None if !r.cancelled => "pass".to_owned(),
         None => "interrupted".to_owned(),
         Some(first) => format!("FAIL {first}"),
     };
-    let mut out = std::io::stdout().lock();
     writeln!(
         out,
         "{index:>4}{:>10}{:>10}{:>10.3}{:>10.1}{:>10.2}%  {verdict}",
@@ -173,11 +153,24 @@ fn print_step(index: usize, step: &Step) -> std::io::Result<()> {
     out.flush()
 }
 
-fn print_json(target: &str, max: Option<f64>, steps: &[Step]) -> std::io::Result<()> {
+fn write_verdict(out: &mut impl Write, target: &str, max: Option<f64>) -> io::Result<()> {
+    writeln!(out)?;
+    match max {
+        Some(rate) => writeln!(out, "max rate: {rate} req/s ({target})"),
+        None => writeln!(out, "no rate held ({target})"),
+    }
+}
+
+fn write_json(
+    out: &mut impl Write,
+    target: &str,
+    max: Option<f64>,
+    steps: &[Step],
+) -> io::Result<()> {
     let steps: Vec<serde_json::Value> = steps
         .iter()
         .map(|step| {
-            serde_json::json!({
+            json!({
                 "rate": step.rate,
                 "passed": step.passed(),
                 "failures": step.failures,
@@ -185,13 +178,99 @@ fn print_json(target: &str, max: Option<f64>, steps: &[Step]) -> std::io::Result
             })
         })
         .collect();
-    let report = serde_json::json!({ "find_max": target, "max_rate": max, "steps": steps });
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, &report)?;
+    let report = json!({ "find_max": target, "max_rate": max, "steps": steps });
+    serde_json::to_writer(&mut *out, &report)?;
     writeln!(out)
 }
 
-fn usage(message: &str) -> ExitCode {
+fn usage(message: &str) -> Outcome {
     eprintln!("sentinel: {message}");
-    ExitCode::from(EXIT_USAGE)
+    Outcome::Usage
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::result;
+    use super::*;
+
+    fn text(write: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
+        let mut out = Vec::new();
+        write(&mut out).expect("written to memory");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_step_is_a_row_with_its_first_failure() {
+        let result = result(10, 1_000).await;
+        let header = text(|out| write_header(out, "mixed"));
+        assert_eq!(
+            header,
+            "Searching the highest rate mixed holds its thresholds at\n\
+             step    rate/s      sent    p99 ms      ok/s    success  verdict\n"
+        );
+        let failed = Step {
+            rate: 100.0,
+            result: result.clone(),
+            failures: vec![
+                "threshold breached: a".into(),
+                "threshold breached: b".into(),
+            ],
+        };
+        let row = text(|out| write_step(out, 3, &failed));
+        let sent = result.requests.sent;
+        assert!(
+            row.starts_with(&format!("   3       100{sent:>10}")),
+            "{row}"
+        );
+        assert!(
+            row.ends_with("100.00%  FAIL threshold breached: a\n"),
+            "{row}"
+        );
+        let passed = Step {
+            failures: Vec::new(),
+            ..failed
+        };
+        assert!(text(|out| write_step(out, 4, &passed)).ends_with("%  pass\n"));
+        assert_eq!(
+            text(|out| write_verdict(out, "mixed", Some(3000.0))),
+            "\nmax rate: 3000 req/s (mixed)\n"
+        );
+        assert_eq!(
+            text(|out| write_verdict(out, "mixed", None)),
+            "\nno rate held (mixed)\n"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_json_report_holds_every_step() {
+        let result = result(10, 1_000).await;
+        let steps = [
+            Step {
+                rate: 1000.0,
+                result: result.clone(),
+                failures: Vec::new(),
+            },
+            Step {
+                rate: 2000.0,
+                result: result.clone(),
+                failures: vec!["threshold breached: p99 2ms >= 1ms".into()],
+            },
+        ];
+        let line = text(|out| write_json(out, "policy-eval", Some(1000.0), &steps));
+        assert_eq!(line.lines().count(), 1);
+        let expected = json!({
+                "find_max": "policy-eval",
+                "max_rate": 1000.0,
+                "steps": [
+                    {"rate": 1000.0, "passed": true, "failures": [], "result": result.to_json()},
+                    {
+                        "rate": 2000.0,
+                        "passed": false,
+                        "failures": ["threshold breached: p99 2ms >= 1ms"],
+                        "result": result.to_json(),
+                    },
+                ],
+        });
+        assert_eq!(line, format!("{expected}\n"));
+    }
 }

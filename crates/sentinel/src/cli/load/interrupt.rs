@@ -4,8 +4,7 @@
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Exit status of a process stopped by SIGINT, by shell convention.
-pub const EXIT_INTERRUPTED: i32 = 130;
+use super::Outcome;
 
 /// Watches for Ctrl-C until the returned task is aborted.
 pub fn watch(cancel: CancellationToken) -> JoinHandle<()> {
@@ -16,7 +15,7 @@ pub fn watch(cancel: CancellationToken) -> JoinHandle<()> {
         cancel.cancel();
         eprintln!("sentinel: stopping, draining requests in flight (Ctrl-C again to quit now)");
         if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(EXIT_INTERRUPTED);
+            std::process::exit(Outcome::Interrupted.code().into());
         }
     })
 }

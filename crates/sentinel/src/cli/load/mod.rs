@@ -1,10 +1,10 @@
 //! `sentinel load`: drive an open-loop load at a target and report it.
 //!
-//! The target is any HTTP/1.1 URL (`--url`) or a built-in scenario of the issuance path
-//! (`--scenario`, in [`scenarios`]; with neither, every scenario briefly). Everything around the
-//! run itself (progress bar, Ctrl-C, the text/JSON/`.hgrm` report and thresholds) lives in
-//! [`session`] and [`report`], so every kind of target reuses it unchanged; [`find_max`]
-//! searches the highest rate either kind sustains.
+//! The target is any HTTP/1.1 URL (`--url`, in [`url`]) or a built-in scenario of the issuance
+//! path (`--scenario`, in [`scenarios`]; with neither, every scenario briefly). Everything around
+//! the run itself (progress bar and Ctrl-C in [`session`], the text/JSON/`.hgrm` report in
+//! [`report`]) is shared by both kinds of target; [`find_max`] searches the highest rate either
+//! sustains. This module holds the flags and the one place they become a load configuration.
 
 mod find_max;
 mod interrupt;
@@ -12,36 +12,33 @@ mod progress;
 mod report;
 mod scenarios;
 mod session;
+mod url;
 
 use std::path::PathBuf;
-use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Args;
-use sentinel_load::http::{HttpDriver, HttpTarget};
-use sentinel_load::{LoadTest, LoadTestConfig, parse_duration};
+use sentinel_duration::parse_duration;
+use sentinel_load::LoadTestConfig;
 
-/// Exit status for input that cannot be used (as clap does for bad flags).
-const EXIT_USAGE: u8 = 2;
+use super::Outcome;
+
 /// `--url`'s rate unless `--rate` is given.
-const DEFAULT_RATE: f64 = 100.0;
+const URL_RATE: f64 = 100.0;
 /// `--url`'s duration unless `--duration` is given.
-const DEFAULT_DURATION: Duration = Duration::from_secs(10);
-/// `--url`'s workers unless `--workers` is given.
-const DEFAULT_WORKERS: usize = 64;
-/// `--url`'s timeout unless `--timeout` is given.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+const URL_DURATION: Duration = Duration::from_secs(10);
+/// How long each `--find-max` step runs unless `--duration` is given.
+const STEP_DURATION: Duration = Duration::from_secs(2);
 
 /// Flags of `sentinel load`.
 #[derive(Debug, Args)]
+#[command(after_help = scenarios::after_help())]
 pub struct LoadArgs {
     /// The HTTP URL to load (http:// only).
     #[arg(long, value_name = "URL", conflicts_with = "scenario")]
     url: Option<String>,
-    /// A built-in scenario of the issuance path (policy-eval, cached-eval, identity, mixed,
-    /// issuance) or `all`; with neither this nor --url, every scenario runs briefly.
+    /// A built-in scenario of the issuance path (listed below) or `all`; with neither this nor
+    /// --url, every scenario runs briefly.
     #[arg(long, value_name = "NAME|all")]
     scenario: Option<scenarios::Choice>,
     /// Search the highest rate at which the thresholds hold (short steps, doubling then
@@ -51,21 +48,13 @@ pub struct LoadArgs {
     /// The decision log the `issuance` scenario appends to [default: a temporary file].
     #[arg(long, value_name = "FILE")]
     decision_log: Option<PathBuf>,
-    /// Target rate in requests per second; request i is due at start + i / rate
-    /// [default: 100 for --url, the scenario's own otherwise].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help = help::rate())]
     rate: Option<f64>,
-    /// How long requests are scheduled for (10s, 500ms, 2m) [default: 10s for --url, the
-    /// scenario's own otherwise, 2s per --find-max step].
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_duration, help = help::duration())]
     duration: Option<Duration>,
-    /// At most this many requests in flight, one connection each [default: 64 for --url, the
-    /// scenario's own otherwise].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", help = help::workers())]
     workers: Option<usize>,
-    /// A request running longer than this is cancelled and counted as a `timeout` error
-    /// [default: 2s for --url, the scenario's own otherwise].
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_duration, help = help::timeout())]
     timeout: Option<Duration>,
     /// The HTTP method.
     #[arg(long, default_value = "GET")]
@@ -81,82 +70,165 @@ pub struct LoadArgs {
 }
 
 /// Runs `sentinel load`.
-pub fn run(args: LoadArgs) -> ExitCode {
-    super::run_async(async {
-        if args.find_max {
-            return Ok(find_max::run(&args).await);
-        }
-        if args.url.is_none() {
-            return Ok(scenarios::run(&args).await);
-        }
-        let rate = args.rate.unwrap_or(DEFAULT_RATE);
-        Ok(
-            match http_test(&args, rate, args.duration.unwrap_or(DEFAULT_DURATION)).await {
-                Ok((test, driver)) => {
-                    let result = run_http(test, &driver, &args.report).await;
-                    report::finish(&result, http_fields(&driver), &args.report)
-                }
-                Err(error) => {
-                    eprintln!("sentinel: {error:#}");
-                    ExitCode::from(EXIT_USAGE)
-                }
-            },
-        )
+pub fn run(args: LoadArgs) -> Outcome {
+    super::block_on(async {
+        Ok(if args.find_max {
+            find_max::run(&args).await
+        } else if args.url.is_some() {
+            url::run(&args).await
+        } else {
+            scenarios::run(&args).await
+        })
     })
+    .unwrap_or_else(|error| super::fail(&error))
 }
 
-/// Builds the load test at `rate` for `duration` and the HTTP driver from the flags, checking
-/// all of them first.
-async fn http_test(
-    args: &LoadArgs,
-    rate: f64,
-    duration: Duration,
-) -> anyhow::Result<(LoadTest, Arc<HttpDriver>)> {
-    let url = args
-        .url
-        .as_deref()
-        .context("--url is required: the load target")?;
-    let mut target = HttpTarget::from_url(url).await?;
-    target.method = args
-        .method
-        .to_ascii_uppercase()
-        .parse()
-        .with_context(|| format!("`{}` is not an HTTP method", args.method))?;
-    for header in &args.headers {
-        target.header(header)?;
+impl LoadArgs {
+    /// `base` with the load flags given on the command line in place of its own values.
+    fn load(&self, base: LoadTestConfig) -> LoadTestConfig {
+        LoadTestConfig {
+            requests_per_second: self.rate.unwrap_or(base.requests_per_second),
+            duration: self.duration.unwrap_or(base.duration),
+            workers: self.workers.unwrap_or(base.workers),
+            timeout: self.timeout.unwrap_or(base.timeout),
+            ..base
+        }
     }
-    if let Some(body) = &args.body {
-        target.body = match body.strip_prefix('@') {
-            Some(path) => std::fs::read(path)
-                .with_context(|| format!("reading the body from {path}"))?
-                .into(),
-            None => body.clone().into_bytes().into(),
-        };
+
+    /// The load of `--url`: the flags, else its own rate and duration and the load
+    /// generator's defaults.
+    fn url_load(&self) -> LoadTestConfig {
+        self.load(LoadTestConfig::new(URL_RATE, URL_DURATION))
     }
-    let workers = args.workers.unwrap_or(DEFAULT_WORKERS);
-    let mut config = LoadTestConfig::new(rate, duration);
-    config.workers = workers;
-    config.timeout = args.timeout.unwrap_or(DEFAULT_TIMEOUT);
-    let test = LoadTest::new(config)?;
-    Ok((test, HttpDriver::new(target, workers)?))
+
+    /// The load of one `--find-max` step at `rate`: `base` with the flags, at `rate`, for
+    /// `--duration` or [`STEP_DURATION`].
+    fn step_load(&self, base: LoadTestConfig, rate: f64) -> LoadTestConfig {
+        LoadTestConfig {
+            requests_per_second: rate,
+            duration: self.step_duration(),
+            ..self.load(base)
+        }
+    }
+
+    /// How long each `--find-max` step runs.
+    fn step_duration(&self) -> Duration {
+        self.duration.unwrap_or(STEP_DURATION)
+    }
 }
 
-/// Opens the workers' connections (so that the run measures requests, not connection set-up),
-/// then runs `test` over them.
-async fn run_http(
-    test: LoadTest,
-    driver: &Arc<HttpDriver>,
-    report: &report::ReportArgs,
-) -> sentinel_load::LoadTestResult {
-    driver
-        .open_connections(test.timeout(), &test.cancel_token())
-        .await;
-    let request = Arc::clone(driver);
-    session::run(test, report, move |ctx| Arc::clone(&request).request(ctx)).await
+/// Help texts that state a default, built from the values themselves so they cannot drift.
+mod help {
+    use sentinel_load::LoadTestConfig;
+
+    use super::{STEP_DURATION, URL_DURATION, URL_RATE};
+
+    fn library() -> LoadTestConfig {
+        LoadTestConfig::new(URL_RATE, URL_DURATION)
+    }
+
+    pub fn rate() -> String {
+        format!(
+            "Target rate in requests per second; request i is due at start + i / rate \
+             [default: {URL_RATE} for --url, the scenario's own otherwise]"
+        )
+    }
+
+    pub fn duration() -> String {
+        format!(
+            "How long requests are scheduled for (10s, 500ms, 2m) [default: {:?} for --url, the \
+             scenario's own otherwise, {:?} per --find-max step]",
+            URL_DURATION, STEP_DURATION
+        )
+    }
+
+    pub fn workers() -> String {
+        format!(
+            "At most this many requests in flight, one connection each [default: {} for \
+             --url, the scenario's own otherwise]",
+            library().workers
+        )
+    }
+
+    pub fn timeout() -> String {
+        format!(
+            "A request running longer than this is cancelled and counted as a `timeout` error \
+             [default: {:?} for --url, the scenario's own otherwise]",
+            library().timeout
+        )
+    }
 }
 
-/// The HTTP client's own figures, for the JSON report.
-fn http_fields(driver: &HttpDriver) -> serde_json::Map<String, serde_json::Value> {
-    let stats = serde_json::to_value(driver.stats()).unwrap_or_default();
-    serde_json::Map::from_iter([("http".to_owned(), stats)])
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// `sentinel load`'s flags alone.
+    #[derive(Debug, Parser)]
+    struct Flags {
+        #[command(flatten)]
+        load: LoadArgs,
+    }
+
+    /// The flags parsed from `args`.
+    pub(super) fn flags(args: &[&str]) -> LoadArgs {
+        let argv = std::iter::once("load").chain(args.iter().copied());
+        Flags::try_parse_from(argv).expect("valid flags").load
+    }
+
+    /// The result of a real run of `requests` quick requests, every `fail_every`-th failing.
+    pub(super) async fn result(requests: u32, fail_every: u64) -> LoadTestResult {
+        let mut config =
+            LoadTestConfig::new(f64::from(requests) * 10.0, Duration::from_millis(100));
+        config.workers = 2;
+        sentinel_load::run_load_test(config, move |ctx| async move {
+            if ctx.seq % fail_every == fail_every - 1 {
+                Err(sentinel_load::RequestError::new("http_503"))
+            } else {
+                Ok(())
+            }
+        })
+        .await
+        .expect("a valid configuration")
+    }
+
+    use sentinel_load::LoadTestResult;
+
+    #[test]
+    fn the_url_load_is_its_own_rate_and_duration_and_the_generators_defaults() {
+        let config = flags(&["--url", "http://127.0.0.1:1/"]).url_load();
+        let library = LoadTestConfig::new(URL_RATE, URL_DURATION);
+        assert_eq!(config.requests_per_second, 100.0);
+        assert_eq!(config.duration, Duration::from_secs(10));
+        assert_eq!(
+            (config.workers, config.timeout),
+            (library.workers, library.timeout)
+        );
+    }
+
+    #[test]
+    fn flags_replace_a_scenarios_load_and_a_step_keeps_its_own_rate() {
+        let args = flags(&["--rate", "7", "--workers", "3", "--timeout", "1s"]);
+        let scenario: sentinel_scenarios::Scenario = "identity".parse().expect("built in");
+        let config = args.load(scenario.config());
+        assert_eq!(config.requests_per_second, 7.0);
+        assert_eq!(config.workers, 3);
+        assert_eq!(config.timeout, Duration::from_secs(1));
+        assert_eq!(config.duration, scenario.config().duration);
+        let step = args.step_load(scenario.config(), 400.0);
+        assert_eq!(step.requests_per_second, 400.0);
+        assert_eq!(step.duration, STEP_DURATION);
+        assert_eq!(step.workers, 3);
+    }
+
+    #[test]
+    fn the_help_states_the_defaults_in_use() {
+        assert!(help::rate().contains("[default: 100 for --url"));
+        assert!(help::duration().contains("10s for --url"));
+        assert!(help::duration().contains("2s per --find-max step"));
+        assert!(help::workers().contains("[default: 64 for --url"));
+        assert!(help::timeout().contains("[default: 2s for --url"));
+    }
 }

@@ -1,18 +1,17 @@
-//! The end of a run: the text or JSON report on stdout, the `.hgrm` file, thresholds, and the
-//! exit status that CI reads.
+//! The end of a run: the text or JSON report on stdout, the `.hgrm` file, the breaches and
+//! failed checks on stderr, and the [`Outcome`] that CI reads. The printers write to any
+//! [`Write`], so both formats are tested without running the binary.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::ExitCode;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 use clap::Args;
-use sentinel_load::{LoadTestResult, Threshold, write_hgrm, write_text};
-use serde_json::{Map, Value, json};
+use sentinel_load::{LoadTestResult, Threshold, Verdict, write_hgrm, write_text};
+use sentinel_scenarios::{Findings, ScenarioRun};
+use serde::Serialize;
 
-use super::interrupt::EXIT_INTERRUPTED;
-
-/// Exit status when a threshold is breached.
-const EXIT_BREACHED: u8 = 1;
+use super::Outcome;
 
 /// Output and pass/fail flags, shared by every kind of load target.
 #[derive(Debug, Args)]
@@ -32,94 +31,257 @@ pub struct ReportArgs {
     pub quiet: bool,
 }
 
-/// Reports `result` (with `extra` fields added to the JSON object), writes the `.hgrm` file,
-/// checks the thresholds and returns the exit status: 130 if the run was interrupted, 1 if a
-/// threshold was breached or the report could not be written, 0 otherwise.
-pub fn finish(result: &LoadTestResult, extra: Map<String, Value>, args: &ReportArgs) -> ExitCode {
-    let checks: Vec<(&Threshold, Result<(), String>)> = args
-        .thresholds
-        .iter()
-        .map(|t| (t, t.check(result).map_err(|breach| breach.to_string())))
-        .collect();
-    let written = if args.json {
-        print_json(result, extra, &checks)
-    } else {
-        print_text(result, &checks)
-    };
-    let mut status = match written {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("sentinel: writing the report: {error}");
-            ExitCode::from(EXIT_BREACHED)
-        }
-    };
-    if let Some(path) = &args.hgrm
-        && let Err(error) = write_hgrm_file(result, path)
-    {
-        eprintln!("sentinel: writing {}: {error}", path.display());
-        status = ExitCode::from(EXIT_BREACHED);
-    }
-    for (_, check) in &checks {
-        if let Err(breach) = check {
-            eprintln!("sentinel: threshold breached: {breach}");
-            status = ExitCode::from(EXIT_BREACHED);
-        }
-    }
-    if result.cancelled {
-        eprintln!("sentinel: interrupted; the result covers the requests due before the stop");
-        return ExitCode::from(EXIT_INTERRUPTED as u8);
-    }
-    status
+/// A run and its verdicts: what one report shows.
+pub struct Judged<'a> {
+    /// The load generator's result.
+    pub result: &'a LoadTestResult,
+    /// Each threshold, judged once.
+    pub verdicts: &'a [Verdict],
+    /// A scenario's own figures and checks.
+    pub findings: Option<&'a Findings>,
 }
 
-fn print_json(
-    result: &LoadTestResult,
-    extra: Map<String, Value>,
-    checks: &[(&Threshold, Result<(), String>)],
-) -> std::io::Result<()> {
-    let mut object = match result.to_json() {
-        Value::Object(object) => object,
-        other => Map::from_iter([("result".to_owned(), other)]),
+impl<'a> Judged<'a> {
+    /// A scenario's run, as its report shows it.
+    pub fn of(run: &'a ScenarioRun) -> Self {
+        Self {
+            result: &run.result,
+            verdicts: &run.thresholds,
+            findings: Some(&run.findings),
+        }
+    }
+
+    /// Whether every threshold and check held.
+    pub fn passed(&self) -> bool {
+        self.verdicts.iter().all(Verdict::passed) && self.findings.is_none_or(Findings::passed)
+    }
+
+    /// Interrupted, failed or succeeded, in that order of precedence.
+    pub fn outcome(&self) -> Outcome {
+        if self.result.cancelled {
+            Outcome::Interrupted
+        } else if self.passed() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        }
+    }
+}
+
+/// The JSON report: the result's fields, the scenario's, and `thresholds`.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    #[serde(flatten)]
+    result: &'a LoadTestResult,
+    #[serde(flatten)]
+    findings: Option<&'a Findings>,
+    thresholds: &'a [Verdict],
+}
+
+/// Writes `judged` as one JSON object on one line, its keys in alphabetical order.
+pub fn write_json(out: &mut impl Write, judged: &Judged) -> io::Result<()> {
+    let report = JsonReport {
+        result: judged.result,
+        findings: judged.findings,
+        thresholds: judged.verdicts,
     };
-    object.extend(extra);
-    let thresholds: Vec<Value> = checks
-        .iter()
-        .map(|(threshold, check)| {
-            json!({
-                "threshold": threshold.to_string(),
-                "passed": check.is_ok(),
-                "breach": check.as_ref().err(),
-            })
-        })
-        .collect();
-    object.insert("thresholds".to_owned(), Value::Array(thresholds));
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, &Value::Object(object))?;
+    // Through a JSON value, whose map keeps its keys sorted, so the order is the same whatever
+    // the order of the fields above.
+    let value = serde_json::to_value(&report)?;
+    serde_json::to_writer(&mut *out, &value)?;
     writeln!(out)
 }
 
-fn print_text(
-    result: &LoadTestResult,
-    checks: &[(&Threshold, Result<(), String>)],
-) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    write_text(result, &mut out)?;
-    if !checks.is_empty() {
+/// Writes `judged` as text: the load generator's report, then the thresholds and the checks.
+pub fn write_report(out: &mut impl Write, judged: &Judged) -> io::Result<()> {
+    write_text(judged.result, out)?;
+    if !judged.verdicts.is_empty() {
         writeln!(out)?;
         writeln!(out, "Thresholds")?;
-        for (threshold, check) in checks {
-            match check {
-                Ok(()) => writeln!(out, "  pass    {threshold}")?,
-                Err(breach) => writeln!(out, "  FAIL    {threshold}: {breach}")?,
+        for verdict in judged.verdicts {
+            match &verdict.breach {
+                None => writeln!(out, "  pass    {}", verdict.threshold)?,
+                Some(breach) => writeln!(out, "  FAIL    {}: {breach}", verdict.threshold)?,
             }
+        }
+    }
+    if let Some(findings) = judged
+        .findings
+        .filter(|findings| !findings.checks.is_empty())
+    {
+        writeln!(out)?;
+        writeln!(out, "Checks ({})", findings.scenario)?;
+        for check in &findings.checks {
+            let verdict = if check.passed { "pass" } else { "FAIL" };
+            writeln!(out, "  {verdict:<8}{}: {}", check.check, check.detail)?;
         }
     }
     Ok(())
 }
 
+/// Prints `judged` on stdout (JSON or text), writes the `.hgrm` file, names each breach and
+/// failed check on stderr and returns the outcome: interrupted, failed (a breach, a failed
+/// check, or a report that could not be written) or succeeded.
+pub fn finish(judged: &Judged, args: &ReportArgs, hgrm: Option<&Path>) -> Outcome {
+    let mut out = io::stdout().lock();
+    let written = if args.json {
+        write_json(&mut out, judged)
+    } else {
+        write_report(&mut out, judged)
+    };
+    drop(out);
+    let mut complete = true;
+    if let Err(error) = written {
+        eprintln!("sentinel: writing the report: {error}");
+        complete = false;
+    }
+    if let Some(path) = hgrm
+        && let Err(error) = write_hgrm_file(judged.result, path)
+    {
+        eprintln!("sentinel: writing {}: {error}", path.display());
+        complete = false;
+    }
+    for verdict in judged.verdicts {
+        if let Some(breach) = &verdict.breach {
+            eprintln!("sentinel: threshold breached: {breach}");
+        }
+    }
+    if let Some(findings) = judged.findings {
+        for check in findings.checks.iter().filter(|check| !check.passed) {
+            eprintln!(
+                "sentinel: {}: check failed: {}: {}",
+                findings.scenario, check.check, check.detail
+            );
+        }
+    }
+    match judged.outcome() {
+        Outcome::Interrupted => {
+            eprintln!("sentinel: interrupted; the result covers the requests due before the stop");
+            Outcome::Interrupted
+        }
+        Outcome::Success if complete => Outcome::Success,
+        _ => Outcome::Failure,
+    }
+}
+
 /// Writes the latency distribution of `result` to `path` as an `.hgrm` file.
-pub fn write_hgrm_file(result: &LoadTestResult, path: &std::path::Path) -> std::io::Result<()> {
-    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+pub fn write_hgrm_file(result: &LoadTestResult, path: &Path) -> io::Result<()> {
+    let mut file = BufWriter::new(File::create(path)?);
     write_hgrm(&result.histograms.latency, &mut file)?;
     file.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use sentinel_scenarios::CheckResult;
+    use sentinel_scenarios::identity::IdentityFigures;
+    use serde_json::{Value, json};
+
+    use super::super::tests::result;
+    use super::*;
+
+    fn thresholds(texts: &[&str]) -> Vec<Threshold> {
+        texts.iter().map(|t| t.parse().expect("valid")).collect()
+    }
+
+    fn findings(passed: bool) -> Findings {
+        let figures = IdentityFigures {
+            collisions: 0,
+            ids: 9,
+        };
+        let check = CheckResult::new("collisions", passed, "0 collisions among 9 IDs".into());
+        Findings::new("identity", figures, vec![check])
+    }
+
+    fn text(write: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
+        let mut out = Vec::new();
+        write(&mut out).expect("written to memory");
+        String::from_utf8(out).expect("UTF-8")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_text_report_is_the_generators_then_the_thresholds_then_the_checks() {
+        let result = result(10, 5).await;
+        let verdicts = sentinel_load::judge(&thresholds(&["success>=0%", "p99<1ns"]), &result);
+        let breach = verdicts[1].breach.as_ref().expect("breached");
+        let findings = findings(false);
+        let judged = Judged {
+            result: &result,
+            verdicts: &verdicts,
+            findings: Some(&findings),
+        };
+        let generator = text(|out| write_text(&result, out));
+        assert_eq!(
+            text(|out| write_report(out, &judged)),
+            format!(
+                "{generator}\nThresholds\n  pass    success>=0%\n  FAIL    p99<1ns: {breach}\n\
+                 \nChecks (identity)\n  FAIL    collisions: 0 collisions among 9 IDs\n"
+            )
+        );
+        let bare = Judged {
+            result: &result,
+            verdicts: &[],
+            findings: None,
+        };
+        assert_eq!(text(|out| write_report(out, &bare)), generator);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_json_report_is_one_line_of_every_field_in_alphabetical_order() {
+        let result = result(10, 5).await;
+        let verdicts = sentinel_load::judge(&thresholds(&["success>=0%"]), &result);
+        let findings = findings(true);
+        let judged = Judged {
+            result: &result,
+            verdicts: &verdicts,
+            findings: Some(&findings),
+        };
+        let line = text(|out| write_json(out, &judged));
+        assert!(line.ends_with("}\n") && line.lines().count() == 1, "{line}");
+        let mut expected = match result.to_json() {
+            Value::Object(fields) => fields,
+            other => panic!("not an object: {other}"),
+        };
+        expected.extend([
+            ("scenario".to_owned(), json!("identity")),
+            ("collisions".to_owned(), json!(0)),
+            ("ids".to_owned(), json!(9)),
+            (
+                "checks".to_owned(),
+                json!([{"check": "collisions", "passed": true, "detail": "0 collisions among 9 IDs"}]),
+            ),
+            (
+                "thresholds".to_owned(),
+                json!([{"threshold": "success>=0%", "passed": true, "breach": null}]),
+            ),
+        ]);
+        // Byte for byte: a map's keys in alphabetical order, compact, one line.
+        assert_eq!(line, format!("{}\n", Value::Object(expected)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_interruption_outranks_a_failure_which_outranks_success() {
+        let mut result = result(10, 5).await;
+        let held = sentinel_load::judge(&thresholds(&["success>=0%"]), &result);
+        let breached = sentinel_load::judge(&thresholds(&["success>=100%"]), &result);
+        let judged = |verdicts, findings| Judged {
+            result: &result,
+            verdicts,
+            findings,
+        };
+        let failed_check = findings(false);
+        assert_eq!(judged(&held, None).outcome(), Outcome::Success);
+        assert_eq!(judged(&breached, None).outcome(), Outcome::Failure);
+        assert_eq!(
+            judged(&held, Some(&failed_check)).outcome(),
+            Outcome::Failure
+        );
+        result.cancelled = true;
+        let interrupted = Judged {
+            result: &result,
+            verdicts: &breached,
+            findings: None,
+        };
+        assert_eq!(interrupted.outcome(), Outcome::Interrupted);
+    }
 }

@@ -3,23 +3,26 @@
 //! thresholds and checks setting the exit status.
 //!
 //! One scenario prints the full report (or one JSON object); several print one JSON object per
-//! scenario per line, or a summary table. The run itself, the report, the `.hgrm` file and the
-//! thresholds are the shared [`session`] and [`report`] machinery of `--url`.
+//! scenario per line, or a summary table. Running and judging a scenario is
+//! [`sentinel_scenarios::run`]'s; this module picks the scenarios and their load from the flags
+//! and prints what came back.
 
-use std::io::Write;
+use std::fmt::Write as _;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::str::FromStr;
 
-use sentinel_load::{LoadTest, LoadTestResult, Threshold};
-use sentinel_scenarios::{Findings, Scenario, Setup, Shape, UnknownScenario, Workload};
+use sentinel_load::{LoadTest, LoadTestConfig, Threshold};
+use sentinel_scenarios::{Scenario, ScenarioRun, Setup, UnknownScenario};
 
-use super::interrupt::EXIT_INTERRUPTED;
-use super::report::{self, ReportArgs};
-use super::{LoadArgs, session};
+use super::report::{self, Judged};
+use super::session::Session;
+use super::{LoadArgs, Outcome};
 
-/// Exit status when a threshold or a check failed.
-const EXIT_FAILED: u8 = 1;
+/// The scenarios `--scenario` can name, in the order they run and report.
+pub fn registry() -> Vec<Scenario> {
+    Scenario::ALL.to_vec()
+}
 
 /// What `--scenario` names: one scenario or all of them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,52 +40,42 @@ impl FromStr for Choice {
         if name == "all" {
             Ok(Choice::All)
         } else {
-            name.parse().map(Choice::One)
+            Scenario::find(name, &registry()).map(Choice::One)
         }
     }
 }
 
-/// One scenario's run, judged.
-pub struct Judged {
-    /// The load generator's result.
-    pub result: LoadTestResult,
-    /// The scenario's figures and checks.
-    pub findings: Findings,
-    /// What failed: breached thresholds and failed checks, one line each.
-    pub failures: Vec<String>,
+/// The help after the flags: the scenarios, what sets the exit status, and examples.
+pub fn after_help() -> String {
+    let mut help = String::from("Scenarios (--scenario NAME, or all):\n");
+    for scenario in registry() {
+        let config = scenario.config();
+        let load = format!(
+            "{} req/s, {:?}",
+            config.requests_per_second, config.duration
+        );
+        let _ = writeln!(
+            help,
+            "  {:<13}{load:<17}{}",
+            scenario.name(),
+            scenario.summary()
+        );
+    }
+    help.push_str(
+        "\nExit status: 0 when every threshold and check held; 1 when one did not, or on an \
+         error; 2 for flags that cannot be used; 130 when interrupted (the report covers what \
+         ran).\n\nExamples:\n  sentinel load                                   every scenario \
+         briefly, a summary table\n  sentinel load --scenario issuance --json        one \
+         scenario at its default load, as JSON\n  sentinel load --url http://127.0.0.1:8080/ \
+         --rate 500 --threshold 'p99<10ms'\n  sentinel load --scenario issuance --find-max    \
+         the highest rate that holds",
+    );
+    help
 }
 
-impl Judged {
-    /// Whether the run was stopped by Ctrl-C.
-    pub fn interrupted(&self) -> bool {
-        self.result.cancelled
-    }
-}
-
-/// The load shape of `scenario`: its plan shape (or the quick tour's, when `short`), with the
-/// flags' overrides.
-pub fn shape(scenario: Scenario, args: &LoadArgs, short: bool) -> Shape {
-    let base = if short {
-        scenario.short_shape()
-    } else {
-        scenario.shape()
-    };
-    Shape {
-        rate: args.rate.unwrap_or(base.rate),
-        duration: args.duration.unwrap_or(base.duration),
-        workers: args.workers.unwrap_or(base.workers),
-        timeout: args.timeout.unwrap_or(base.timeout),
-    }
-}
-
-/// The thresholds a run at `rate` is held to: the user's `--threshold`s if any, else the
-/// scenario's own.
-pub fn thresholds(scenario: Scenario, rate: f64, args: &LoadArgs) -> Vec<Threshold> {
-    if args.report.thresholds.is_empty() {
-        scenario.thresholds(rate)
-    } else {
-        args.report.thresholds.clone()
-    }
+/// The thresholds the user gave, if any: they replace a scenario's own.
+pub fn user_thresholds(args: &LoadArgs) -> Option<Vec<Threshold>> {
+    (!args.report.thresholds.is_empty()).then(|| args.report.thresholds.clone())
 }
 
 /// The decision log a run writes to: `--decision-log`, or a temporary file.
@@ -92,73 +85,64 @@ pub fn setup(args: &LoadArgs) -> Setup {
     }
 }
 
-/// Prepares and runs `scenario` at `shape` with progress and Ctrl-C handling, then judges it
-/// against `thresholds` and the scenario's checks.
+/// Runs `scenario` at `config` in a session (progress, Ctrl-C), judged against the user's
+/// thresholds or its own.
 pub async fn run_one(
     scenario: Scenario,
-    shape: &Shape,
-    thresholds: &[Threshold],
-    setup: &Setup,
-    report: &ReportArgs,
-) -> anyhow::Result<Judged> {
-    let config = shape.config();
-    // The configuration is checked before anything (a decision log file) is prepared.
-    let test = LoadTest::new(config.clone())?;
-    let workload = Workload::prepare(scenario, &config, setup).await?;
-    let request = std::sync::Arc::clone(&workload);
-    let result = session::run(test, report, move |ctx| request.request(ctx)).await;
-    let run = sentinel_scenarios::judge(&workload, result, thresholds.to_vec());
-    let failures = run.failures();
-    Ok(Judged {
-        result: run.result,
-        findings: run.findings,
-        failures,
-    })
+    config: LoadTestConfig,
+    args: &LoadArgs,
+) -> anyhow::Result<ScenarioRun> {
+    let mut session = Session::new(args.report.quiet);
+    let run = sentinel_scenarios::run(
+        scenario,
+        config,
+        user_thresholds(args),
+        &setup(args),
+        &mut session,
+    )
+    .await?;
+    Ok(run)
 }
 
-/// The thresholds `result` breached, one line each.
-pub fn breaches(thresholds: &[Threshold], result: &LoadTestResult) -> Vec<String> {
-    thresholds
-        .iter()
-        .filter_map(|threshold| {
-            let breach = threshold.check(result).err()?;
-            Some(format!("threshold breached: {breach}"))
-        })
-        .collect()
-}
-
-/// Runs the scenarios `--scenario` names, or all of them at short durations when neither it
+/// Runs the scenarios `--scenario` names, or all of them for the quick tour when neither it
 /// nor `--url` was given.
-pub async fn run(args: &LoadArgs) -> ExitCode {
+pub async fn run(args: &LoadArgs) -> Outcome {
     if let Some(problem) = unusable_flag(args) {
         eprintln!("sentinel: {problem}");
-        return ExitCode::from(super::EXIT_USAGE);
+        return Outcome::Usage;
     }
-    let (scenarios, short) = match args.scenario {
+    let (scenarios, tour) = match args.scenario {
         Some(Choice::One(scenario)) => (vec![scenario], false),
-        Some(Choice::All) => (Scenario::ALL.to_vec(), false),
-        None => (Scenario::ALL.to_vec(), true),
+        Some(Choice::All) => (registry(), false),
+        None => (registry(), true),
     };
-    // Every shape is checked before any scenario runs, so bad flags are refused at once.
-    for &scenario in &scenarios {
-        if let Err(error) = LoadTest::new(shape(scenario, args, short).config()) {
+    let loads: Vec<(Scenario, LoadTestConfig)> = scenarios
+        .into_iter()
+        .map(|scenario| {
+            let base = if tour {
+                scenario.tour_config()
+            } else {
+                scenario.config()
+            };
+            (scenario, args.load(base))
+        })
+        .collect();
+    // Every load is checked before any scenario runs, so bad flags are refused at once.
+    for (scenario, config) in &loads {
+        if let Err(error) = LoadTest::new(config.clone()) {
             eprintln!("sentinel: scenario {scenario}: {error}");
-            return ExitCode::from(super::EXIT_USAGE);
+            return Outcome::Usage;
         }
     }
-    let setup = setup(args);
-    let single = scenarios.len() == 1;
+    let single = loads.len() == 1;
     let table = !single && !args.report.json;
-    let mut rows = Vec::new();
-    let mut status = ExitCode::SUCCESS;
-    for scenario in scenarios {
-        let shape = shape(scenario, args, short);
-        let thresholds = thresholds(scenario, shape.rate, args);
-        let judged = match run_one(scenario, &shape, &thresholds, &setup, &args.report).await {
-            Ok(judged) => judged,
+    let mut runs = Vec::new();
+    let mut outcome = Outcome::Success;
+    for (scenario, config) in loads {
+        let run = match run_one(scenario, config, args).await {
+            Ok(run) => run,
             Err(error) => {
-                super::super::fail(&error.context(format!("scenario {scenario}")));
-                return ExitCode::FAILURE;
+                return super::super::fail(&error.context(format!("scenario {scenario}")));
             }
         };
         let hgrm = args
@@ -166,58 +150,46 @@ pub async fn run(args: &LoadArgs) -> ExitCode {
             .hgrm
             .as_deref()
             .map(|path| hgrm_path(path, scenario, single));
-        if table {
-            for failure in &judged.failures {
-                eprintln!("sentinel: {scenario}: {failure}");
-            }
-            if let Some(path) = &hgrm
-                && let Err(error) = report::write_hgrm_file(&judged.result, path)
-            {
-                eprintln!("sentinel: writing {}: {error}", path.display());
-                status = ExitCode::from(EXIT_FAILED);
-            }
-            if !judged.failures.is_empty() {
-                status = ExitCode::from(EXIT_FAILED);
-            }
+        let reported = if table {
+            summarised(&run, hgrm.as_deref())
         } else {
-            let report_args = ReportArgs {
-                json: args.report.json,
-                hgrm,
-                thresholds,
-                quiet: args.report.quiet,
-            };
-            let reported =
-                report::finish(&judged.result, judged.findings.json_fields(), &report_args);
-            if reported != ExitCode::SUCCESS {
-                status = reported;
-            }
-            if !args.report.json && print_checks(&judged.findings).is_err() {
-                status = ExitCode::from(EXIT_FAILED);
-            }
-            for check in judged.findings.checks.iter().filter(|c| !c.passed) {
-                eprintln!(
-                    "sentinel: {scenario}: check failed: {}: {}",
-                    check.check, check.detail
-                );
-                status = ExitCode::from(EXIT_FAILED);
-            }
+            report::finish(&Judged::of(&run), &args.report, hgrm.as_deref())
+        };
+        if reported != Outcome::Success {
+            outcome = reported;
         }
-        let interrupted = judged.interrupted();
-        rows.push((scenario, shape, judged));
-        if interrupted {
-            status = ExitCode::from(EXIT_INTERRUPTED as u8);
+        runs.push(run);
+        if outcome == Outcome::Interrupted {
             break;
         }
     }
-    if table && let Err(error) = print_table(&rows) {
+    if table && let Err(error) = write_table(&mut io::stdout().lock(), &runs) {
         eprintln!("sentinel: writing the report: {error}");
-        status = ExitCode::from(EXIT_FAILED);
+        outcome = Outcome::Failure;
     }
-    status
+    outcome
+}
+
+/// For a row of the summary table: names each failure on stderr, writes the `.hgrm` file, and
+/// returns the run's outcome.
+fn summarised(run: &ScenarioRun, hgrm: Option<&Path>) -> Outcome {
+    for failure in run.failures() {
+        eprintln!("sentinel: {}: {failure}", run.scenario);
+    }
+    let mut outcome = Judged::of(run).outcome();
+    if let Some(path) = hgrm
+        && let Err(error) = report::write_hgrm_file(&run.result, path)
+    {
+        eprintln!("sentinel: writing {}: {error}", path.display());
+        if outcome == Outcome::Success {
+            outcome = Outcome::Failure;
+        }
+    }
+    outcome
 }
 
 /// A flag that means nothing for this run: request shaping without `--url`, or a load shape
-/// without a target (`sentinel load` alone runs the quick tour at its own shapes).
+/// without a target (`sentinel load` alone runs the quick tour at its own loads).
 fn unusable_flag(args: &LoadArgs) -> Option<String> {
     if !args.headers.is_empty() || args.body.is_some() {
         return Some("--header and --body shape HTTP requests: they need --url URL".to_owned());
@@ -232,37 +204,21 @@ fn unusable_flag(args: &LoadArgs) -> Option<String> {
     args.scenario.is_none().then(|| {
         format!(
             "{flag} needs a target: --url URL or --scenario NAME|all \
-             (`sentinel load` alone runs every scenario at its own short shape)"
+             (`sentinel load` alone runs every scenario at its own short load)"
         )
     })
 }
 
-/// The checks of a scenario under its text report.
-fn print_checks(findings: &Findings) -> std::io::Result<()> {
-    if findings.checks.is_empty() {
-        return Ok(());
-    }
-    let mut out = std::io::stdout().lock();
-    writeln!(out)?;
-    writeln!(out, "Checks ({})", findings.scenario)?;
-    for check in &findings.checks {
-        let verdict = if check.passed { "pass" } else { "FAIL" };
-        writeln!(out, "  {verdict:<8}{}: {}", check.check, check.detail)?;
-    }
-    Ok(())
-}
-
 /// One line per scenario: its load, its latency, its own figures and its verdict.
-fn print_table(rows: &[(Scenario, Shape, Judged)]) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
+fn write_table(out: &mut impl Write, runs: &[ScenarioRun]) -> io::Result<()> {
     writeln!(
         out,
         "{:<12}{:>8}{:>6}{:>9}{:>9}{:>9}{:>9}{:>10}  {:<34}verdict",
         "scenario", "rate/s", "time", "sent", "ok", "p50 ms", "p99 ms", "ok/s", "figures",
     )?;
-    for (scenario, shape, judged) in rows {
-        let r = &judged.result;
-        let verdict = match (judged.interrupted(), judged.failures.len()) {
+    for run in runs {
+        let r = &run.result;
+        let verdict = match (r.cancelled, run.failures().len()) {
             (true, _) => "interrupted".to_owned(),
             (false, 0) => "pass".to_owned(),
             (false, n) => format!("FAIL ({n})"),
@@ -270,26 +226,23 @@ fn print_table(rows: &[(Scenario, Shape, Judged)]) -> std::io::Result<()> {
         writeln!(
             out,
             "{:<12}{:>8}{:>5}s{:>9}{:>9}{:>9.3}{:>9.3}{:>10.1}  {:<34}{verdict}",
-            scenario.name(),
-            shape.rate,
-            shape.duration.as_secs_f64(),
+            run.scenario.name(),
+            r.target_rate,
+            r.duration_s,
             r.requests.sent,
             r.requests.ok,
             r.latency_ms.p50,
             r.latency_ms.p99,
             r.throughput,
-            judged.findings.summary(),
+            run.findings.summary(),
         )?;
     }
-    let passed = rows
-        .iter()
-        .filter(|(_, _, j)| j.failures.is_empty())
-        .count();
+    let passed = runs.iter().filter(|run| run.passed()).count();
     writeln!(out)?;
     writeln!(
         out,
         "{passed} of {} scenarios held their thresholds and checks",
-        rows.len()
+        runs.len()
     )
 }
 
@@ -308,4 +261,127 @@ fn hgrm_path(path: &Path, scenario: Scenario, single: bool) -> PathBuf {
         None => format!("{stem}-{scenario}"),
     };
     path.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sentinel_scenarios::Unwatched;
+
+    use super::super::tests::flags;
+    use super::*;
+
+    /// A short real run of `name`, against `thresholds` or its own.
+    async fn short_run(name: &str, thresholds: Option<&str>) -> ScenarioRun {
+        let scenario: Scenario = name.parse().expect("built in");
+        let config = LoadTestConfig {
+            requests_per_second: 200.0,
+            duration: Duration::from_millis(50),
+            timeout: Duration::from_secs(5),
+            ..scenario.config()
+        };
+        let thresholds = thresholds.map(|text| vec![text.parse().expect("valid")]);
+        sentinel_scenarios::run(
+            scenario,
+            config,
+            thresholds,
+            &Setup::default(),
+            &mut Unwatched,
+        )
+        .await
+        .expect("the scenario runs")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_table_has_a_row_per_scenario_and_counts_those_that_held() {
+        let runs = [
+            short_run("identity", Some("success>=0%")).await,
+            short_run("policy-eval", Some("p99<1ns")).await,
+        ];
+        let mut out = Vec::new();
+        write_table(&mut out, &runs).expect("written to memory");
+        let text = String::from_utf8(out).expect("UTF-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            concat!(
+                "scenario      rate/s  time     sent       ok   p50 ms   p99 ms      ok/s  ",
+                "figures                           verdict"
+            )
+        );
+        let sent = runs[0].result.requests.sent;
+        assert!(
+            lines[1].starts_with("identity         200 0.05s"),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[1].contains(&format!("0 collisions/{sent} IDs")),
+            "{}",
+            lines[1]
+        );
+        assert!(lines[1].ends_with("pass"), "{}", lines[1]);
+        assert!(lines[2].starts_with("policy-eval"), "{}", lines[2]);
+        assert!(
+            lines[2].ends_with("  -                                 FAIL (1)"),
+            "{}",
+            lines[2]
+        );
+        assert_eq!(lines[3], "");
+        assert_eq!(
+            lines[4],
+            "1 of 2 scenarios held their thresholds and checks"
+        );
+        assert_eq!(lines.len(), 5);
+    }
+
+    #[test]
+    fn choices_are_all_or_a_registered_name() {
+        assert_eq!("all".parse(), Ok(Choice::All));
+        let mixed: Choice = "mixed".parse().expect("registered");
+        assert!(matches!(mixed, Choice::One(scenario) if scenario.name() == "mixed"));
+        let unknown = "nope".parse::<Choice>().expect_err("not registered");
+        for scenario in registry() {
+            assert!(unknown.to_string().contains(scenario.name()), "{unknown}");
+        }
+    }
+
+    #[test]
+    fn the_help_lists_every_scenario_with_its_load() {
+        let help = after_help();
+        for scenario in registry() {
+            let line = help
+                .lines()
+                .find(|line| line.trim_start().starts_with(scenario.name()))
+                .unwrap_or_else(|| panic!("{scenario} missing: {help}"));
+            assert!(line.contains(scenario.summary()), "{line}");
+        }
+        assert!(help.contains("130 when interrupted"), "{help}");
+    }
+
+    #[test]
+    fn load_flags_need_a_target_and_request_flags_need_a_url() {
+        let problem = unusable_flag(&flags(&["--workers", "3"])).expect("refused");
+        assert!(problem.starts_with("--workers needs a target"), "{problem}");
+        assert!(unusable_flag(&flags(&["--scenario", "all", "--workers", "3"])).is_none());
+        let problem = unusable_flag(&flags(&["--scenario", "mixed", "--body", "x"]));
+        assert!(problem.is_some_and(|p| p.contains("need --url")));
+        assert!(unusable_flag(&flags(&[])).is_none());
+    }
+
+    #[test]
+    fn several_scenarios_get_an_hgrm_file_each() {
+        let issuance: Scenario = "issuance".parse().expect("built in");
+        let path = Path::new("/tmp/lat.hgrm");
+        assert_eq!(hgrm_path(path, issuance, true), path);
+        assert_eq!(
+            hgrm_path(path, issuance, false),
+            Path::new("/tmp/lat-issuance.hgrm")
+        );
+        assert_eq!(
+            hgrm_path(Path::new("lat"), issuance, false),
+            Path::new("lat-issuance")
+        );
+    }
 }

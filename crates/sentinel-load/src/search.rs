@@ -27,9 +27,9 @@ pub struct RateSearch {
 }
 
 /// The search stops once the rate that broke is within this factor of the rate that held.
-pub const PRECISION: f64 = 1.05;
+const PRECISION: f64 = 1.05;
 /// The most steps a search runs.
-pub const MAX_STEPS: usize = 24;
+const MAX_STEPS: usize = 24;
 /// No rate below this is tried.
 const FLOOR: f64 = 1.0;
 /// No rate above this is tried (far beyond what one process can generate).

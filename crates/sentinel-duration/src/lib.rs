@@ -1,5 +1,18 @@
-//! Human durations (`10s`, `1.5ms`, `250us`) for configuration and thresholds, parsed strictly:
-//! a unit is required, so `10` is never silently read as seconds or milliseconds.
+//! `sentinel-duration`: human durations (`10s`, `1.5ms`, `250us`) for command-line flags,
+//! configuration and load thresholds, parsed strictly: a unit is required, so `10` is never
+//! silently read as seconds or milliseconds.
+//!
+//! One parser serves every place that reads a duration, so `--sts-timeout 5s`,
+//! `--duration 5s` and `p99<5s` all mean the same thing.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! assert_eq!(sentinel_duration::parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+//! assert!(sentinel_duration::parse_duration("10").is_err(), "a unit is required");
+//! ```
+
+#![warn(missing_docs)]
 
 use std::time::Duration;
 

@@ -1,0 +1,256 @@
+//! The client side of the identity proof: an STS `GetCallerIdentity` request signed (SigV4)
+//! with the caller's own credentials, for the STS endpoint the SDK resolves for them (so
+//! `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, FIPS and dual-stack settings are honoured), bound
+//! to one server by a signed `X-Sentinel-Audience` header, and never sent by the caller.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use aws_config::SdkConfig;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_sts::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use aws_types::service_config::ServiceConfigKey;
+use sentinel_server::remote::proof::{
+    AUDIENCE_HEADER, FORM_CONTENT_TYPE, GET_CALLER_IDENTITY_BODY, Proof,
+};
+
+/// The region a proof is signed for when the caller has none configured.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// Why no proof could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ProofError {
+    /// The caller's own credentials could not be loaded.
+    #[error("cannot load your AWS credentials to sign the identity proof: {0}")]
+    Credentials(String),
+    /// The SDK could not resolve an STS endpoint for these settings.
+    #[error("cannot resolve the STS endpoint for the identity proof: {0}")]
+    Endpoint(String),
+    /// Signing failed.
+    #[error("cannot sign the identity proof: {0}")]
+    Signing(String),
+}
+
+/// Where a proof is signed for and with what: the STS endpoint URL and the signing region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofTarget {
+    /// The STS endpoint, ending in `/`.
+    pub url: String,
+    /// The region the signature is scoped to.
+    pub region: String,
+}
+
+impl ProofTarget {
+    /// The STS endpoint the SDK resolves for `config` (the service-specific
+    /// `AWS_ENDPOINT_URL_STS` or profile `endpoint_url` first, then `AWS_ENDPOINT_URL`, then
+    /// AWS's regional endpoint), with its region ([`DEFAULT_REGION`] when none is configured).
+    pub async fn resolve(config: &SdkConfig) -> Result<ProofTarget, ProofError> {
+        let region = config
+            .region()
+            .map_or_else(|| DEFAULT_REGION.to_owned(), ToString::to_string);
+        let explicit = if config.get_origin("endpoint_url").is_client_config() {
+            config.endpoint_url().map(str::to_owned)
+        } else {
+            config
+                .service_config()
+                .and_then(|service| service.load_config(sts_endpoint_key()))
+                .or_else(|| config.endpoint_url().map(str::to_owned))
+        };
+        let params = Params::builder()
+            .region(region.clone())
+            .set_use_fips(config.use_fips())
+            .set_use_dual_stack(config.use_dual_stack())
+            .set_endpoint(explicit)
+            .build()
+            .map_err(|error| ProofError::Endpoint(error.to_string()))?;
+        let endpoint = DefaultResolver::new()
+            .resolve_endpoint(&params)
+            .await
+            .map_err(|error| ProofError::Endpoint(error.to_string()))?;
+        let url = endpoint.url();
+        let url = if url.ends_with('/') {
+            url.to_owned()
+        } else {
+            format!("{url}/")
+        };
+        Ok(ProofTarget { url, region })
+    }
+}
+
+/// The keys the SDK reads a service-specific STS endpoint from.
+fn sts_endpoint_key() -> ServiceConfigKey<'static> {
+    ServiceConfigKey::builder()
+        .service_id("STS")
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .expect("every field of the key is set")
+}
+
+/// Signs a proof with `config`'s credentials for its STS endpoint, bound to `audience`.
+pub async fn sign_for(config: &SdkConfig, audience: &str) -> Result<Proof, ProofError> {
+    let provider = config.credentials_provider().ok_or_else(|| {
+        ProofError::Credentials("no credentials provider is configured".to_owned())
+    })?;
+    let credentials = provider
+        .provide_credentials()
+        .await
+        .map_err(|error| ProofError::Credentials(error.to_string()))?;
+    let target = ProofTarget::resolve(config).await?;
+    sign(&credentials, &target, audience, SystemTime::now())
+}
+
+/// Signs a proof with `credentials` for `target`, bound to `audience`, dated `time`.
+pub fn sign(
+    credentials: &Credentials,
+    target: &ProofTarget,
+    audience: &str,
+    time: SystemTime,
+) -> Result<Proof, ProofError> {
+    let signing_error = |error: &dyn std::fmt::Display| ProofError::Signing(error.to_string());
+    let identity: Identity = credentials.clone().into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&target.region)
+        .name("sts")
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|error| signing_error(&error))?
+        .into();
+    let unsigned = [
+        ("content-type", FORM_CONTENT_TYPE),
+        (AUDIENCE_HEADER, audience),
+    ];
+    let request = SignableRequest::new(
+        "POST",
+        &target.url,
+        unsigned.into_iter(),
+        SignableBody::Bytes(GET_CALLER_IDENTITY_BODY.as_bytes()),
+    )
+    .map_err(|error| signing_error(&error))?;
+    let (instructions, _signature) = aws_sigv4::http_request::sign(request, &params)
+        .map_err(|error| signing_error(&error))?
+        .into_parts();
+    let mut headers: BTreeMap<String, String> = unsigned
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    for (name, value) in instructions.headers() {
+        headers.insert(name.to_owned(), value.to_owned());
+    }
+    Ok(Proof {
+        method: "POST".to_owned(),
+        url: target.url.clone(),
+        headers,
+        body: GET_CALLER_IDENTITY_BODY.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sentinel_server::remote::{Endpoint, ProofRules, StsEndpoints};
+
+    fn target() -> ProofTarget {
+        ProofTarget {
+            url: "https://sts.us-east-1.amazonaws.com/".into(),
+            region: "us-east-1".into(),
+        }
+    }
+
+    fn credentials(token: Option<&str>) -> Credentials {
+        Credentials::new(
+            "AKIDEXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            token.map(str::to_owned),
+            None,
+            "test",
+        )
+    }
+
+    #[test]
+    fn a_signed_proof_passes_the_servers_checks_and_signs_the_audience() {
+        let now = SystemTime::now();
+        let proof = sign(
+            &credentials(Some("session-token")),
+            &target(),
+            "sentinel.example.com",
+            now,
+        )
+        .expect("signed");
+        let authorization = &proof.headers["authorization"];
+        assert!(
+            authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"),
+            "{authorization}"
+        );
+        assert!(
+            authorization.contains("SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-sentinel-audience"),
+            "{authorization}"
+        );
+        assert_eq!(proof.headers["x-amz-security-token"], "session-token");
+        assert!(!format!("{proof:?}").contains("wJalrXUtnFEMI"));
+        let rules = ProofRules {
+            audience: "sentinel.example.com".into(),
+            endpoints: StsEndpoints::Aws,
+        };
+        let checked = rules
+            .check(&proof, jiff::Timestamp::try_from(now).expect("now"))
+            .expect("the server accepts it");
+        assert_eq!(checked.uri, "https://sts.us-east-1.amazonaws.com/");
+        let elsewhere = ProofRules {
+            audience: "other.example.com".into(),
+            endpoints: StsEndpoints::Listed(vec![
+                Endpoint::parse("https://sts.us-east-1.amazonaws.com").expect("endpoint"),
+            ]),
+        };
+        assert!(elsewhere.check(&proof, jiff::Timestamp::now()).is_err());
+    }
+
+    #[test]
+    fn the_signature_depends_on_the_secret_and_the_audience() {
+        let now = SystemTime::now();
+        let signature = |secret: &str, audience: &str| {
+            let credentials = Credentials::new("AKIDEXAMPLE", secret, None, None, "test");
+            sign(&credentials, &target(), audience, now)
+                .expect("signed")
+                .headers["authorization"]
+                .clone()
+        };
+        let base = signature("secret-one", "a.example");
+        assert_eq!(base, signature("secret-one", "a.example"));
+        assert_ne!(base, signature("secret-two", "a.example"));
+        assert_ne!(base, signature("secret-one", "b.example"));
+    }
+
+    #[tokio::test]
+    async fn the_endpoint_follows_the_sdk_settings() {
+        let regional = SdkConfig::builder()
+            .region(aws_config::Region::new("eu-west-2"))
+            .build();
+        assert_eq!(
+            ProofTarget::resolve(&regional).await.expect("endpoint"),
+            ProofTarget {
+                url: "https://sts.eu-west-2.amazonaws.com/".into(),
+                region: "eu-west-2".into()
+            }
+        );
+        let custom = SdkConfig::builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:5000")
+            .build();
+        assert_eq!(
+            ProofTarget::resolve(&custom).await.expect("endpoint").url,
+            "http://127.0.0.1:5000/"
+        );
+        let none = SdkConfig::builder().build();
+        assert_eq!(
+            ProofTarget::resolve(&none).await.expect("endpoint").url,
+            "https://sts.us-east-1.amazonaws.com/"
+        );
+    }
+}

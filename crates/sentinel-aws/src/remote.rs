@@ -1,0 +1,433 @@
+//! The client of `sentinel server`: sign an identity proof with the caller's own credentials,
+//! send it with the profile asked for, and read the credentials (or the refusal) that come back.
+//! Proofs travel only over HTTPS, or plain HTTP to this very machine: anyone who saw one could
+//! use it at that server until it goes stale.
+
+use std::path::Path;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_smithy_http_client::Connector;
+use aws_smithy_http_client::tls::{TlsContext, TrustStore};
+use aws_smithy_runtime_api::client::http::HttpConnector;
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_types::body::SdkBody;
+use http::Uri;
+use http_body_util::{BodyExt, Limited};
+use jiff::Timestamp;
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use sentinel_core::issuer::Credentials;
+use sentinel_server::remote::{CredentialsRequest, REMOTE_CREDENTIALS_PATH};
+use serde::Deserialize;
+
+use crate::profile::{BaseCredentials, ProfileSettings};
+use crate::proof::{ProofError, sign_for};
+use crate::sdk;
+
+/// The largest answer read from a server.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// Why no credentials came from the server.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// The server URL is unusable.
+    #[error("{url:?} is not a Sentinel server URL: {problem}")]
+    Url {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The CA bundle could not be read.
+    #[error("cannot read the CA bundle {path}: {problem}")]
+    CaBundle {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        problem: String,
+    },
+    /// No proof could be signed.
+    #[error(transparent)]
+    Proof(#[from] ProofError),
+    /// The server could not be reached, or its answer could not be read.
+    #[error("cannot get credentials from {url}: {problem}")]
+    Unreachable {
+        /// The server's credentials URL.
+        url: String,
+        /// What went wrong.
+        problem: String,
+    },
+    /// The server answered with a refusal.
+    #[error("{url} refused ({status} {code}): {message}")]
+    Refused {
+        /// The server's credentials URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// The refusal's `Code` (e.g. `AccessDenied`).
+        code: String,
+        /// The refusal's `Message` (e.g. naming the rule).
+        message: String,
+    },
+}
+
+/// A client of one Sentinel server.
+#[derive(Debug)]
+pub struct RemoteClient {
+    url: Uri,
+    audience: String,
+    connector: Connector,
+}
+
+/// The `200` answer: container-credentials fields.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Answer {
+    access_key_id: String,
+    secret_access_key: String,
+    token: String,
+    expiration: String,
+}
+
+/// A refusal's body.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RefusalBody {
+    code: String,
+    message: String,
+}
+
+impl RemoteClient {
+    /// A client of the server at `server` (`https://host[:port][/prefix]`; plain `http` only
+    /// to a loopback address), binding proofs to `audience` (default: the URL's host), trusting
+    /// the system's CA certificates and those in `ca_bundle` (PEM), waiting at most `timeout`
+    /// to connect and for each answer.
+    pub fn new(
+        server: &str,
+        audience: Option<&str>,
+        ca_bundle: Option<&Path>,
+        timeout: Duration,
+    ) -> Result<RemoteClient, RemoteError> {
+        let url = credentials_url(server)?;
+        let audience = match audience {
+            Some(audience) => audience.to_owned(),
+            None => url.host().unwrap_or_default().to_owned(),
+        };
+        let mut trust = TrustStore::default();
+        if let Some(path) = ca_bundle {
+            let pem = std::fs::read(path)
+                .map_err(|error| error.to_string())
+                .and_then(|pem| check_ca_bundle(&pem).map(|()| pem))
+                .map_err(|problem| RemoteError::CaBundle {
+                    path: path.display().to_string(),
+                    problem,
+                })?;
+            trust = trust.with_pem_certificate(pem);
+        }
+        let tls = TlsContext::builder()
+            .with_trust_store(trust)
+            .build()
+            .map_err(|error| RemoteError::CaBundle {
+                path: ca_bundle
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                problem: error.to_string(),
+            })?;
+        Ok(RemoteClient {
+            url,
+            audience,
+            connector: sdk::connector(tls, timeout, timeout),
+        })
+    }
+
+    /// The credentials endpoint asked.
+    pub fn url(&self) -> &Uri {
+        &self.url
+    }
+
+    /// Credentials for `profile`, proving who the caller is with `base`'s credentials.
+    pub async fn credentials(
+        &self,
+        base: &SdkConfig,
+        profile: &str,
+    ) -> Result<Credentials, RemoteError> {
+        let proof = sign_for(base, &self.audience).await?;
+        let body = serde_json::to_vec(&CredentialsRequest {
+            profile: profile.to_owned(),
+            proof,
+        })
+        .map_err(|error| self.unreachable(format!("cannot encode the request: {error}")))?;
+        let mut request = http::Request::new(SdkBody::from(body));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = self.url.clone();
+        request.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        let request = HttpRequest::try_from(request)
+            .map_err(|error| self.unreachable(format!("cannot build the request: {error}")))?;
+        let response = self
+            .connector
+            .call(request)
+            .await
+            .map_err(|error| self.unreachable(error.to_string()))?;
+        let status = response.status().as_u16();
+        let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+            .collect()
+            .await
+            .map_err(|error| self.unreachable(format!("cannot read the answer: {error}")))?
+            .to_bytes();
+        if status != 200 {
+            let refusal: RefusalBody = serde_json::from_slice(&body).map_err(|_| {
+                self.unreachable(format!(
+                    "it answered {status} without a Sentinel error body"
+                ))
+            })?;
+            return Err(RemoteError::Refused {
+                url: self.url.to_string(),
+                status,
+                code: refusal.code,
+                message: refusal.message,
+            });
+        }
+        let answer: Answer = serde_json::from_slice(&body)
+            .map_err(|_| self.unreachable("its answer (200) holds no credentials".to_owned()))?;
+        let expiration: Timestamp = answer.expiration.parse().map_err(|_| {
+            self.unreachable(format!(
+                "its answer has an unreadable Expiration {:?}",
+                answer.expiration
+            ))
+        })?;
+        Ok(Credentials {
+            access_key_id: answer.access_key_id,
+            secret_access_key: answer.secret_access_key,
+            session_token: answer.token,
+            expiration,
+        })
+    }
+
+    fn unreachable(&self, problem: String) -> RemoteError {
+        RemoteError::Unreachable {
+            url: self.url.to_string(),
+            problem,
+        }
+    }
+}
+
+/// Credentials for one profile of a server, proved with one set of the caller's own
+/// credentials: what `credentials --remote` and `exec --remote` ask on every fetch.
+#[derive(Debug)]
+pub struct RemoteSource {
+    client: RemoteClient,
+    base: SdkConfig,
+    profile: String,
+}
+
+impl RemoteSource {
+    /// Asks `client` for `profile`, signing proofs with `base`'s credentials.
+    pub async fn new(client: RemoteClient, base: &BaseCredentials, profile: &str) -> RemoteSource {
+        RemoteSource {
+            client,
+            base: base.config(None).await,
+            profile: profile.to_owned(),
+        }
+    }
+
+    /// The source an AWS config profile with `sentinel_server` describes (its
+    /// `sentinel_audience`, `sentinel_ca_bundle`, base credentials and region), or `None` when
+    /// it names no server.
+    pub async fn from_profile(
+        settings: &ProfileSettings,
+        timeout: Duration,
+    ) -> Result<Option<RemoteSource>, RemoteError> {
+        let Some(server) = &settings.sentinel_server else {
+            return Ok(None);
+        };
+        let client = RemoteClient::new(
+            server,
+            settings.sentinel_audience.as_deref(),
+            settings.sentinel_ca_bundle.as_deref().map(Path::new),
+            timeout,
+        )?;
+        Ok(Some(RemoteSource {
+            client,
+            base: settings.base_config().await,
+            profile: settings.name.clone(),
+        }))
+    }
+
+    /// Fresh credentials from the server.
+    pub async fn credentials(&self) -> Result<Credentials, RemoteError> {
+        self.client.credentials(&self.base, &self.profile).await
+    }
+
+    /// The region of the caller's own configuration, to hand on to a command.
+    pub fn region(&self) -> Option<String> {
+        self.base.region().map(ToString::to_string)
+    }
+}
+
+/// `server`'s credentials endpoint: its path with `/v1/credentials` appended.
+fn credentials_url(server: &str) -> Result<Uri, RemoteError> {
+    let error = |problem| RemoteError::Url {
+        url: server.to_owned(),
+        problem,
+    };
+    let uri: Uri = server
+        .parse()
+        .map_err(|_| error("expected https://HOST[:PORT]"))?;
+    let authority = uri
+        .authority()
+        .filter(|authority| !authority.as_str().contains('@'))
+        .ok_or_else(|| error("expected https://HOST[:PORT] without user information"))?;
+    match uri.scheme_str() {
+        Some("https") => {}
+        Some("http") if is_loopback(authority.host()) => {}
+        Some("http") => {
+            return Err(error(
+                "plain http sends the identity proof in the clear; use https (http is accepted \
+                 only to this machine's loopback address)",
+            ));
+        }
+        _ => return Err(error("expected https://HOST[:PORT]")),
+    }
+    if uri.query().is_some() {
+        return Err(error("a server URL has no query"));
+    }
+    let prefix = uri.path().trim_end_matches('/');
+    let path = if prefix.ends_with(REMOTE_CREDENTIALS_PATH) {
+        prefix.to_owned()
+    } else {
+        format!("{prefix}{REMOTE_CREDENTIALS_PATH}")
+    };
+    Uri::builder()
+        .scheme(uri.scheme_str().unwrap_or("https"))
+        .authority(authority.as_str())
+        .path_and_query(path)
+        .build()
+        .map_err(|_| error("expected https://HOST[:PORT]"))
+}
+
+/// Checks that `pem` holds at least one certificate usable as a trust anchor (the TLS stack
+/// would otherwise fail later, and less clearly).
+fn check_ca_bundle(pem: &[u8]) -> Result<(), String> {
+    let certificates = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| format!("not PEM certificates: {error}"))?;
+    if certificates.is_empty() {
+        return Err("it holds no PEM certificate".to_owned());
+    }
+    let mut roots = RootCertStore::empty();
+    for certificate in certificates {
+        roots
+            .add(certificate)
+            .map_err(|error| format!("unusable certificate: {error}"))?;
+    }
+    Ok(())
+}
+
+/// Whether `host` is this machine: `localhost` or a loopback address.
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_credentials_path_is_appended_to_the_server_url() {
+        for (server, url) in [
+            (
+                "https://sentinel.example.com",
+                "https://sentinel.example.com/v1/credentials",
+            ),
+            (
+                "https://sentinel.example.com/",
+                "https://sentinel.example.com/v1/credentials",
+            ),
+            (
+                "https://lb.example.com:8443/sentinel/",
+                "https://lb.example.com:8443/sentinel/v1/credentials",
+            ),
+            (
+                "https://s.example.com/v1/credentials",
+                "https://s.example.com/v1/credentials",
+            ),
+            (
+                "http://127.0.0.1:8080",
+                "http://127.0.0.1:8080/v1/credentials",
+            ),
+            (
+                "http://localhost:8080",
+                "http://localhost:8080/v1/credentials",
+            ),
+            ("http://[::1]:8080", "http://[::1]:8080/v1/credentials"),
+        ] {
+            assert_eq!(credentials_url(server).expect(server).to_string(), url);
+        }
+    }
+
+    #[test]
+    fn plain_http_elsewhere_and_other_shapes_are_refused() {
+        for bad in [
+            "http://sentinel.example.com",
+            "http://10.0.0.1:8080",
+            "ftp://sentinel.example.com",
+            "sentinel.example.com",
+            "https://user@sentinel.example.com",
+            "https://sentinel.example.com/?x=1",
+        ] {
+            assert!(credentials_url(bad).is_err(), "{bad}");
+        }
+        let message = credentials_url("http://sentinel.example.com")
+            .expect_err("plain")
+            .to_string();
+        assert!(message.contains("in the clear"), "{message}");
+    }
+
+    #[test]
+    fn a_ca_bundle_must_hold_certificates() {
+        assert!(check_ca_bundle(b"").is_err());
+        assert!(check_ca_bundle(b"not a certificate").is_err());
+        let garbage = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert!(check_ca_bundle(garbage).is_err());
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "nothing").expect("write");
+        let error = RemoteClient::new(
+            "https://s.example",
+            None,
+            Some(&path),
+            Duration::from_secs(1),
+        )
+        .expect_err("no certificate");
+        assert!(error.to_string().contains("ca.pem"), "{error}");
+    }
+
+    #[test]
+    fn the_audience_defaults_to_the_host() {
+        let client = RemoteClient::new(
+            "https://sentinel.example.com:8443",
+            None,
+            None,
+            Duration::from_secs(1),
+        )
+        .expect("client");
+        assert_eq!(client.audience, "sentinel.example.com");
+        let named = RemoteClient::new(
+            "https://10.1.2.3:8443",
+            Some("sentinel.internal"),
+            None,
+            Duration::from_secs(1),
+        )
+        .expect("client");
+        assert_eq!(named.audience, "sentinel.internal");
+    }
+}

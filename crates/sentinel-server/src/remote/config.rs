@@ -1,0 +1,540 @@
+//! The remote server's configuration file (YAML): where it listens and with which certificate,
+//! its audience, the STS endpoints it sends proofs to, its decision log, and the profiles it
+//! issues for. Read strictly: an unknown key, a missing one or a value of the wrong kind is an
+//! error naming the file, line and column, and nothing starts until the file is right.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::endpoint::{Endpoint, StsEndpoints};
+use crate::connections::Limits;
+
+/// The shortest and longest sessions STS grants.
+const SESSION_LIMITS: (Duration, Duration) =
+    (Duration::from_secs(900), Duration::from_secs(43_200));
+
+/// The remote server's settings, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// The certificate and key, or `None` for `tls: off` (loopback only).
+    pub tls: Option<TlsFiles>,
+    /// The `X-Sentinel-Audience` value proofs must carry.
+    pub audience: String,
+    /// Where proofs may be sent.
+    pub sts_endpoints: StsEndpoints,
+    /// The AWS region of the server's own STS and SSM calls (default: the SDK's own lookup).
+    pub region: Option<String>,
+    /// The decision log: a file path, or `-` for standard output.
+    pub decision_log: PathBuf,
+    /// How long a loaded policy is used before it is read again.
+    pub policy_ttl: Duration,
+    /// How long past its TTL a cached policy may still be used while the store is failing
+    /// (zero, the default, denies at once).
+    pub policy_max_stale: Duration,
+    /// How long STS may take, for a proof and for `AssumeRole` each.
+    pub sts_timeout: Duration,
+    /// Connection and request limits.
+    pub limits: Limits,
+    /// The profiles served, by name.
+    pub profiles: BTreeMap<String, ProfileConfig>,
+}
+
+/// The server's certificate chain and private key, PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
+}
+
+/// One profile the server issues for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileConfig {
+    /// The role assumed on `allow`.
+    pub role_arn: String,
+    /// Where the policy lives (`ssm:PARAMETER` or a file path), if not the default
+    /// `ssm:/sentinel/policies/<profile>`.
+    pub policy: Option<String>,
+    /// How long issued credentials live.
+    pub duration: Duration,
+    /// The external ID the role's trust policy requires, if any.
+    pub external_id: Option<String>,
+}
+
+/// A problem in the configuration file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the server configuration {}: {problem}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        problem: String,
+    },
+    /// The file is not a valid configuration.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// 1-based column.
+        column: u64,
+        /// What is wrong and what was expected.
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Spanned<String>,
+    tls: Spanned<RawTls>,
+    audience: Spanned<String>,
+    sts_endpoints: Option<Spanned<Vec<Spanned<String>>>>,
+    region: Option<Spanned<String>>,
+    decision_log: Spanned<String>,
+    policy_ttl: Option<Spanned<String>>,
+    policy_max_stale: Option<Spanned<String>>,
+    sts_timeout: Option<Spanned<String>>,
+    request_timeout: Option<Spanned<String>>,
+    header_timeout: Option<Spanned<String>>,
+    max_connections: Option<Spanned<usize>>,
+    profiles: Spanned<BTreeMap<String, Spanned<RawProfile>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawTls {
+    /// `off` unquoted reads as a YAML boolean.
+    Switch(bool),
+    Word(String),
+    Files(TlsFilesRaw),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsFilesRaw {
+    cert: String,
+    key: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    role_arn: Spanned<String>,
+    policy: Option<Spanned<String>>,
+    duration: Option<Spanned<String>>,
+    external_id: Option<Spanned<String>>,
+}
+
+/// Where a problem is: 1-based line and column.
+#[derive(Clone, Copy)]
+struct At {
+    line: u64,
+    column: u64,
+}
+
+impl<T> From<&Spanned<T>> for At {
+    fn from(spanned: &Spanned<T>) -> At {
+        At {
+            line: spanned.referenced.line(),
+            column: spanned.referenced.column(),
+        }
+    }
+}
+
+impl fmt::Debug for RawTls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RawTls")
+    }
+}
+
+impl ServerConfig {
+    /// Reads and validates the configuration file at `path`.
+    pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            path: path.to_owned(),
+            problem: error.to_string(),
+        })?;
+        ServerConfig::parse(&text, path)
+    }
+
+    /// Validates `text`, the content of the file at `path` (named in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<ServerConfig, ConfigError> {
+        let invalid = |at: At, message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            line: at.line,
+            column: at.column,
+            message,
+        };
+        let raw: RawConfig = serde_saphyr::from_str(text).map_err(|error| {
+            let at = error
+                .location()
+                .map(|location| At {
+                    line: location.line().max(1),
+                    column: location.column().max(1),
+                })
+                .unwrap_or(At { line: 1, column: 1 });
+            invalid(at, syntax_message(&error, at))
+        })?;
+        let listen: SocketAddr = raw.listen.value.trim().parse().map_err(|_| {
+            invalid(
+                At::from(&raw.listen),
+                format!(
+                    "listen: {:?} is not an address and port, like 0.0.0.0:8443 or [::]:8443",
+                    raw.listen.value
+                ),
+            )
+        })?;
+        let tls = match &raw.tls.value {
+            RawTls::Files(files) => Some(TlsFiles {
+                cert: PathBuf::from(&files.cert),
+                key: PathBuf::from(&files.key),
+            }),
+            RawTls::Switch(false) => None,
+            RawTls::Word(word) if word == "off" => None,
+            RawTls::Switch(true) | RawTls::Word(_) => {
+                return Err(invalid(
+                    At::from(&raw.tls),
+                    "tls: expected {cert: FILE, key: FILE}, or off".to_owned(),
+                ));
+            }
+        };
+        if tls.is_none() && !listen.ip().is_loopback() {
+            return Err(invalid(
+                At::from(&raw.listen),
+                format!(
+                    "listen: {listen} is not a loopback address, and tls is off: plain HTTP is \
+                     only for a TLS-terminating proxy on the same host (listen on 127.0.0.1), \
+                     otherwise configure tls: {{cert, key}}"
+                ),
+            ));
+        }
+        let audience = raw.audience.value.clone();
+        if audience.is_empty() || !audience.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(invalid(
+                At::from(&raw.audience),
+                "audience: expected visible ASCII without spaces, like sentinel.example.com"
+                    .to_owned(),
+            ));
+        }
+        let sts_endpoints = match &raw.sts_endpoints {
+            None => StsEndpoints::Aws,
+            Some(listed) if listed.value.is_empty() => {
+                return Err(invalid(
+                    At::from(listed),
+                    "sts_endpoints: an empty list would refuse every proof; leave the key out \
+                     for AWS's own STS endpoints"
+                        .to_owned(),
+                ));
+            }
+            Some(listed) => StsEndpoints::Listed(
+                listed
+                    .value
+                    .iter()
+                    .map(|url| {
+                        Endpoint::parse(&url.value).map_err(|error| {
+                            invalid(At::from(url), format!("sts_endpoints: {error}"))
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        let duration = |field: &str, value: &Option<Spanned<String>>, default: Duration| {
+            value.as_ref().map_or(Ok(default), |text| {
+                parse_duration(&text.value)
+                    .map_err(|problem| invalid(At::from(text), format!("{field}: {problem}")))
+            })
+        };
+        let defaults = Limits::default();
+        let limits = Limits {
+            header_timeout: duration(
+                "header_timeout",
+                &raw.header_timeout,
+                defaults.header_timeout,
+            )?,
+            request_timeout: duration(
+                "request_timeout",
+                &raw.request_timeout,
+                defaults.request_timeout,
+            )?,
+            max_header_bytes: defaults.max_header_bytes,
+            max_connections: match &raw.max_connections {
+                None => defaults.max_connections,
+                Some(count) if count.value == 0 => {
+                    return Err(invalid(
+                        At::from(count),
+                        "max_connections: expected at least 1".to_owned(),
+                    ));
+                }
+                Some(count) => count.value,
+            },
+        };
+        if raw.profiles.value.is_empty() {
+            return Err(invalid(
+                At::from(&raw.profiles),
+                "profiles: expected at least one profile".to_owned(),
+            ));
+        }
+        let mut profiles = BTreeMap::new();
+        for (name, profile) in &raw.profiles.value {
+            let at = At::from(profile);
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(invalid(
+                    at,
+                    format!("profiles: {name:?} is not a profile name (visible ASCII, no spaces)"),
+                ));
+            }
+            let profile = &profile.value;
+            let role_arn = &profile.role_arn;
+            if let Err(problem) = check_role_arn(&role_arn.value) {
+                return Err(invalid(
+                    At::from(role_arn),
+                    format!("profiles.{name}.role_arn: {problem}"),
+                ));
+            }
+            let session = duration(
+                &format!("profiles.{name}.duration"),
+                &profile.duration,
+                Duration::from_secs(3600),
+            )?;
+            let (shortest, longest) = SESSION_LIMITS;
+            if !(shortest..=longest).contains(&session) {
+                return Err(invalid(
+                    profile.duration.as_ref().map_or(at, At::from),
+                    format!(
+                        "profiles.{name}.duration: STS issues sessions of 15m to 12h, not {session:?}"
+                    ),
+                ));
+            }
+            profiles.insert(
+                name.clone(),
+                ProfileConfig {
+                    role_arn: role_arn.value.clone(),
+                    policy: profile.policy.as_ref().map(|policy| policy.value.clone()),
+                    duration: session,
+                    external_id: profile.external_id.as_ref().map(|id| id.value.clone()),
+                },
+            );
+        }
+        Ok(ServerConfig {
+            listen,
+            tls,
+            audience,
+            sts_endpoints,
+            region: raw.region.map(|region| region.value),
+            decision_log: PathBuf::from(&raw.decision_log.value),
+            policy_ttl: duration("policy_ttl", &raw.policy_ttl, Duration::from_secs(60))?,
+            policy_max_stale: duration("policy_max_stale", &raw.policy_max_stale, Duration::ZERO)?,
+            sts_timeout: duration("sts_timeout", &raw.sts_timeout, Duration::from_secs(5))?,
+            limits,
+            profiles,
+        })
+    }
+}
+
+/// The YAML error's message without the location it ends with (the error carries it apart).
+fn syntax_message(error: &serde_saphyr::Error, at: At) -> String {
+    let plain = error.render_with_options(serde_saphyr::render_options! {
+        snippets: serde_saphyr::SnippetMode::Off,
+    });
+    let suffix = format!(" at line {}, column {}", at.line, at.column);
+    plain.strip_suffix(&suffix).unwrap_or(&plain).to_owned()
+}
+
+/// Whether `arn` names an IAM role: `arn:PARTITION:iam::ACCOUNT:role/NAME`.
+pub(crate) fn check_role_arn(arn: &str) -> Result<(), String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let shaped = matches!(
+        parts.as_slice(),
+        ["arn", partition, "iam", "", account, resource]
+            if partition.starts_with("aws")
+                && account.len() == 12
+                && account.bytes().all(|b| b.is_ascii_digit())
+                && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty())
+    );
+    if shaped {
+        Ok(())
+    } else {
+        Err(format!(
+            "{arn:?} is not an IAM role ARN, like arn:aws:iam::123456789012:role/production"
+        ))
+    }
+}
+
+/// Parses a duration such as `60s`, `15m` or `1h`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    sentinel_duration::parse_duration(text).map_err(|error| error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+listen: 0.0.0.0:8443
+tls:
+  cert: /etc/sentinel/tls.crt
+  key: /etc/sentinel/tls.key
+audience: sentinel.example.com
+decision_log: /var/log/sentinel/decisions.jsonl
+policy_ttl: 30s
+profiles:
+  production:
+    role_arn: arn:aws:iam::123456789012:role/production
+    policy: ssm:/sentinel/policies/production
+    duration: 30m
+    external_id: ext-1
+  staging:
+    role_arn: arn:aws:iam::123456789012:role/staging
+"#;
+
+    fn parse(text: &str) -> Result<ServerConfig, ConfigError> {
+        ServerConfig::parse(text, Path::new("server.yaml"))
+    }
+
+    fn error(text: &str) -> String {
+        parse(text).expect_err("invalid").to_string()
+    }
+
+    #[test]
+    fn reads_every_setting_and_fills_the_defaults() {
+        let config = parse(GOOD).expect("valid");
+        assert_eq!(config.listen, "0.0.0.0:8443".parse().expect("addr"));
+        assert_eq!(
+            config.tls,
+            Some(TlsFiles {
+                cert: "/etc/sentinel/tls.crt".into(),
+                key: "/etc/sentinel/tls.key".into()
+            })
+        );
+        assert_eq!(config.audience, "sentinel.example.com");
+        assert_eq!(config.sts_endpoints, StsEndpoints::Aws);
+        assert_eq!(config.policy_ttl, Duration::from_secs(30));
+        assert_eq!(config.policy_max_stale, Duration::ZERO);
+        assert_eq!(config.sts_timeout, Duration::from_secs(5));
+        assert_eq!(config.limits, Limits::default());
+        let production = &config.profiles["production"];
+        assert_eq!(production.duration, Duration::from_secs(1800));
+        assert_eq!(production.external_id.as_deref(), Some("ext-1"));
+        let staging = &config.profiles["staging"];
+        assert_eq!(staging.duration, Duration::from_secs(3600));
+        assert_eq!(staging.policy, None);
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        let off = GOOD.replace(
+            "tls:\n  cert: /etc/sentinel/tls.crt\n  key: /etc/sentinel/tls.key",
+            "tls: off",
+        );
+        let refused = error(&off);
+        assert!(refused.starts_with("server.yaml:2:9: listen:"), "{refused}");
+        assert!(refused.contains("loopback"), "{refused}");
+        let loopback = off.replace("0.0.0.0:8443", "127.0.0.1:8080");
+        assert_eq!(parse(&loopback).expect("valid").tls, None);
+        let other = loopback.replace("tls: off", "tls: maybe");
+        assert!(error(&other).contains("tls: expected {cert: FILE, key: FILE}, or off"));
+        let quoted = loopback.replace("tls: off", "tls: \"off\"");
+        assert_eq!(parse(&quoted).expect("valid").tls, None);
+    }
+
+    #[test]
+    fn problems_are_named_with_their_line_and_column() {
+        let cases = [
+            (
+                GOOD.replace("policy_ttl: 30s", "policy_ttl: 30"),
+                "8:13: policy_ttl:",
+            ),
+            (
+                GOOD.replace(
+                    "role_arn: arn:aws:iam::123456789012:role/staging",
+                    "role_arn: staging",
+                ),
+                "16:15: profiles.staging.role_arn: \"staging\" is not an IAM role ARN",
+            ),
+            (
+                GOOD.replace("duration: 30m", "duration: 13h"),
+                "13:15: profiles.production.duration",
+            ),
+            (
+                GOOD.replace("listen: 0.0.0.0:8443", "listen: somewhere"),
+                "2:9: listen:",
+            ),
+            (
+                GOOD.replace("audience: sentinel.example.com", "audience: two words"),
+                "6:11: audience:",
+            ),
+            (
+                GOOD.replace("policy_ttl: 30s", "policy_tll: 30s"),
+                "8:1: unknown field `policy_tll`",
+            ),
+            (
+                GOOD.replace("    duration: 30m\n", "    duraton: 30m\n"),
+                "unknown field `duraton`",
+            ),
+            (
+                GOOD.replace("decision_log: /var/log/sentinel/decisions.jsonl\n", ""),
+                "missing field `decision_log`",
+            ),
+            (
+                format!("{GOOD}sts_endpoints: []\n"),
+                "sts_endpoints: an empty list",
+            ),
+            (
+                format!("{GOOD}sts_endpoints: [\"https://sts.example/path\"]\n"),
+                "sts_endpoints: \"https://sts.example/path\" is not an STS endpoint URL",
+            ),
+            (
+                format!("{GOOD}max_connections: 0\n"),
+                "max_connections: expected at least 1",
+            ),
+            ("profiles: {}\n".to_owned(), "missing field"),
+            (": : :\n".to_owned(), "server.yaml:1:"),
+        ];
+        for (text, expected) in cases {
+            let message = error(&text);
+            assert!(
+                message.contains(expected),
+                "expected {expected:?} in {message:?}"
+            );
+            assert!(message.starts_with("server.yaml:"), "{message}");
+        }
+    }
+
+    #[test]
+    fn listed_endpoints_replace_the_aws_default() {
+        let text = format!("{GOOD}sts_endpoints:\n  - http://127.0.0.1:5000\n");
+        let config = parse(&text).expect("valid");
+        assert_eq!(
+            config.sts_endpoints,
+            StsEndpoints::Listed(vec![Endpoint::parse("http://127.0.0.1:5000").expect("url")])
+        );
+    }
+
+    #[test]
+    fn role_arns_must_name_a_role() {
+        assert!(check_role_arn("arn:aws:iam::123456789012:role/a").is_ok());
+        assert!(check_role_arn("arn:aws-cn:iam::123456789012:role/path/a").is_ok());
+        for bad in [
+            "arn:aws:iam::123456789012:user/a",
+            "arn:aws:iam::12345678901:role/a",
+            "arn:aws:sts::123456789012:role/a",
+            "arn:aws:iam::123456789012:role/",
+            "role/a",
+        ] {
+            assert!(check_role_arn(bad).is_err(), "{bad}");
+        }
+    }
+}

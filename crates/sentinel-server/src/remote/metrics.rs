@@ -1,0 +1,199 @@
+//! What `GET /metrics` reports, in the Prometheus text format: decisions by profile and effect,
+//! refusals by kind, and how long STS takes (the identity proofs and `AssumeRole`). Every
+//! replica counts only its own requests; Prometheus adds them up.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::prometheus_text;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use sentinel_core::issuer::{Credentials, IssueRequest, Issuer, IssuerError};
+
+/// The content type of the Prometheus text format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DecisionLabels {
+    profile: String,
+    effect: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StsLabels {
+    call: &'static str,
+}
+
+/// The STS calls whose latency is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StsCall {
+    /// A caller's identity proof, sent on to STS.
+    GetCallerIdentity,
+    /// The broker's issuer.
+    AssumeRole,
+}
+
+impl StsCall {
+    fn label(self) -> &'static str {
+        match self {
+            StsCall::GetCallerIdentity => "GetCallerIdentity",
+            StsCall::AssumeRole => "AssumeRole",
+        }
+    }
+}
+
+/// The remote server's metrics; cheap to clone, every clone counts into the same registry.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    decisions: Family<DecisionLabels, Counter>,
+    refusals: Family<RefusalLabels, Counter>,
+    sts: Family<StsLabels, Histogram, fn() -> Histogram>,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Empty metrics, registered under the `sentinel_` prefix.
+    pub fn new() -> Metrics {
+        let decisions = Family::<DecisionLabels, Counter>::default();
+        let refusals = Family::<RefusalLabels, Counter>::default();
+        let sts = Family::<StsLabels, Histogram, fn() -> Histogram>::new_with_constructor(|| {
+            // 0.5 ms to about 8 s.
+            Histogram::new(exponential_buckets(0.0005, 2.0, 15))
+        });
+        let mut registry = Registry::with_prefix("sentinel");
+        registry.register(
+            "decisions",
+            "Policy decisions, by profile and effect",
+            decisions.clone(),
+        );
+        registry.register(
+            "refusals",
+            "Requests answered without credentials, by kind of refusal",
+            refusals.clone(),
+        );
+        registry.register(
+            "sts_request_duration_seconds",
+            "How long STS took to answer, by call",
+            sts.clone(),
+        );
+        Metrics {
+            registry: Arc::new(registry),
+            decisions,
+            refusals,
+            sts,
+        }
+    }
+
+    /// Counts a policy decision for `profile` (`allow`, `deny` or `require_approval`).
+    pub fn decision(&self, profile: &str, effect: &'static str) {
+        self.decisions
+            .get_or_create(&DecisionLabels {
+                profile: profile.to_owned(),
+                effect,
+            })
+            .inc();
+    }
+
+    /// Counts a request answered without credentials.
+    pub fn refusal(&self, kind: &'static str) {
+        self.refusals.get_or_create(&RefusalLabels { kind }).inc();
+    }
+
+    /// Records that one STS `call` took `elapsed`.
+    pub fn sts_latency(&self, call: StsCall, elapsed: Duration) {
+        self.sts
+            .get_or_create(&StsLabels { call: call.label() })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_text::encode(&mut text, &self.registry);
+        text
+    }
+
+    /// `issuer`, with each call's latency recorded as [`StsCall::AssumeRole`].
+    pub fn timed(&self, issuer: Arc<dyn Issuer>) -> Arc<dyn Issuer> {
+        Arc::new(TimedIssuer {
+            inner: issuer,
+            metrics: self.clone(),
+        })
+    }
+}
+
+/// An issuer whose calls are timed into the metrics.
+struct TimedIssuer {
+    inner: Arc<dyn Issuer>,
+    metrics: Metrics,
+}
+
+#[async_trait::async_trait]
+impl Issuer for TimedIssuer {
+    async fn issue(&self, request: &IssueRequest<'_>) -> Result<Credentials, IssuerError> {
+        let started = Instant::now();
+        let result = self.inner.issue(request).await;
+        self.metrics
+            .sts_latency(StsCall::AssumeRole, started.elapsed());
+        result
+    }
+
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_each_family_with_its_labels() {
+        let metrics = Metrics::new();
+        metrics.decision("production", "allow");
+        metrics.decision("production", "allow");
+        metrics.decision("staging", "deny");
+        metrics.refusal("proof_stale");
+        metrics.sts_latency(StsCall::GetCallerIdentity, Duration::from_millis(3));
+        let text = metrics.render();
+        assert!(
+            text.contains(r#"sentinel_decisions_total{profile="production",effect="allow"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"sentinel_decisions_total{profile="staging",effect="deny"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"sentinel_refusals_total{kind="proof_stale"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"sentinel_sts_request_duration_seconds_bucket{call="GetCallerIdentity",le="0.004"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"sentinel_sts_request_duration_seconds_count{call="GetCallerIdentity"} 1"#
+            ),
+            "{text}"
+        );
+    }
+}

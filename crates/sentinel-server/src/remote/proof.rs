@@ -1,0 +1,518 @@
+//! The identity proof a caller hands the remote server: an STS `GetCallerIdentity` request that
+//! the caller signed with its own AWS credentials (SigV4) and did not send. The server sends it
+//! to STS, and STS's answer says who signed it; no secret is shared and no user database kept.
+//!
+//! A proof is checked here before anything is called: it must be exactly `GetCallerIdentity`,
+//! `POST`, for one of the configured STS endpoints (never anywhere else: a caller must not name
+//! their own "STS"), bound to this server's audience by a signed `X-Sentinel-Audience` header,
+//! and dated within five minutes of now. A proof made for another server therefore cannot be
+//! replayed here, and a captured one stops working within minutes.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Uri};
+use jiff::Timestamp;
+use jiff::civil::DateTime;
+use serde::{Deserialize, Serialize};
+
+use super::endpoint::StsEndpoints;
+
+/// The only body a proof may carry.
+pub const GET_CALLER_IDENTITY_BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
+/// The content type of that body.
+pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
+/// The header that binds a proof to one server; it must be among the signed headers.
+pub const AUDIENCE_HEADER: &str = "x-sentinel-audience";
+/// How far a proof's `X-Amz-Date` may be from the server's clock, either way.
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// The one signature algorithm STS accepts in an `Authorization` header.
+const SIGV4: &str = "AWS4-HMAC-SHA256";
+
+/// A signed, unsent STS `GetCallerIdentity` request, as it travels in the request body.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proof {
+    /// The HTTP method; only `POST` is accepted.
+    pub method: String,
+    /// The STS endpoint the request was signed for, e.g. `https://sts.us-east-1.amazonaws.com/`.
+    pub url: String,
+    /// The request headers, `Authorization` and `X-Amz-Date` among them.
+    pub headers: BTreeMap<String, String>,
+    /// The form body; only [`GET_CALLER_IDENTITY_BODY`] is accepted.
+    pub body: String,
+}
+
+impl fmt::Debug for Proof {
+    /// Shows the header names only: the values include a session token.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Proof")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+/// The body of `POST /v1/credentials`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsRequest {
+    /// The profile credentials are asked for.
+    pub profile: String,
+    /// Who is asking, as a signed proof.
+    pub proof: Proof,
+}
+
+/// A proof that passed every check: what to send to STS, and where.
+#[derive(Debug, Clone)]
+pub struct CheckedProof {
+    /// The STS endpoint, one of the configured ones.
+    pub uri: Uri,
+    /// The headers to send, exactly as the caller signed them (no `Host`: it follows the URI).
+    pub headers: HeaderMap,
+}
+
+impl CheckedProof {
+    /// The body to send with the headers (the only one a proof may have).
+    pub fn body(&self) -> &'static str {
+        GET_CALLER_IDENTITY_BODY
+    }
+}
+
+/// Why a proof was refused before anything was called.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofRejection {
+    /// Not a well-formed signed `GetCallerIdentity` request (answered `400`).
+    #[error("malformed proof: {0}")]
+    Malformed(String),
+    /// Signed for an endpoint this server does not send proofs to (answered `401`).
+    #[error("the proof is for {0}, which is not one of this server's STS endpoints")]
+    Endpoint(String),
+    /// No `X-Sentinel-Audience`, or another server's (answered `401`).
+    #[error("{0}")]
+    Audience(String),
+    /// `X-Sentinel-Audience` is present but not signed, so anyone could have set it (`401`).
+    #[error("the X-Sentinel-Audience header is not among the signed headers of Authorization")]
+    UnsignedAudience,
+    /// `X-Amz-Date` is too far from now (answered `401`).
+    #[error(
+        "the proof is dated {date}, more than {} minutes from the server's clock ({now})",
+        MAX_CLOCK_SKEW.as_secs() / 60
+    )]
+    Stale {
+        /// The proof's date.
+        date: Timestamp,
+        /// The server's clock.
+        now: Timestamp,
+    },
+}
+
+impl ProofRejection {
+    /// A short, stable name for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProofRejection::Malformed(_) => "malformed_proof",
+            ProofRejection::Endpoint(_) => "proof_endpoint",
+            ProofRejection::Audience(_) => "proof_audience",
+            ProofRejection::UnsignedAudience => "proof_unsigned_audience",
+            ProofRejection::Stale { .. } => "proof_stale",
+        }
+    }
+}
+
+/// What a proof must match to be sent on.
+#[derive(Debug, Clone)]
+pub struct ProofRules {
+    /// This server's audience: the value of `X-Sentinel-Audience` it accepts.
+    pub audience: String,
+    /// Where proofs may be sent.
+    pub endpoints: StsEndpoints,
+}
+
+/// Headers a proof may not carry: the server frames the request itself.
+const FRAMING_HEADERS: [&str; 5] = [
+    "connection",
+    "transfer-encoding",
+    "keep-alive",
+    "upgrade",
+    "te",
+];
+
+impl ProofRules {
+    /// Checks `proof` against every rule, at the instant `now`, without calling anything.
+    pub fn check(&self, proof: &Proof, now: Timestamp) -> Result<CheckedProof, ProofRejection> {
+        let malformed = |problem: &str| Err(ProofRejection::Malformed(problem.to_owned()));
+        if proof.body != GET_CALLER_IDENTITY_BODY {
+            return malformed(&format!(
+                "the body must be exactly {GET_CALLER_IDENTITY_BODY:?}"
+            ));
+        }
+        if proof.method != Method::POST.as_str() {
+            return malformed("the method must be POST");
+        }
+        let uri = parse_url(&proof.url)?;
+        let headers = parse_headers(&proof.headers, &uri)?;
+        if !self.endpoints.allows(&uri) {
+            return Err(ProofRejection::Endpoint(proof.url.clone()));
+        }
+        let signed = signed_headers(&headers)?;
+        match headers.get(AUDIENCE_HEADER) {
+            None => {
+                return Err(ProofRejection::Audience(
+                    "the proof has no X-Sentinel-Audience header".to_owned(),
+                ));
+            }
+            Some(audience) if audience.as_bytes() != self.audience.as_bytes() => {
+                return Err(ProofRejection::Audience(format!(
+                    "the proof is for audience {:?}, not this server's ({:?})",
+                    String::from_utf8_lossy(audience.as_bytes()),
+                    self.audience
+                )));
+            }
+            Some(_) => {}
+        }
+        if !signed.contains(&AUDIENCE_HEADER) {
+            return Err(ProofRejection::UnsignedAudience);
+        }
+        let date = amz_date(&headers)?;
+        if date.duration_since(now).unsigned_abs() > MAX_CLOCK_SKEW {
+            return Err(ProofRejection::Stale { date, now });
+        }
+        Ok(CheckedProof { uri, headers })
+    }
+}
+
+/// The proof's URL as a URI: `http` or `https`, a host, and nothing after it but `/`.
+fn parse_url(url: &str) -> Result<Uri, ProofRejection> {
+    let malformed = |problem: &str| ProofRejection::Malformed(format!("url {url:?}: {problem}"));
+    let uri: Uri = url
+        .parse()
+        .map_err(|_| malformed("not an absolute http(s) URL"))?;
+    match uri.scheme_str() {
+        Some("https" | "http") => {}
+        _ => return Err(malformed("not an absolute http(s) URL")),
+    }
+    let authority = uri.authority().ok_or_else(|| malformed("it has no host"))?;
+    if authority.as_str().contains('@') {
+        return Err(malformed("user information is not allowed"));
+    }
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err(malformed("an STS endpoint URL has no path or query"));
+    }
+    Ok(uri)
+}
+
+/// The proof's headers as a header map, each name once; `Host`, if given, must name the URL's
+/// authority, and framing headers are refused (the server frames what it sends).
+fn parse_headers(
+    headers: &BTreeMap<String, String>,
+    uri: &Uri,
+) -> Result<HeaderMap, ProofRejection> {
+    let malformed = |problem: String| ProofRejection::Malformed(problem);
+    let mut map = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| malformed(format!("{name:?} is not a header name")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| malformed(format!("the value of {name} is not a header value")))?;
+        if FRAMING_HEADERS.contains(&name.as_str()) {
+            return Err(malformed(format!("a proof may not set {name}")));
+        }
+        if name == http::header::HOST {
+            let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+            if !value.as_bytes().eq_ignore_ascii_case(authority.as_bytes()) {
+                return Err(malformed(format!(
+                    "its Host header does not name the URL's host {authority:?}"
+                )));
+            }
+            continue;
+        }
+        if name == http::header::CONTENT_LENGTH {
+            if value.as_bytes() != GET_CALLER_IDENTITY_BODY.len().to_string().as_bytes() {
+                return Err(malformed("its Content-Length is not the body's".to_owned()));
+            }
+            continue;
+        }
+        if map.insert(name.clone(), value).is_some() {
+            return Err(malformed(format!("the header {name} is given twice")));
+        }
+    }
+    Ok(map)
+}
+
+/// The lower-case names in the `SignedHeaders` of a SigV4 `Authorization` header.
+fn signed_headers(headers: &HeaderMap) -> Result<Vec<&str>, ProofRejection> {
+    let malformed = |problem: &str| Err(ProofRejection::Malformed(problem.to_owned()));
+    let Some(authorization) = headers.get(http::header::AUTHORIZATION) else {
+        return malformed("it has no Authorization header");
+    };
+    let Ok(authorization) = authorization.to_str() else {
+        return malformed("its Authorization header is not text");
+    };
+    let Some(fields) = authorization
+        .strip_prefix(SIGV4)
+        .filter(|rest| rest.starts_with(' '))
+    else {
+        return malformed("its Authorization header is not an AWS4-HMAC-SHA256 signature");
+    };
+    let signed = fields
+        .split(',')
+        .find_map(|field| field.trim().strip_prefix("SignedHeaders="));
+    match signed {
+        Some(names) if !names.is_empty() => Ok(names.split(';').collect()),
+        _ => malformed("its Authorization header has no SignedHeaders"),
+    }
+}
+
+/// The instant in the proof's `X-Amz-Date` (`YYYYMMDDTHHMMSSZ`, UTC).
+fn amz_date(headers: &HeaderMap) -> Result<Timestamp, ProofRejection> {
+    let malformed =
+        || ProofRejection::Malformed("it has no X-Amz-Date of the form 20250101T120000Z".into());
+    let text = headers
+        .get("x-amz-date")
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(malformed)?;
+    let civil = DateTime::strptime("%Y%m%dT%H%M%SZ", text).map_err(|_| malformed())?;
+    jiff::tz::TimeZone::UTC
+        .to_timestamp(civil)
+        .map_err(|_| malformed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::endpoint::Endpoint;
+
+    const NOW: i64 = 1_750_000_000;
+
+    fn rules() -> ProofRules {
+        ProofRules {
+            audience: "sentinel.example.com".to_owned(),
+            endpoints: StsEndpoints::Listed(vec![
+                Endpoint::parse("https://sts.us-east-1.amazonaws.com").expect("endpoint"),
+            ]),
+        }
+    }
+
+    fn now() -> Timestamp {
+        Timestamp::from_second(NOW).expect("instant")
+    }
+
+    /// A proof of the right shape, dated `now()` (its signature is never checked here).
+    fn proof() -> Proof {
+        let date = now().strftime("%Y%m%dT%H%M%SZ").to_string();
+        let headers = [
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250615/us-east-1/sts/aws4_request, \
+                 SignedHeaders=content-type;host;x-amz-date;x-sentinel-audience, Signature=abc",
+            ),
+            ("X-Amz-Date", date.as_str()),
+            ("Content-Type", FORM_CONTENT_TYPE),
+            ("X-Sentinel-Audience", "sentinel.example.com"),
+        ];
+        Proof {
+            method: "POST".into(),
+            url: "https://sts.us-east-1.amazonaws.com/".into(),
+            headers: headers
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
+            body: GET_CALLER_IDENTITY_BODY.into(),
+        }
+    }
+
+    fn check(proof: &Proof) -> Result<CheckedProof, ProofRejection> {
+        rules().check(proof, now())
+    }
+
+    fn with_header(name: &str, value: Option<&str>) -> Proof {
+        let mut proof = proof();
+        proof
+            .headers
+            .retain(|key, _| !key.eq_ignore_ascii_case(name));
+        if let Some(value) = value {
+            proof.headers.insert(name.to_owned(), value.to_owned());
+        }
+        proof
+    }
+
+    #[test]
+    fn a_well_formed_proof_passes_with_its_headers() {
+        let checked = check(&proof()).expect("valid");
+        assert_eq!(checked.uri, "https://sts.us-east-1.amazonaws.com/");
+        assert_eq!(checked.headers.len(), 4);
+        assert_eq!(checked.headers[AUDIENCE_HEADER], "sentinel.example.com");
+        assert_eq!(checked.body(), GET_CALLER_IDENTITY_BODY);
+    }
+
+    #[test]
+    fn anything_but_get_caller_identity_by_post_is_malformed() {
+        let mut tampered = proof();
+        tampered.body = "Action=AssumeRole&Version=2011-06-15&RoleArn=x".into();
+        let mut get = proof();
+        get.method = "GET".into();
+        let mut query = proof();
+        query.url = "https://sts.us-east-1.amazonaws.com/?Action=AssumeRole".into();
+        let mut path = proof();
+        path.url = "https://sts.us-east-1.amazonaws.com/other".into();
+        let mut user_info = proof();
+        user_info.url = "https://me@sts.us-east-1.amazonaws.com/".into();
+        let cases = [
+            tampered,
+            get,
+            query,
+            path,
+            user_info,
+            with_header("Authorization", None),
+            with_header("Authorization", Some("Bearer abc")),
+            with_header(
+                "Authorization",
+                Some("AWS4-HMAC-SHA256 Credential=x, Signature=y"),
+            ),
+            with_header("X-Amz-Date", None),
+            with_header("X-Amz-Date", Some("yesterday")),
+            with_header("Transfer-Encoding", Some("chunked")),
+            with_header("Host", Some("evil.example")),
+            with_header("Content-Length", Some("5")),
+            with_header("Bad Name", Some("x")),
+        ];
+        for case in cases {
+            let rejection = check(&case).expect_err("malformed");
+            assert!(
+                matches!(rejection, ProofRejection::Malformed(_)),
+                "{case:?}: {rejection}"
+            );
+            assert_eq!(rejection.kind(), "malformed_proof");
+        }
+    }
+
+    #[test]
+    fn a_header_given_twice_in_different_cases_is_malformed() {
+        let mut twice = proof();
+        twice
+            .headers
+            .insert("x-sentinel-audience".into(), "sentinel.example.com".into());
+        assert!(matches!(check(&twice), Err(ProofRejection::Malformed(_))));
+    }
+
+    #[test]
+    fn a_matching_host_and_content_length_are_accepted_and_not_forwarded_twice() {
+        let mut explicit = with_header("Host", Some("STS.us-east-1.amazonaws.com"));
+        explicit.headers.insert(
+            "Content-Length".into(),
+            GET_CALLER_IDENTITY_BODY.len().to_string(),
+        );
+        let checked = check(&explicit).expect("valid");
+        assert!(!checked.headers.contains_key(http::header::HOST));
+        assert!(!checked.headers.contains_key(http::header::CONTENT_LENGTH));
+    }
+
+    #[test]
+    fn an_unlisted_endpoint_is_refused() {
+        for url in [
+            "https://sts.eu-west-1.amazonaws.com/",
+            "http://sts.us-east-1.amazonaws.com/",
+            "https://sts.us-east-1.amazonaws.com:444/",
+            "https://127.0.0.1:9/",
+        ] {
+            let mut elsewhere = proof();
+            elsewhere.url = url.into();
+            assert!(
+                matches!(check(&elsewhere), Err(ProofRejection::Endpoint(_))),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_audience_must_be_present_ours_and_signed() {
+        let missing = check(&with_header("X-Sentinel-Audience", None)).expect_err("missing");
+        assert!(
+            missing.to_string().contains("no X-Sentinel-Audience"),
+            "{missing}"
+        );
+        let other = check(&with_header(
+            "X-Sentinel-Audience",
+            Some("other.example.com"),
+        ))
+        .expect_err("other audience");
+        assert!(matches!(other, ProofRejection::Audience(_)));
+        assert!(other.to_string().contains("other.example.com"), "{other}");
+        let unsigned = with_header(
+            "Authorization",
+            Some(
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250615/us-east-1/sts/aws4_request, \
+                 SignedHeaders=content-type;host;x-amz-date, Signature=abc",
+            ),
+        );
+        assert_eq!(
+            check(&unsigned).expect_err("unsigned"),
+            ProofRejection::UnsignedAudience
+        );
+        // A signed header whose name only contains the audience header's is not it.
+        let lookalike = with_header(
+            "Authorization",
+            Some(
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250615/us-east-1/sts/aws4_request, \
+                 SignedHeaders=host;x-amz-date;x-sentinel-audience-not, Signature=abc",
+            ),
+        );
+        assert_eq!(
+            check(&lookalike).expect_err("lookalike"),
+            ProofRejection::UnsignedAudience
+        );
+    }
+
+    #[test]
+    fn a_proof_more_than_five_minutes_off_is_stale() {
+        for (offset, fresh) in [
+            (-300, true),
+            (300, true),
+            (-301, false),
+            (301, false),
+            (-86_400, false),
+        ] {
+            let date = Timestamp::from_second(NOW + offset)
+                .expect("instant")
+                .strftime("%Y%m%dT%H%M%SZ")
+                .to_string();
+            let result = check(&with_header("X-Amz-Date", Some(&date)));
+            match fresh {
+                true => assert!(result.is_ok(), "{offset}s: {result:?}"),
+                false => assert!(
+                    matches!(result, Err(ProofRejection::Stale { .. })),
+                    "{offset}s: {result:?}"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_header_values() {
+        let shown = format!(
+            "{:?}",
+            with_header("X-Amz-Security-Token", Some("secret-token"))
+        );
+        assert!(shown.contains("X-Amz-Security-Token"), "{shown}");
+        assert!(!shown.contains("secret-token"), "{shown}");
+    }
+
+    #[test]
+    fn the_request_body_round_trips_and_refuses_unknown_fields() {
+        let request = CredentialsRequest {
+            profile: "production".into(),
+            proof: proof(),
+        };
+        let json = serde_json::to_string(&request).expect("json");
+        let back: CredentialsRequest = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, request);
+        let extra = json.replacen("{\"profile\"", "{\"user\":\"alice\",\"profile\"", 1);
+        assert!(serde_json::from_str::<CredentialsRequest>(&extra).is_err());
+    }
+}

@@ -1,0 +1,295 @@
+//! One request to the remote server, start to finish. `POST /v1/credentials`: read the body (a
+//! bounded JSON document), check the proof (no call yet), send it to STS (who signed it?), pick
+//! the profile, and hand the caller to the broker, which applies the policy's identity rules and
+//! rules, logs the decision and issues with the server's own credentials. `GET /healthz` and
+//! `GET /metrics` answer without any of that.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use jiff::Timestamp;
+use sentinel_core::broker::{self, Broker, Grant, Profile, Refusal};
+
+use super::metrics::{self, Metrics, StsCall};
+use super::proof::{CredentialsRequest, ProofRejection, ProofRules};
+use super::verify::{ProofVerifier, VerifyError};
+use crate::connections::Handle;
+use crate::wire::{self, Reply};
+
+/// The path credentials are asked for at.
+pub const REMOTE_CREDENTIALS_PATH: &str = "/v1/credentials";
+/// The liveness path: `200 ok` while the server accepts requests.
+pub const HEALTH_PATH: &str = "/healthz";
+/// The Prometheus metrics path.
+pub const METRICS_PATH: &str = "/metrics";
+/// The largest request body read; a proof is well under 4 KiB.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What the remote server issues, for whom it accepts proofs, and how it checks them.
+pub struct RemoteService {
+    /// The issuance pipeline (its issuer uses the server's own credentials).
+    pub broker: Broker,
+    /// The profiles served, by name.
+    pub profiles: HashMap<String, Profile>,
+    /// What a proof must match before it is sent to STS.
+    pub rules: ProofRules,
+    /// Sends proofs to STS.
+    pub verifier: Arc<dyn ProofVerifier>,
+    /// How long STS may take to answer a proof.
+    pub sts_timeout: Duration,
+    /// Where the server counts what it did.
+    pub metrics: Metrics,
+}
+
+/// A [`RemoteService`] with the time limit each request gets.
+pub(crate) struct RemoteHandler {
+    pub(crate) service: RemoteService,
+    pub(crate) request_timeout: Duration,
+}
+
+/// Why a credentials request got no credentials.
+#[derive(Debug)]
+enum Failure {
+    /// The request itself (not the proof in it) is unusable.
+    Request {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+    /// The proof failed a check; nothing was called.
+    Proof(ProofRejection),
+    /// STS did not accept the proof, or could not be asked.
+    Verify(VerifyError),
+    /// STS did not answer the proof in time.
+    StsTimeout(Duration),
+    /// The caller is known, the profile is not.
+    UnknownProfile(String),
+    /// The broker refused (the policy, or a failure in the pipeline).
+    Broker(Refusal),
+    /// The whole request took longer than the request timeout.
+    Timeout(Duration),
+}
+
+impl Failure {
+    /// A short, stable name for metrics.
+    fn kind(&self) -> &'static str {
+        match self {
+            Failure::Request { code, .. } => code,
+            Failure::Proof(rejection) => rejection.kind(),
+            Failure::Verify(VerifyError::Refused { .. }) => "proof_refused_by_sts",
+            Failure::Verify(VerifyError::Unavailable(_)) => "sts_unavailable",
+            Failure::StsTimeout(_) => "sts_timeout",
+            Failure::UnknownProfile(_) => "unknown_profile",
+            Failure::Broker(refusal) => refusal.kind(),
+            Failure::Timeout(_) => "request_timeout",
+        }
+    }
+
+    /// The answer to send.
+    fn reply(&self) -> Reply {
+        let (status, code) = match self {
+            Failure::Request { status, code, .. } => (*status, *code),
+            Failure::Proof(ProofRejection::Malformed(_)) => {
+                (StatusCode::BAD_REQUEST, "MalformedProof")
+            }
+            Failure::Proof(_) => (StatusCode::UNAUTHORIZED, "InvalidProof"),
+            Failure::Verify(VerifyError::Refused { .. }) => {
+                (StatusCode::UNAUTHORIZED, "ProofRefused")
+            }
+            Failure::Verify(VerifyError::Unavailable(_)) => {
+                (StatusCode::BAD_GATEWAY, "StsUnavailable")
+            }
+            Failure::StsTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "StsTimeout"),
+            Failure::UnknownProfile(_) => (StatusCode::NOT_FOUND, "UnknownProfile"),
+            Failure::Broker(refusal) => return wire::refusal(refusal),
+            Failure::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "RequestTimeout"),
+        };
+        wire::error(status, code, &self.to_string())
+    }
+
+    /// Whether this is worth a line on the server's standard error: everything but a policy
+    /// decision, which the decision log already holds.
+    fn worth_logging(&self) -> bool {
+        !matches!(self, Failure::Broker(refusal) if refusal.is_policy_decision())
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Request { message, .. } => f.write_str(message),
+            Failure::Proof(rejection) => rejection.fmt(f),
+            Failure::Verify(error) => error.fmt(f),
+            Failure::StsTimeout(limit) => {
+                write!(f, "STS did not answer the identity proof within {limit:?}")
+            }
+            Failure::UnknownProfile(profile) => {
+                write!(
+                    f,
+                    "this server issues no credentials for profile {profile:?}"
+                )
+            }
+            Failure::Broker(refusal) => refusal.fmt(f),
+            Failure::Timeout(limit) => write!(
+                f,
+                "the request took longer than the server's request timeout ({limit:?})"
+            ),
+        }
+    }
+}
+
+impl Handle for RemoteHandler {
+    async fn handle(&self, request: Request<Incoming>, _local: SocketAddr) -> Reply {
+        let path = request.uri().path();
+        let method = request.method();
+        match path {
+            HEALTH_PATH if method == Method::GET => plain(StatusCode::OK, "text/plain", "ok\n"),
+            METRICS_PATH if method == Method::GET => plain(
+                StatusCode::OK,
+                metrics::CONTENT_TYPE,
+                self.service.metrics.render(),
+            ),
+            REMOTE_CREDENTIALS_PATH if method == Method::POST => self.credentials(request).await,
+            HEALTH_PATH | METRICS_PATH | REMOTE_CREDENTIALS_PATH => wire::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                &format!("{path} does not answer {method}"),
+            ),
+            _ => wire::error(
+                StatusCode::NOT_FOUND,
+                "NotFound",
+                "credentials are asked for with POST /v1/credentials",
+            ),
+        }
+    }
+}
+
+impl RemoteHandler {
+    /// Answers `POST /v1/credentials`, counting what happened.
+    async fn credentials(&self, request: Request<Incoming>) -> Reply {
+        let limit = self.request_timeout;
+        let outcome = match tokio::time::timeout(limit, self.issue(request)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Failure::Timeout(limit)),
+        };
+        match outcome {
+            Ok(grant) => wire::credentials(&grant.credentials),
+            Err(failure) => {
+                self.service.metrics.refusal(failure.kind());
+                if failure.worth_logging() {
+                    eprintln!("sentinel server: request refused: {failure}");
+                }
+                failure.reply()
+            }
+        }
+    }
+
+    /// The pipeline of one credentials request.
+    async fn issue(&self, request: Request<Incoming>) -> Result<Grant, Failure> {
+        let asked = read_request(request).await?;
+        let service = &self.service;
+        let proof = service
+            .rules
+            .check(&asked.proof, Timestamp::now())
+            .map_err(Failure::Proof)?;
+        let started = Instant::now();
+        let verified = tokio::time::timeout(service.sts_timeout, service.verifier.verify(&proof))
+            .await
+            .map_err(|_| Failure::StsTimeout(service.sts_timeout));
+        service
+            .metrics
+            .sts_latency(StsCall::GetCallerIdentity, started.elapsed());
+        let caller = verified?.map_err(Failure::Verify)?;
+        let profile = service
+            .profiles
+            .get(&asked.profile)
+            .ok_or_else(|| Failure::UnknownProfile(asked.profile.clone()))?;
+        let request = broker::Request {
+            caller: &caller,
+            profile,
+            at: Timestamp::now(),
+        };
+        let result = service.broker.issue(request).await;
+        let effect = match &result {
+            Ok(_) => Some("allow"),
+            Err(refusal) => decided_effect(refusal),
+        };
+        if let Some(effect) = effect {
+            service.metrics.decision(&profile.name, effect);
+        }
+        result.map_err(Failure::Broker)
+    }
+}
+
+/// The effect the decision log recorded for a refused request, when a policy decision was made.
+fn decided_effect(refusal: &Refusal) -> Option<&'static str> {
+    match refusal {
+        Refusal::Denied { .. }
+        | Refusal::Principal(_)
+        | Refusal::Policy(_)
+        | Refusal::Identity(_) => Some("deny"),
+        Refusal::ApprovalRequired { .. } => Some("require_approval"),
+        Refusal::Issuer(_) | Refusal::IssuerTimeout(_) => Some("allow"),
+        Refusal::Log(_) => None,
+    }
+}
+
+/// Reads and parses the JSON body of a credentials request.
+async fn read_request(request: Request<Incoming>) -> Result<CredentialsRequest, Failure> {
+    let is_json = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(Failure::Request {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "UnsupportedMediaType",
+            message: "the request body must be JSON (Content-Type: application/json)".to_owned(),
+        });
+    }
+    let body = Limited::new(request.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+        .map_err(|error| {
+            if error.is::<http_body_util::LengthLimitError>() {
+                Failure::Request {
+                    status: StatusCode::PAYLOAD_TOO_LARGE,
+                    code: "RequestTooLarge",
+                    message: format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+                }
+            } else {
+                Failure::Request {
+                    status: StatusCode::BAD_REQUEST,
+                    code: "MalformedRequest",
+                    message: "the request body could not be read".to_owned(),
+                }
+            }
+        })?
+        .to_bytes();
+    serde_json::from_slice(&body).map_err(|error| Failure::Request {
+        status: StatusCode::BAD_REQUEST,
+        code: "MalformedRequest",
+        message: format!(
+            "the body is not a credentials request ({{\"profile\", \"proof\"}}): {error}"
+        ),
+    })
+}
+
+/// A non-JSON answer.
+fn plain(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
+    let mut reply = Response::new(Full::new(body.into()));
+    *reply.status_mut() = status;
+    reply
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    reply
+}

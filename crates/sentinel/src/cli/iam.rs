@@ -1,0 +1,82 @@
+//! `sentinel iam trust-policy`: the trust policy that leaves `sentinel server` the only way into
+//! a protected role, printed as JSON for `aws iam update-assume-role-policy`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow};
+use sentinel_aws::profile::read_profile;
+use sentinel_server::remote::ServerConfig;
+use sentinel_server::remote::trust::trust_policy;
+
+/// The `iam` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum IamCommand {
+    /// Print the trust policy that makes a profile's role assumable only by the broker's role,
+    /// and only with a `sentinel.`-prefixed SourceIdentity.
+    #[command(
+        after_help = "The profile is read from the server configuration given with --config, \
+        else from the AWS config file; its external_id, if any, is required too.\n\nApply it \
+        with:\n  sentinel iam trust-policy --profile prod --broker-role ARN > trust.json\n  \
+        aws iam update-assume-role-policy --role-name ROLE --policy-document file://trust.json"
+    )]
+    TrustPolicy(TrustPolicyArgs),
+}
+
+/// The `iam trust-policy` arguments.
+#[derive(Debug, clap::Args)]
+pub struct TrustPolicyArgs {
+    /// The profile whose role gets the trust policy.
+    #[arg(long)]
+    profile: String,
+
+    /// The role `sentinel server` runs as (its ECS task, EKS service account or EC2 role).
+    #[arg(long, value_name = "ARN")]
+    broker_role: String,
+
+    /// Read the profile from this `sentinel server` configuration instead of the AWS config
+    /// file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// Runs an `iam` subcommand.
+pub fn run(command: IamCommand) -> ExitCode {
+    let IamCommand::TrustPolicy(args) = command;
+    super::block_on(async move {
+        let (role_arn, external_id) = profile_role(&args).await?;
+        let policy = trust_policy(&args.broker_role, external_id.as_deref())
+            .map_err(|problem| anyhow!("--broker-role: {problem}"))?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", serde_json::to_string_pretty(&policy)?)?;
+        if let Some(role) = role_arn.as_deref().and_then(|arn| arn.rsplit('/').next()) {
+            eprintln!(
+                "sentinel: apply to {role_arn:?} with: aws iam update-assume-role-policy \
+                 --role-name {role} --policy-document file://trust.json",
+                role_arn = role_arn.as_deref().unwrap_or_default()
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+    .unwrap_or_else(|error| super::fail(&error))
+}
+
+/// The profile's role ARN (if known) and external ID.
+async fn profile_role(args: &TrustPolicyArgs) -> Result<(Option<String>, Option<String>)> {
+    match &args.config {
+        Some(path) => {
+            let config = ServerConfig::load(path)?;
+            let profile = config.profiles.get(&args.profile).ok_or_else(|| {
+                anyhow!("profile {:?} is not in {}", args.profile, path.display())
+            })?;
+            Ok((Some(profile.role_arn.clone()), profile.external_id.clone()))
+        }
+        None => {
+            let settings = read_profile(&args.profile)
+                .await
+                .context("reading the profile (or pass --config with a server configuration)")?;
+            Ok((settings.role_arn, settings.external_id))
+        }
+    }
+}
