@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test from a clean clone: installs the moto AWS emulator and the real AWS clients
-# (boto3, the AWS CLI) into .venv, starts moto on 127.0.0.1, runs the whole test suite, the load
-# scenarios included, and stops moto again, whatever happens.
+# (boto3, the AWS CLI) into .venv, starts two moto instances on 127.0.0.1 (one that checks no
+# signature, one that checks every signature and IAM decision), runs the whole test suite, the
+# load scenarios included, and stops them again, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -18,24 +19,53 @@ if ! "$venv/bin/python" -c 'import moto, boto3, awscli' 2>/dev/null; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/test-requirements.txt
 fi
 
-port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() { "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 mkdir -p target
-echo "==> starting moto on 127.0.0.1:$port (log: target/moto.log)"
-MOTO_ENABLE_RECORDING=True MOTO_RECORDER_FILEPATH="$root/target/moto_recording" \
-    "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >target/moto.log 2>&1 &
-moto_pid=$!
-trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-    if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/data.json', timeout=1)" 2>/dev/null; then
-        break
-    fi
-    if ! kill -0 "$moto_pid" 2>/dev/null; then
-        echo "moto did not start:" >&2
-        cat target/moto.log >&2
-        exit 1
-    fi
-    sleep 0.2
-done
+pids=()
+trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done' EXIT
+
+# start_moto NAME PORT [VAR=VALUE...]: starts moto with recording on, waits until it answers.
+start_moto() {
+    local name=$1 port=$2
+    shift 2
+    echo "==> starting moto ($name) on 127.0.0.1:$port (log: target/$name.log)"
+    env MOTO_ENABLE_RECORDING=True MOTO_RECORDER_FILEPATH="$root/target/${name}_recording" "$@" \
+        "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"target/$name.log" 2>&1 &
+    local pid=$!
+    pids+=("$pid")
+    for _ in $(seq 1 100); do
+        if "$venv/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/data.json', timeout=1)" 2>/dev/null; then
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "moto ($name) did not start:" >&2
+            cat "target/$name.log" >&2
+            exit 1
+        fi
+        sleep 0.2
+    done
+}
+
+port=$(free_port)
+start_moto moto "$port"
+
+# The second instance checks every signature and IAM decision after its first three actions,
+# which make the administrator that the signature tests create their fixtures with.
+auth_port=$(free_port)
+start_moto moto-auth "$auth_port" INITIAL_NO_AUTH_ACTION_COUNT=3
+admin=$("$venv/bin/python" - "http://127.0.0.1:$auth_port" <<'PY'
+import json, sys, boto3
+iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
+iam.create_user(UserName="sentinel-test-admin")
+key = iam.create_access_key(UserName="sentinel-test-admin")["AccessKey"]
+iam.put_user_policy(UserName="sentinel-test-admin", PolicyName="all", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+print(key["AccessKeyId"] + ":" + key["SecretAccessKey"])
+PY
+)
+export SENTINEL_TEST_MOTO_AUTH_URL="http://127.0.0.1:$auth_port"
+export SENTINEL_TEST_MOTO_AUTH_ADMIN="$admin"
 
 export SENTINEL_TEST_MOTO_URL="http://127.0.0.1:$port"
 export SENTINEL_TEST_PYTHON="$venv/bin/python"

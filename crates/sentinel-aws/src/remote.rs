@@ -147,6 +147,11 @@ impl RemoteClient {
         &self.url
     }
 
+    /// The audience proofs for this server are bound to.
+    pub fn audience(&self) -> &str {
+        &self.audience
+    }
+
     /// Credentials for `profile`, proving who the caller is with `base`'s credentials.
     pub async fn credentials(
         &self,
@@ -154,11 +159,17 @@ impl RemoteClient {
         profile: &str,
     ) -> Result<Credentials, RemoteError> {
         let proof = sign_for(base, &self.audience).await?;
-        let body = serde_json::to_vec(&CredentialsRequest {
+        self.send(&CredentialsRequest {
             profile: profile.to_owned(),
             proof,
         })
-        .map_err(|error| self.unreachable(format!("cannot encode the request: {error}")))?;
+        .await
+    }
+
+    /// Sends `request` (a profile and a proof made elsewhere) and reads the answer.
+    pub async fn send(&self, request: &CredentialsRequest) -> Result<Credentials, RemoteError> {
+        let body = serde_json::to_vec(request)
+            .map_err(|error| self.unreachable(format!("cannot encode the request: {error}")))?;
         let mut request = http::Request::new(SdkBody::from(body));
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = self.url.clone();

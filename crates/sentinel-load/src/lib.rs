@@ -21,6 +21,47 @@
 //!
 //! The crate knows nothing about what it loads: a request is any async function returning
 //! `Result<(), RequestError>`.
+//!
+//! # Example
+//!
+//! 200 requests at 1000 per second, every tenth one failing, judged against two thresholds:
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use sentinel_load::{LoadTestConfig, RequestError, Threshold, judge, run_load_test, write_text};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut config = LoadTestConfig::new(1000.0, Duration::from_millis(200));
+//! config.workers = 8;
+//! let result = run_load_test(config, |ctx| async move {
+//!     // ctx.worker is in 0..workers, one request at a time each; ctx.seq is the request's index
+//!     // in the schedule.
+//!     if ctx.seq % 10 == 9 {
+//!         Err(RequestError::new("http_503"))
+//!     } else {
+//!         Ok(())
+//!     }
+//! })
+//! .await?;
+//! assert_eq!(result.requests.target, 200);
+//! assert_eq!(result.errors_by_kind.get("http_503"), Some(&result.requests.errors));
+//!
+//! let thresholds: Vec<Threshold> = vec!["p99<1s".parse()?, "success>=99%".parse()?];
+//! let verdicts = judge(&thresholds, &result);
+//! // At most 90% succeeded: the success threshold is breached, and says by how much.
+//! let breach = verdicts[1].breach.as_ref().expect("at most 90% succeeded");
+//! assert!(breach.message.starts_with("success "), "{breach}");
+//!
+//! write_text(&result, &mut std::io::stdout())?; // the report people read
+//! let json = result.to_json(); // the report machines read
+//! assert_eq!(json["requests"]["target"], 200);
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
 
 mod config;
 mod error;

@@ -181,21 +181,6 @@ impl LoadTestResult {
         }
     }
 
-    /// Requests sent (the plan's `total_requests`).
-    pub fn total_requests(&self) -> u64 {
-        self.requests.sent
-    }
-
-    /// Requests that succeeded.
-    pub fn success_count(&self) -> u64 {
-        self.requests.ok
-    }
-
-    /// Requests that failed, timeouts included.
-    pub fn error_count(&self) -> u64 {
-        self.requests.errors
-    }
-
     /// The fraction of scheduled requests that succeeded, in `0.0..=1.0`. Missed requests count
     /// against it (a target too slow to be sent its load has not passed); 0 if none was due.
     pub fn success_rate(&self) -> f64 {

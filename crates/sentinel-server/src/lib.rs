@@ -8,6 +8,8 @@
 //! carry `{"Code", "Message"}`. The crate links no AWS SDK: the issuer is whatever the broker
 //! was built with.
 
+#![warn(missing_docs)]
+
 mod connections;
 mod handler;
 mod origin;
@@ -18,7 +20,7 @@ mod token;
 mod wire;
 
 pub use connections::{Drained, Limits};
-pub use handler::{CREDENTIALS_PATH, CredentialService};
+pub use handler::CredentialService;
 pub use origin::{RemoteRefused, check_listen};
 pub use server::{ServeError, Server};
 pub use token::{Token, TokenError};

@@ -2,6 +2,8 @@
 //! started on 127.0.0.1 by `scripts/test.sh`, through the official SDK. Fixtures that the SDK
 //! crates we link cannot create (IAM users and their keys) are made with boto3, a real client.
 
+#![warn(missing_docs)]
+
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::{Read, Write};
@@ -17,10 +19,17 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 /// The region every test uses.
 pub const REGION: &str = "us-east-1";
 
+mod signed;
+mod tls;
+
+pub use tls::TestCertificates;
+
 /// A running moto server, reset to an empty state.
 pub struct Moto {
     endpoint: String,
     python: String,
+    /// The keys fixtures are made with (any keys where moto checks no signature).
+    admin: Credentials,
 }
 
 impl Moto {
@@ -31,7 +40,11 @@ impl Moto {
             panic!("SENTINEL_TEST_MOTO_URL is not set: run the tests with scripts/test.sh, which starts moto")
         });
         let python = std::env::var("SENTINEL_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-        let moto = Moto { endpoint, python };
+        let moto = Moto {
+            endpoint,
+            python,
+            admin: Credentials::new("testing", "testing", None, None, "sentinel-testkit"),
+        };
         moto.reset();
         moto
     }
@@ -64,6 +77,14 @@ impl Moto {
     /// The form fields of every recorded AWS Query API call (STS, IAM, ...) whose `Action` is
     /// `action`, in the order moto received them.
     pub fn recorded_calls(&self, action: &str) -> Vec<HashMap<String, String>> {
+        self.recorded(action)
+            .into_iter()
+            .map(|call| call.fields)
+            .collect()
+    }
+
+    /// Every recorded AWS Query API call whose `Action` is `action`, with its headers.
+    pub fn recorded(&self, action: &str) -> Vec<RecordedCall> {
         self.recording()
             .iter()
             .filter_map(|request| {
@@ -75,7 +96,10 @@ impl Moto {
                 };
                 let fields: HashMap<String, String> =
                     form_urlencoded::parse(&body).into_owned().collect();
-                (fields.get("Action").map(String::as_str) == Some(action)).then_some(fields)
+                (fields.get("Action").map(String::as_str) == Some(action)).then(|| RecordedCall {
+                    fields,
+                    headers: request["headers"].clone(),
+                })
             })
             .collect()
     }
@@ -137,13 +161,20 @@ impl Moto {
         let script = r#"
 import sys, json, boto3
 iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1",
-                   aws_access_key_id="testing", aws_secret_access_key="testing")
+                   aws_access_key_id=sys.argv[3], aws_secret_access_key=sys.argv[4])
 iam.create_user(UserName=sys.argv[2])
 key = iam.create_access_key(UserName=sys.argv[2])["AccessKey"]
 print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
 "#;
         let output = Command::new(&self.python)
-            .args(["-c", script, &self.endpoint, name])
+            .args([
+                "-c",
+                script,
+                &self.endpoint,
+                name,
+                self.admin.access_key_id(),
+                self.admin.secret_access_key(),
+            ])
             .output()
             .expect("run python with boto3 (scripts/test.sh installs it)");
         assert!(
@@ -235,6 +266,15 @@ print(json.dumps({"id": c["AccessKeyId"], "secret": c["SecretAccessKey"], "token
         );
         body.to_owned()
     }
+}
+
+/// One AWS Query API call as moto recorded it.
+#[derive(Debug, Clone)]
+pub struct RecordedCall {
+    /// The form fields (`Action`, `RoleArn`, ...).
+    pub fields: HashMap<String, String>,
+    /// The request headers, `Authorization` among them.
+    pub headers: serde_json::Value,
 }
 
 /// A temporary directory standing in for a user's AWS setup: `config` and `credentials` files

@@ -1,0 +1,626 @@
+//! `sentinel server` end to end against the moto instance that checks every SigV4 signature and
+//! IAM decision (role trust policies included): real clients (boto3, the AWS CLI, through
+//! `credential_process = sentinel credentials --remote ...`) get the role, the `AssumeRole` that
+//! moto received was signed with the broker's key and carries the logged `SourceIdentity`, the
+//! caller cannot assume the role themselves, and every kind of bad proof is refused, without a
+//! call to STS wherever the proof can be judged before.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use sentinel_aws::proof::{ProofTarget, sign};
+use sentinel_aws::remote::{RemoteClient, RemoteError};
+use sentinel_server::remote::CredentialsRequest;
+use sentinel_testkit::{Moto, RecordedCall, TestCertificates};
+
+const SENTINEL: &str = env!("CARGO_BIN_EXE_sentinel");
+const AUDIENCE: &str = "sentinel.test";
+const CALLER_ARN: &str = "import boto3; print(boto3.Session(profile_name='prod').client('sts').get_caller_identity()['Arn'])";
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Everything one test needs: the signature-checking moto, a broker user allowed to assume the
+/// role, the role trusted as `sentinel iam trust-policy` says, callers, certificates and a policy.
+struct World {
+    moto: Moto,
+    dir: tempfile::TempDir,
+    certs: TestCertificates,
+    broker: Credentials,
+    broker_arn: String,
+    role_arn: String,
+    alice: (String, Credentials),
+    bob: (String, Credentials),
+}
+
+impl World {
+    fn new() -> World {
+        let moto = Moto::signed();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let certs = TestCertificates::create(dir.path());
+        let role = Moto::unique("prod");
+        let role_arn = format!("arn:aws:iam::123456789012:role/{role}");
+        let broker_name = Moto::unique("broker");
+        let broker = moto.create_user(&broker_name);
+        let broker_arn = format!("arn:aws:iam::123456789012:user/{broker_name}");
+        moto.put_user_policy(
+            &broker_name,
+            &format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["sts:AssumeRole","sts:SetSourceIdentity"],"Resource":"{role_arn}"}}]}}"#
+            ),
+        );
+        let user = |base: &str| {
+            let name = Moto::unique(base);
+            let key = moto.create_user(&name);
+            // Callers may assume anything as far as their own policy goes: only the role's
+            // trust policy keeps them out.
+            moto.put_user_policy(
+                &name,
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
+            );
+            (name, key)
+        };
+        let alice = user("alice");
+        let bob = user("bob");
+        let world = World {
+            moto,
+            dir,
+            certs,
+            broker,
+            broker_arn,
+            role_arn,
+            alice,
+            bob,
+        };
+        world.write_policy();
+        world.write_config("server.yaml", 0, "decisions.jsonl");
+        let trust = world.trust_policy();
+        world.moto.create_role(&role, &trust);
+        world
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write_policy(&self) {
+        let policy = format!(
+            "version: \"1\"\nrules:\n  - name: allow-alice\n    effect: allow\n    conditions: {{ users: [{}] }}\n",
+            self.alice.0
+        );
+        std::fs::write(self.path("policy.yaml"), policy).expect("policy");
+    }
+
+    /// A server configuration listening on `port` (0: any) with its own decision log.
+    fn write_config(&self, name: &str, port: u16, log: &str) {
+        let config = format!(
+            "listen: 127.0.0.1:{port}\n\
+             tls:\n  cert: {cert}\n  key: {key}\n\
+             audience: {AUDIENCE}\n\
+             sts_endpoints: [{moto}]\n\
+             region: us-east-1\n\
+             decision_log: {log}\n\
+             profiles:\n  prod:\n    role_arn: {role}\n    policy: {policy}\n    duration: 15m\n",
+            cert = self.certs.cert.display(),
+            key = self.certs.key.display(),
+            moto = self.moto.endpoint(),
+            log = self.path(log).display(),
+            role = self.role_arn,
+            policy = self.path("policy.yaml").display(),
+        );
+        std::fs::write(self.path(name), config).expect("server config");
+    }
+
+    /// The trust policy `sentinel iam trust-policy` prints for the broker.
+    fn trust_policy(&self) -> String {
+        let output = Command::new(SENTINEL)
+            .args(["iam", "trust-policy", "--profile", "prod", "--broker-role"])
+            .arg(&self.broker_arn)
+            .arg("--config")
+            .arg(self.path("server.yaml"))
+            .output()
+            .expect("sentinel iam");
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        text(&output.stdout)
+    }
+
+    /// Starts `sentinel server` with `config`, as the broker.
+    fn serve(&self, config: &str) -> Server {
+        let mut child = Command::new(SENTINEL)
+            .args(["server", "--config"])
+            .arg(self.path(config))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_ACCESS_KEY_ID", self.broker.access_key_id())
+            .env("AWS_SECRET_ACCESS_KEY", self.broker.secret_access_key())
+            .env("AWS_ENDPOINT_URL", self.moto.endpoint())
+            .env("AWS_CONFIG_FILE", "/nonexistent/sentinel-test/config")
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/sentinel-test/credentials",
+            )
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start sentinel server");
+        let url = announced_url(&mut child);
+        Server { child, url }
+    }
+
+    /// A command for a caller whose own keys are `key`, with an AWS config file of its own.
+    fn caller(&self, program: &str, key: &Credentials, config: &str) -> Command {
+        let home = self.path(&format!("home-{}", key.access_key_id()));
+        std::fs::create_dir_all(&home).expect("home");
+        std::fs::write(home.join("config"), config).expect("config");
+        std::fs::write(
+            home.join("credentials"),
+            format!(
+                "[me]\naws_access_key_id = {}\naws_secret_access_key = {}\n{}",
+                key.access_key_id(),
+                key.secret_access_key(),
+                key.session_token()
+                    .map(|token| format!("aws_session_token = {token}\n"))
+                    .unwrap_or_default()
+            ),
+        )
+        .expect("credentials");
+        let mut command = Command::new(program);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env("AWS_CONFIG_FILE", home.join("config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
+            .env("AWS_ENDPOINT_URL", self.moto.endpoint())
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        command
+    }
+
+    /// `sentinel credentials --remote` as the caller with `key`.
+    fn remote_credentials(&self, server: &Server, key: &Credentials) -> Output {
+        self.caller(SENTINEL, key, "[profile me]\nregion = us-east-1\n")
+            .args([
+                "credentials",
+                "--remote",
+                &server.base(),
+                "--audience",
+                AUDIENCE,
+            ])
+            .arg("--cacert")
+            .arg(&self.certs.ca)
+            .args(["--source-profile", "me", "--profile", "prod"])
+            .output()
+            .expect("sentinel credentials")
+    }
+
+    /// A client of `server` for raw requests.
+    fn client(&self, server: &Server) -> RemoteClient {
+        RemoteClient::new(
+            &server.base(),
+            Some(AUDIENCE),
+            Some(&self.certs.ca),
+            Duration::from_secs(10),
+        )
+        .expect("client")
+    }
+
+    fn log_lines(&self, log: &str) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.path(log))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("whole JSON line"))
+            .collect()
+    }
+
+    /// The `AssumeRole` requests moto received for the test's role.
+    fn assume_role_calls(&self) -> Vec<RecordedCall> {
+        self.moto
+            .recorded("AssumeRole")
+            .into_iter()
+            .filter(|call| call.fields.get("RoleArn") == Some(&self.role_arn))
+            .collect()
+    }
+
+    fn get_caller_identity_calls(&self) -> usize {
+        self.moto.recorded("GetCallerIdentity").len()
+    }
+}
+
+/// A running `sentinel server`, stopped (SIGTERM) when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    /// The server's base URL (what clients are given).
+    fn base(&self) -> String {
+        self.url.trim_end_matches("/v1/credentials").to_owned()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SIGTERM asks the server to drain and stop.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads the server's standard error until it names the URL it serves.
+fn announced_url(child: &mut Child) -> String {
+    use std::io::{BufRead, BufReader};
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    for line in lines.by_ref() {
+        let line = line.expect("server stderr");
+        if let Some(rest) = line.split("serving ").nth(1) {
+            let url = rest.split_whitespace().next().expect("url").to_owned();
+            // Keep draining the server's stderr so it never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return url;
+        }
+        assert!(!line.contains("sentinel: "), "the server failed: {line}");
+    }
+    panic!("sentinel server exited before serving");
+}
+
+#[test]
+fn boto3_and_the_cli_get_the_role_through_the_server_and_assume_role_is_the_brokers() {
+    let world = World::new();
+    world.moto.start_recording();
+    let server = world.serve("server.yaml");
+    let process = format!(
+        "{SENTINEL} credentials --remote {} --audience {AUDIENCE} --cacert {} --source-profile me --profile prod",
+        server.base(),
+        world.certs.ca.display()
+    );
+    let config = format!(
+        "[profile me]\nregion = us-east-1\n\n[profile prod]\nregion = us-east-1\ncredential_process = {process}\n"
+    );
+    let (alice, alice_key) = &world.alice;
+    let boto3 = world
+        .caller(world.moto.python(), alice_key, &config)
+        .args(["-c", CALLER_ARN])
+        .output()
+        .expect("python");
+    assert!(boto3.status.success(), "boto3: {}", text(&boto3.stderr));
+    let expected = format!(
+        "assumed-role/{}/sentinel.{alice}.",
+        world.role_arn.rsplit('/').next().expect("role")
+    );
+    assert!(
+        text(&boto3.stdout).contains(&expected),
+        "{}",
+        text(&boto3.stdout)
+    );
+
+    // The AWS CLI, through a profile that names the server instead of flags.
+    let cli_config = format!(
+        "[profile me]\nregion = us-east-1\n\n\
+         [profile prod]\nsentinel_server = {}\nsentinel_audience = {AUDIENCE}\nsentinel_ca_bundle = {}\nsource_profile = me\nregion = us-east-1\n\n\
+         [profile prod-sentinel]\nregion = us-east-1\ncredential_process = {SENTINEL} credentials --profile prod\n",
+        server.base(),
+        world.certs.ca.display()
+    );
+    let cli = world
+        .caller("aws", alice_key, &cli_config)
+        .args([
+            "sts",
+            "get-caller-identity",
+            "--profile",
+            "prod-sentinel",
+            "--output",
+            "text",
+            "--query",
+            "Arn",
+        ])
+        .output()
+        .expect("aws");
+    assert!(cli.status.success(), "aws: {}", text(&cli.stderr));
+    assert!(
+        text(&cli.stdout).contains(&expected),
+        "{}",
+        text(&cli.stdout)
+    );
+
+    let lines = world.log_lines("decisions.jsonl");
+    let issued: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line["outcome"] == "issued")
+        .collect();
+    // One fetch for boto3; the AWS CLI may fetch more than once.
+    assert!(issued.len() >= 2, "{lines:?}");
+    let alice_arn = format!("arn:aws:iam::123456789012:user/{alice}");
+    assert!(
+        issued
+            .iter()
+            .all(|line| line["principal_arn"] == alice_arn.as_str())
+    );
+
+    let calls = world.assume_role_calls();
+    assert_eq!(calls.len(), issued.len(), "{calls:?}");
+    for call in &calls {
+        let authorization = call.headers["Authorization"].as_str().unwrap_or_default();
+        assert!(
+            authorization.contains(&format!("Credential={}/", world.broker.access_key_id())),
+            "AssumeRole not signed by the broker: {authorization}"
+        );
+        assert!(!authorization.contains(alice_key.access_key_id()));
+        let identity = call
+            .fields
+            .get("SourceIdentity")
+            .expect("SourceIdentity sent");
+        assert!(
+            issued
+                .iter()
+                .any(|line| line["source_identity"] == identity.as_str()),
+            "{identity} is not in the decision log"
+        );
+    }
+
+    // The gate cannot be walked around: alice's own keys may not assume the role.
+    let direct = world
+        .caller(world.moto.python(), alice_key, "[profile me]\nregion = us-east-1\n")
+        .args([
+            "-c",
+            &format!(
+                "import boto3\ntry:\n    boto3.Session(profile_name='me').client('sts').assume_role(RoleArn='{}', RoleSessionName='sentinel.x.0000000000000000', SourceIdentity='sentinel.x.0000000000000000')\nexcept Exception as e:\n    print(e); raise SystemExit(3)\n",
+                world.role_arn
+            ),
+        ])
+        .output()
+        .expect("python");
+    assert_eq!(direct.status.code(), Some(3), "{}", text(&direct.stdout));
+    assert!(
+        text(&direct.stdout).contains("AccessDenied"),
+        "{}",
+        text(&direct.stdout)
+    );
+}
+
+#[test]
+fn a_denied_user_gets_a_403_and_no_assume_role() {
+    let world = World::new();
+    world.moto.start_recording();
+    let server = world.serve("server.yaml");
+    let (bob, bob_key) = &world.bob;
+    let output = world.remote_credentials(&server, bob_key);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("403 AccessDenied"), "{stderr}");
+    assert!(stderr.contains("default (no rule matched)"), "{stderr}");
+    assert!(world.assume_role_calls().is_empty());
+    let lines = world.log_lines("decisions.jsonl");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["effect"], "deny");
+    assert_eq!(lines[0]["user"], bob.as_str());
+    assert_eq!(
+        lines[0]["principal_arn"],
+        format!("arn:aws:iam::123456789012:user/{bob}")
+    );
+}
+
+/// The outcome of sending `request`: the refusal's status and code.
+fn refusal(client: &RemoteClient, request: &CredentialsRequest) -> (u16, String, String) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    match runtime.block_on(client.send(request)) {
+        Err(RemoteError::Refused {
+            status,
+            code,
+            message,
+            ..
+        }) => (status, code, message),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_proofs_are_refused_and_only_a_well_formed_one_reaches_sts() {
+    let world = World::new();
+    let server = world.serve("server.yaml");
+    let client = world.client(&server);
+    let target = ProofTarget {
+        url: format!("{}/", world.moto.endpoint()),
+        region: "us-east-1".into(),
+    };
+    let (_, alice_key) = &world.alice;
+    let request = |proof| CredentialsRequest {
+        profile: "prod".into(),
+        proof,
+    };
+    let signed = |key: &Credentials, target: &ProofTarget, audience: &str, time: SystemTime| {
+        sign(key, target, audience, time).expect("signed")
+    };
+    let now = SystemTime::now();
+    world.moto.start_recording();
+
+    let mut tampered = signed(alice_key, &target, AUDIENCE, now);
+    tampered.body = "Action=AssumeRole&Version=2011-06-15".into();
+    let other_audience = signed(alice_key, &target, "someone.else", now);
+    let mut unsigned = signed(alice_key, &target, AUDIENCE, now);
+    let authorization = unsigned.headers["authorization"].replace(";x-sentinel-audience", "");
+    unsigned
+        .headers
+        .insert("authorization".into(), authorization);
+    let stale = signed(alice_key, &target, AUDIENCE, now - Duration::from_secs(600));
+    // A listener posing as STS: a proof for it must never be sent there.
+    let decoy = TcpListener::bind("127.0.0.1:0").expect("decoy");
+    decoy.set_nonblocking(true).expect("nonblocking");
+    let decoy_target = ProofTarget {
+        url: format!("http://{}/", decoy.local_addr().expect("addr")),
+        region: "us-east-1".into(),
+    };
+    let elsewhere = signed(alice_key, &decoy_target, AUDIENCE, now);
+    for (proof, status, code, says) in [
+        (tampered, 400, "MalformedProof", "GetCallerIdentity"),
+        (other_audience, 401, "InvalidProof", "someone.else"),
+        (
+            unsigned,
+            401,
+            "InvalidProof",
+            "not among the signed headers",
+        ),
+        (stale, 401, "InvalidProof", "more than 5 minutes"),
+        (
+            elsewhere,
+            401,
+            "InvalidProof",
+            "not one of this server's STS endpoints",
+        ),
+    ] {
+        let (got_status, got_code, message) = refusal(&client, &request(proof));
+        assert_eq!((got_status, got_code.as_str()), (status, code), "{message}");
+        assert!(message.contains(says), "{message}");
+    }
+    assert!(
+        decoy.accept().is_err(),
+        "a proof was sent to a host that is not a configured STS endpoint"
+    );
+    assert_eq!(
+        world.get_caller_identity_calls(),
+        0,
+        "a refused proof reached STS"
+    );
+
+    let wrong_secret = Credentials::new(
+        alice_key.access_key_id(),
+        "not-the-secret",
+        None,
+        None,
+        "test",
+    );
+    let (status, code, message) = refusal(
+        &client,
+        &request(signed(&wrong_secret, &target, AUDIENCE, now)),
+    );
+    assert_eq!((status, code.as_str()), (401, "ProofRefused"), "{message}");
+    assert!(message.contains("SignatureDoesNotMatch"), "{message}");
+    assert_eq!(world.get_caller_identity_calls(), 1);
+    assert!(
+        world.log_lines("decisions.jsonl").is_empty(),
+        "no decision without a caller"
+    );
+}
+
+#[test]
+fn a_chosen_session_name_and_a_foreign_account_are_refused_with_a_decision_line() {
+    let world = World::new();
+    let server = world.serve("server.yaml");
+    let (alice, _) = &world.alice;
+    // mallory may assume a role of her own, under any session name she likes.
+    let mallory_name = Moto::unique("mallory");
+    let mallory = world.moto.create_user(&mallory_name);
+    world.moto.put_user_policy(
+        &mallory_name,
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
+    );
+    let dev_role = world.moto.create_role(
+        &Moto::unique("dev"),
+        &format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::123456789012:user/{mallory_name}"}},"Action":"sts:AssumeRole"}}]}}"#
+        ),
+    );
+    let named_alice = world.moto.assume_role(&mallory, &dev_role, alice);
+    let foreign = world.moto.assume_role(
+        &mallory,
+        "arn:aws:iam::999999999999:role/AWSReservedSSO_Admin_0123",
+        alice,
+    );
+    for (key, arn_part, rule) in [
+        (
+            &named_alice,
+            format!(
+                "assumed-role/{}/{alice}",
+                dev_role.rsplit('/').next().expect("name")
+            ),
+            "identity.session_name_roles",
+        ),
+        (
+            &foreign,
+            format!("999999999999:assumed-role/AWSReservedSSO_Admin_0123/{alice}"),
+            "identity.accounts",
+        ),
+    ] {
+        let output = world.remote_credentials(&server, key);
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains("403 PrincipalRefused"), "{stderr}");
+        assert!(
+            stderr.contains(&arn_part) && stderr.contains(rule),
+            "{stderr}"
+        );
+    }
+    let lines = world.log_lines("decisions.jsonl");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for line in &lines {
+        assert_eq!(line["effect"], "deny");
+        assert!(line["rule"].is_null());
+        assert!(
+            line["principal_arn"]
+                .as_str()
+                .is_some_and(|arn| arn.ends_with(alice.as_str()))
+        );
+    }
+    assert_eq!(lines[1]["account"], "999999999999");
+    assert!(world.assume_role_calls().is_empty());
+}
+
+#[test]
+fn two_replicas_serve_one_client_alternately_with_one_decision_line_per_request() {
+    let world = World::new();
+    world.write_config("replica-b.yaml", 0, "decisions-b.jsonl");
+    let replicas = [world.serve("server.yaml"), world.serve("replica-b.yaml")];
+    let (_, alice_key) = &world.alice;
+    for round in 0..4 {
+        let output = world.remote_credentials(&replicas[round % 2], alice_key);
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+        assert!(
+            json["AccessKeyId"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty())
+        );
+    }
+    for log in ["decisions.jsonl", "decisions-b.jsonl"] {
+        let lines = world.log_lines(log);
+        let decisions = lines
+            .iter()
+            .filter(|line| line["event"] == "decision")
+            .count();
+        let issued = lines
+            .iter()
+            .filter(|line| line["outcome"] == "issued")
+            .count();
+        assert_eq!((decisions, issued), (2, 2), "{log}: {lines:?}");
+    }
+}
+
+#[test]
+fn exec_remote_puts_the_role_in_the_commands_environment() {
+    let world = World::new();
+    let server = world.serve("server.yaml");
+    let (alice, alice_key) = &world.alice;
+    let output = world
+        .caller(SENTINEL, alice_key, "[profile me]\nregion = us-east-1\n")
+        .args(["exec", "--remote", &server.base(), "--audience", AUDIENCE])
+        .arg("--cacert")
+        .arg(&world.certs.ca)
+        .args(["--source-profile", "me", "--profile", "prod", "--"])
+        .args([world.moto.python(), "-c", "import boto3; print(boto3.client('sts', region_name='us-east-1').get_caller_identity()['Arn'])"])
+        .output()
+        .expect("sentinel exec");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stdout).contains(&format!("/sentinel.{alice}.")),
+        "{}",
+        text(&output.stdout)
+    );
+}
