@@ -38,7 +38,11 @@ pub async fn run_at(
     let target = target(args).await?;
     let workers = config.workers;
     let test = LoadTest::new(config)?;
-    let driver = HttpDriver::new(target, workers);
+    let driver = HttpDriver::new(target, workers)?;
+    // Opened before the schedule starts, so that the run measures requests, not set-up.
+    driver
+        .open_connections(test.timeout(), &test.cancel_token())
+        .await;
     let result = session::run(test, args.report.quiet, move |ctx| {
         Arc::clone(&driver).request(ctx)
     })
