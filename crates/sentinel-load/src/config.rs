@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::mix::Mix;
+
 /// The parameters of one open-loop run.
 #[derive(Debug, Clone)]
 pub struct LoadTestConfig {
@@ -26,7 +28,18 @@ pub struct LoadTestConfig {
     /// schedule lag and the latency, both measured from the due time, so it costs accuracy
     /// nothing; a smaller slack costs CPU at high rates.
     pub pacing_slack: Duration,
+    /// Which target each request goes to when the request function serves several (it reads
+    /// [`RequestContext::target`](crate::RequestContext::target)); one target by default.
+    pub mix: Mix,
+    /// Whether the result also holds each target's own figures (see
+    /// [`LoadTestResult::targets`](crate::LoadTestResult::targets)); at most
+    /// [`MAX_REPORTED_TARGETS`] targets.
+    pub by_target: bool,
 }
+
+/// The most targets whose figures a run keeps apart: each costs a set of histograms per runtime
+/// thread (about a megabyte for a 10 s run).
+pub const MAX_REPORTED_TARGETS: usize = 100;
 
 /// The largest [`LoadTestConfig::pacing_slack`] accepted: beyond it pacing would be too coarse
 /// to call the schedule kept.
@@ -34,7 +47,7 @@ pub const MAX_PACING_SLACK: Duration = Duration::from_millis(1);
 
 impl LoadTestConfig {
     /// A configuration with the given rate and duration, 64 workers, a 2 s timeout, a 1 s grace
-    /// period, a 250 µs pacing slack and a fresh cancellation token.
+    /// period, a 250 µs pacing slack, a fresh cancellation token and one target.
     pub fn new(requests_per_second: f64, duration: Duration) -> Self {
         Self {
             requests_per_second,
@@ -44,6 +57,8 @@ impl LoadTestConfig {
             grace: Duration::from_secs(1),
             cancel: CancellationToken::new(),
             pacing_slack: Duration::from_micros(250),
+            mix: Mix::single(),
+            by_target: false,
         }
     }
 
@@ -64,6 +79,9 @@ impl LoadTestConfig {
         }
         if self.pacing_slack > MAX_PACING_SLACK {
             return Err(ConfigError::PacingSlack(self.pacing_slack));
+        }
+        if self.by_target && self.mix.targets() > MAX_REPORTED_TARGETS {
+            return Err(ConfigError::TooManyTargets(self.mix.targets()));
         }
         let target = (rate * self.duration.as_secs_f64() + 1e-9).floor();
         if target < 1.0 {
@@ -97,6 +115,11 @@ pub enum ConfigError {
     /// The pacing slack is above [`MAX_PACING_SLACK`].
     #[error("a pacing slack of {0:?} is above the largest accepted, {MAX_PACING_SLACK:?}")]
     PacingSlack(Duration),
+    /// Figures per target were asked for more than [`MAX_REPORTED_TARGETS`] targets.
+    #[error(
+        "figures per target are kept for at most {MAX_REPORTED_TARGETS} targets, not {0}"
+    )]
+    TooManyTargets(usize),
     /// `rate × duration` is less than one request.
     #[error("{rate} req/s for {duration:?} schedules no request")]
     NoRequests {
@@ -146,6 +169,14 @@ mod tests {
         let mut c = good.clone();
         c.requests_per_second = 0.5;
         assert!(matches!(c.validate(), Err(ConfigError::NoRequests { .. })));
+        let mut c = good.clone();
+        c.mix = Mix::round_robin(MAX_REPORTED_TARGETS + 1).unwrap();
+        assert_eq!(c.validate(), Ok(10), "many targets, reported together");
+        c.by_target = true;
+        assert_eq!(
+            c.validate(),
+            Err(ConfigError::TooManyTargets(MAX_REPORTED_TARGETS + 1))
+        );
         let mut c = good;
         c.requests_per_second = 1e12;
         c.duration = Duration::from_secs(3600);

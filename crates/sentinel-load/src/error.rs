@@ -1,7 +1,10 @@
-//! The error a request function returns: a short kind that the result counts by.
+//! The error a request function returns: a short kind that the result counts by, and what the
+//! request did on the wire before it failed.
 
 use std::borrow::Cow;
 use std::fmt;
+
+use crate::exchange::Exchange;
 
 /// A failed request, classified by a short kind such as `timeout`, `http_503` or `deny`.
 ///
@@ -10,6 +13,7 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestError {
     kind: Cow<'static, str>,
+    exchange: Exchange,
 }
 
 impl RequestError {
@@ -21,7 +25,21 @@ impl RequestError {
 
     /// A failure of the given kind.
     pub fn new(kind: impl Into<Cow<'static, str>>) -> Self {
-        Self { kind: kind.into() }
+        Self {
+            kind: kind.into(),
+            exchange: Exchange::default(),
+        }
+    }
+
+    /// The same failure, with what the request did on the wire (a status it got, the bytes it
+    /// moved, the connection it opened), so that those figures still count.
+    pub fn with_exchange(self, exchange: Exchange) -> Self {
+        Self { exchange, ..self }
+    }
+
+    /// What the failed request did on the wire.
+    pub fn exchange(&self) -> &Exchange {
+        &self.exchange
     }
 
     /// The kind this failure is counted under.

@@ -65,7 +65,9 @@
 
 mod config;
 mod error;
+mod exchange;
 pub mod http;
+mod mix;
 mod open_files;
 mod pacing;
 #[cfg(target_os = "linux")]
@@ -80,11 +82,13 @@ mod search;
 mod threshold;
 mod verdict;
 
-pub use config::{ConfigError, LoadTestConfig, MAX_PACING_SLACK};
+pub use config::{ConfigError, LoadTestConfig, MAX_PACING_SLACK, MAX_REPORTED_TARGETS};
 pub use error::RequestError;
+pub use exchange::Exchange;
+pub use mix::{MAX_TOTAL_WEIGHT, Mix, MixError};
 pub use progress::{Progress, ProgressSnapshot};
-pub use report::{write_hgrm, write_text};
-pub use result::{Histograms, LoadTestResult, Percentiles, RequestCounts};
+pub use report::{write_figures, write_hgrm, write_text};
+pub use result::{ByteCounts, Histograms, LoadTestResult, Percentiles, RequestCounts};
 pub use runner::{LoadTest, RequestContext, run_load_test};
 pub use search::{RateSearch, SearchStep};
 pub use threshold::{Breach, Threshold, ThresholdError};

@@ -1,5 +1,7 @@
-//! Where the measurements go while a run lasts: HDR histograms and error counts, one set per
-//! runtime thread rather than per worker, merged at the end.
+//! Where the measurements go while a run lasts: HDR histograms and counts, one set per runtime
+//! thread rather than per worker (and per target when a run keeps its targets apart), merged at
+//! the end. Everything in a set adds up (counts add, histograms merge exactly), so sets from
+//! threads, targets or machines combine without averaging anything.
 //!
 //! A histogram able to hold an hour in nanoseconds at three significant digits takes about
 //! 100 KB, so a set per worker would make memory grow with `workers` (10,000 workers would
@@ -18,6 +20,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use crate::error::RequestError;
+use crate::exchange::Exchange;
 
 /// Significant decimal digits kept by every histogram.
 pub(crate) const SIGNIFICANT_DIGITS: u8 = 3;
@@ -36,6 +39,16 @@ pub(crate) struct Recorder {
     pub lag: Histogram<u64>,
     /// Failures by kind, in first-seen order (kinds are few: a linear scan beats hashing).
     pub errors: Vec<(Cow<'static, str>, u64)>,
+    /// How long opening a connection took, for the requests that opened one.
+    pub connect: Histogram<u64>,
+    /// From the actual send to the first byte of the answer.
+    pub first_byte: Histogram<u64>,
+    /// Answers by status code, in first-seen order (codes are few, as kinds are).
+    pub status: Vec<(u16, u64)>,
+    /// Bytes the requests wrote.
+    pub bytes_sent: u64,
+    /// Bytes the requests read.
+    pub bytes_received: u64,
 }
 
 impl Recorder {
@@ -47,6 +60,11 @@ impl Recorder {
             service: histogram(highest),
             lag: histogram(highest),
             errors: Vec::new(),
+            connect: histogram(highest),
+            first_byte: histogram(highest),
+            status: Vec::new(),
+            bytes_sent: 0,
+            bytes_received: 0,
         }
     }
 
@@ -66,6 +84,25 @@ impl Recorder {
         match outcome {
             Ok(()) => self.ok_latency.saturating_record(latency),
             Err(error) => self.error(error.into_kind()),
+        }
+    }
+
+    /// Records what a request sent at `sent` did on the wire.
+    pub fn exchange(&mut self, sent: Instant, exchange: &Exchange) {
+        self.bytes_sent += exchange.bytes_sent;
+        self.bytes_received += exchange.bytes_received;
+        if let Some(connect) = exchange.connect {
+            self.connect.saturating_record(nanos(connect));
+        }
+        if let Some(first_byte) = exchange.first_byte {
+            self.first_byte
+                .saturating_record(nanos(first_byte.saturating_duration_since(sent)));
+        }
+        if let Some(code) = exchange.status {
+            match self.status.iter_mut().find(|(c, _)| *c == code) {
+                Some((_, count)) => *count += 1,
+                None => self.status.push((code, 1)),
+            }
         }
     }
 
@@ -89,6 +126,8 @@ impl Recorder {
             (&mut self.ok_latency, &other.ok_latency),
             (&mut self.service, &other.service),
             (&mut self.lag, &other.lag),
+            (&mut self.connect, &other.connect),
+            (&mut self.first_byte, &other.first_byte),
         ] {
             for value in from.iter_recorded() {
                 into.saturating_record_n(value.value_iterated_to(), value.count_at_value());
@@ -100,6 +139,31 @@ impl Recorder {
                 None => self.errors.push((kind.clone(), *count)),
             }
         }
+        for &(code, count) in &other.status {
+            match self.status.iter_mut().find(|(c, _)| *c == code) {
+                Some((_, total)) => *total += count,
+                None => self.status.push((code, count)),
+            }
+        }
+        self.bytes_sent += other.bytes_sent;
+        self.bytes_received += other.bytes_received;
+    }
+
+    /// Requests recorded as sent, and of those the successful and the failed ones.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        let ok = self.ok_latency.len();
+        let errors: u64 = self.errors.iter().map(|(_, count)| count).sum();
+        (ok + errors, ok, errors)
+    }
+
+    /// The answers by status code, sorted by code, the codes as strings (JSON's map keys).
+    pub fn status_codes(&self) -> BTreeMap<String, u64> {
+        let mut codes = self.status.clone();
+        codes.sort_unstable();
+        codes
+            .into_iter()
+            .map(|(code, count)| (code.to_string(), count))
+            .collect()
     }
 
     /// The errors by kind, sorted by kind.
@@ -122,7 +186,8 @@ fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// A run's recorders, one per runtime thread; see the module documentation.
+/// A run's recorders, one set per runtime thread (a recorder per target in each set); see the
+/// module documentation.
 #[derive(Debug)]
 pub(crate) struct Recorders {
     /// Tells this run's shard claims apart from another run's in a thread's cache.
@@ -131,10 +196,10 @@ pub(crate) struct Recorders {
     shards: Box<[Shard]>,
 }
 
-/// One shard, padded so that two shards never share a cache line.
+/// One shard: a recorder per target, padded so that two shards never share a cache line.
 #[derive(Debug)]
 #[repr(align(128))]
-struct Shard(Mutex<Recorder>);
+struct Shard(Mutex<Box<[Recorder]>>);
 
 /// Numbers runs so that a thread knows which run its cached shard belongs to.
 static RUNS: AtomicU64 = AtomicU64::new(0);
@@ -145,20 +210,21 @@ thread_local! {
 }
 
 impl Recorders {
-    /// `shards` empty recorders (one per thread that will record) holding values up to
-    /// `highest`.
-    pub fn new(shards: usize, highest: Duration) -> Self {
+    /// `shards` sets (one per thread that will record) of `targets` empty recorders holding
+    /// values up to `highest`.
+    pub fn new(shards: usize, targets: usize, highest: Duration) -> Self {
+        let set = || (0..targets.max(1)).map(|_| Recorder::new(highest)).collect();
         Self {
             run: RUNS.fetch_add(1, Ordering::Relaxed),
             next_shard: AtomicUsize::new(0),
             shards: (0..shards.max(1))
-                .map(|_| Shard(Mutex::new(Recorder::new(highest))))
+                .map(|_| Shard(Mutex::new(set())))
                 .collect(),
         }
     }
 
-    /// The calling thread's recorder, locked.
-    pub fn local(&self) -> MutexGuard<'_, Recorder> {
+    /// The calling thread's recorders, one per target, locked.
+    pub fn local(&self) -> MutexGuard<'_, Box<[Recorder]>> {
         let shard = CLAIMED.with(|claimed| {
             let (run, shard) = claimed.get();
             if run == self.run {
@@ -175,17 +241,29 @@ impl Recorders {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Every shard added into one recorder.
-    pub fn merge(self) -> Recorder {
+    /// Every shard added into one recorder per target.
+    pub fn merge(self) -> Vec<Recorder> {
         let mut shards = self
             .shards
             .into_iter()
             .map(|shard| shard.0.into_inner().unwrap_or_else(PoisonError::into_inner));
-        let mut merged = shards.next().expect("at least one shard");
+        let mut merged = shards.next().expect("at least one shard").into_vec();
         for shard in shards {
-            merged.add(&shard);
+            for (into, from) in merged.iter_mut().zip(shard.iter()) {
+                into.add(from);
+            }
         }
         merged
+    }
+
+    /// Every recorder of `recorders` added into one.
+    pub fn total(recorders: &[Recorder]) -> Recorder {
+        let (first, rest) = recorders.split_first().expect("at least one target");
+        let mut total = first.clone();
+        for recorder in rest {
+            total.add(recorder);
+        }
+        total
     }
 }
 
@@ -220,7 +298,7 @@ mod tests {
             threads in 1usize..5,
         ) {
             let base = Instant::now();
-            let recorders = Arc::new(Recorders::new(threads, Duration::from_secs(30)));
+            let recorders = Arc::new(Recorders::new(threads, 1, Duration::from_secs(30)));
             let chunks: Vec<Vec<u64>> =
                 samples.chunks(samples.len().div_ceil(threads)).map(<[u64]>::to_vec).collect();
             std::thread::scope(|scope| {
@@ -229,12 +307,12 @@ mod tests {
                     scope.spawn(move || {
                         for ns in chunk {
                             let done = base + Duration::from_nanos(ns);
-                            recorders.local().record(base, base, done, Ok(()));
+                            recorders.local()[0].record(base, base, done, Ok(()));
                         }
                     });
                 }
             });
-            let merged = Arc::into_inner(recorders).unwrap().merge();
+            let merged = Arc::into_inner(recorders).unwrap().merge().remove(0);
             let mut sorted = samples.clone();
             sorted.sort_unstable();
             let p = Percentiles::from_histogram(&merged.latency);
@@ -251,14 +329,12 @@ mod tests {
     #[test]
     fn known_samples_give_known_percentiles() {
         let base = Instant::now();
-        let recorders = Recorders::new(1, Duration::from_secs(1));
+        let recorders = Recorders::new(1, 1, Duration::from_secs(1));
         // 1..=1000 microseconds, once each.
         for us in 1..=1000u64 {
-            recorders
-                .local()
-                .record(base, base, base + Duration::from_micros(us), Ok(()));
+            recorders.local()[0].record(base, base, base + Duration::from_micros(us), Ok(()));
         }
-        let merged = recorders.merge();
+        let merged = recorders.merge().remove(0);
         let p = Percentiles::from_histogram(&merged.latency);
         assert!((p.p50 - 0.500).abs() < 0.001, "{p:?}");
         assert!((p.p99 - 0.990).abs() < 0.001, "{p:?}");
@@ -295,14 +371,46 @@ mod tests {
 
     #[test]
     fn each_thread_keeps_its_own_shard() {
-        let recorders = Recorders::new(4, Duration::from_secs(1));
+        let recorders = Recorders::new(4, 1, Duration::from_secs(1));
         let shard = || {
             let recorder = recorders.local();
-            &*recorder as *const Recorder as usize
+            &recorder[0] as *const Recorder as usize
         };
         let first = shard();
         assert_eq!(first, shard());
         let other = std::thread::scope(|scope| scope.spawn(shard).join().unwrap());
         assert_ne!(first, other);
+    }
+
+    #[test]
+    fn exchanges_add_up_across_shards_and_targets() {
+        let sent = Instant::now();
+        let recorders = Recorders::new(2, 2, Duration::from_secs(1));
+        let answer = |status, connect| Exchange {
+            status: Some(status),
+            bytes_sent: 10,
+            bytes_received: 100,
+            connect,
+            first_byte: Some(sent + Duration::from_millis(2)),
+        };
+        recorders.local()[0].exchange(sent, &answer(200, None));
+        recorders.local()[1].exchange(sent, &answer(503, Some(Duration::from_millis(5))));
+        std::thread::scope(|scope| {
+            scope.spawn(|| recorders.local()[0].exchange(sent, &answer(200, None)));
+        });
+        recorders.local()[1].exchange(sent, &Exchange::default());
+        let targets = recorders.merge();
+        assert_eq!(targets[0].status_codes(), BTreeMap::from([("200".into(), 2)]));
+        assert_eq!(targets[1].status_codes(), BTreeMap::from([("503".into(), 1)]));
+        let total = Recorders::total(&targets);
+        assert_eq!(
+            total.status_codes(),
+            BTreeMap::from([("200".into(), 2), ("503".into(), 1)])
+        );
+        assert_eq!((total.bytes_sent, total.bytes_received), (30, 300));
+        assert_eq!(total.connect.len(), 1, "one request opened a connection");
+        assert_eq!(total.first_byte.len(), 3);
+        let ttfb = total.first_byte.max() as f64 / 1e6;
+        assert!((ttfb - 2.0).abs() < 0.01, "{ttfb}");
     }
 }

@@ -6,9 +6,9 @@ use hdrhistogram::Histogram;
 
 use crate::result::{LoadTestResult, Percentiles};
 
-/// Writes the human-readable report of a run.
+/// Writes the human-readable report of a run: what was asked and how long it took, then
+/// [`write_figures`].
 pub fn write_text(result: &LoadTestResult, out: &mut impl Write) -> io::Result<()> {
-    let r = &result.requests;
     writeln!(
         out,
         "Target      {} req/s for {} s, {} workers{}",
@@ -17,6 +17,18 @@ pub fn write_text(result: &LoadTestResult, out: &mut impl Write) -> io::Result<(
         result.workers,
         if result.cancelled { " (cancelled)" } else { "" }
     )?;
+    writeln!(
+        out,
+        "Time        elapsed {:.3} s  drain {:.3} s  pacing slack {:.3} ms",
+        result.elapsed_s, result.drain_s, result.pacing_slack_ms
+    )?;
+    write_figures(result, out)
+}
+
+/// Writes what happened to the requests of a run (or of one of its targets): the counts, the
+/// rates, the percentile table, and what came back (errors by kind, status codes, bytes).
+pub fn write_figures(result: &LoadTestResult, out: &mut impl Write) -> io::Result<()> {
+    let r = &result.requests;
     writeln!(
         out,
         "Requests    target {}  sent {}  ok {}  errors {}  timeouts {}  missed {}",
@@ -29,11 +41,6 @@ pub fn write_text(result: &LoadTestResult, out: &mut impl Write) -> io::Result<(
         result.send_rate,
         result.success_rate() * 100.0,
     )?;
-    writeln!(
-        out,
-        "Time        elapsed {:.3} s  drain {:.3} s  pacing slack {:.3} ms",
-        result.elapsed_s, result.drain_s, result.pacing_slack_ms
-    )?;
     writeln!(out)?;
     writeln!(
         out,
@@ -44,6 +51,16 @@ pub fn write_text(result: &LoadTestResult, out: &mut impl Write) -> io::Result<(
     percentile_row(out, "latency (ok)", &result.ok_latency_ms)?;
     percentile_row(out, "service time", &result.service_time_ms)?;
     percentile_row(out, "schedule lag", &result.schedule_lag_ms)?;
+    if !result.histograms.first_byte.is_empty() {
+        percentile_row(out, "first byte", &result.first_byte_ms)?;
+    }
+    if result.connects > 0 {
+        percentile_row(
+            out,
+            &format!("connect ({})", result.connects),
+            &result.connect_ms,
+        )?;
+    }
     if !result.errors_by_kind.is_empty() {
         writeln!(out)?;
         writeln!(out, "Errors by kind")?;
@@ -51,9 +68,51 @@ pub fn write_text(result: &LoadTestResult, out: &mut impl Write) -> io::Result<(
             writeln!(out, "  {kind:<16}{count:>10}")?;
         }
     }
+    if !result.status.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Status codes")?;
+        for (code, count) in &result.status {
+            writeln!(out, "  {code:<16}{count:>10}")?;
+        }
+    }
+    let bytes = &result.bytes;
+    if bytes.sent > 0 || bytes.received > 0 {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Bytes       received {} ({}/s)  sent {} ({}/s)",
+            human_bytes(bytes.received as f64),
+            human_bytes(bytes.received_per_s),
+            human_bytes(bytes.sent as f64),
+            human_bytes(bytes.sent_per_s),
+        )?;
+    }
     Ok(())
 }
 
+/// A byte count in decimal units: `512 B`, `1.50 kB`, `12.3 MB`.
+fn human_bytes(bytes: f64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if bytes < 1000.0 {
+        return format!("{bytes:.0} B");
+    }
+    let mut value = bytes / 1000.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    let digits = if value < 10.0 {
+        2
+    } else if value < 100.0 {
+        1
+    } else {
+        0
+    };
+    format!("{value:.digits$} {}", UNITS[unit])
+}
+
+/// One row of the percentile table.
 fn percentile_row(out: &mut impl Write, name: &str, p: &Percentiles) -> io::Result<()> {
     writeln!(
         out,
@@ -114,4 +173,19 @@ pub fn write_hgrm(histogram: &Histogram<u64>, out: &mut impl Write) -> io::Resul
         histogram.buckets(),
         2048
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_counts_read_in_decimal_units() {
+        assert_eq!(human_bytes(0.0), "0 B");
+        assert_eq!(human_bytes(999.0), "999 B");
+        assert_eq!(human_bytes(1500.0), "1.50 kB");
+        assert_eq!(human_bytes(12_345_678.0), "12.3 MB");
+        assert_eq!(human_bytes(987_000_000.0), "987 MB");
+        assert_eq!(human_bytes(2e18), "2000 PB");
+    }
 }

@@ -51,9 +51,38 @@ pub struct LoadTestResult {
     pub schedule_lag_ms: Percentiles,
     /// Failed requests by kind (`timeout`, `http_503`, ...).
     pub errors_by_kind: BTreeMap<String, u64>,
+    /// Answers by status code (`{"200": 9980, "503": 20}`), as the request function reported
+    /// them; a failure with an answer (a `503`) counts here too.
+    pub status: BTreeMap<String, u64>,
+    /// The bytes the requests wrote and read, in total and per second of the schedule.
+    pub bytes: ByteCounts,
+    /// Requests that opened a connection (the count behind `connect_ms`).
+    pub connects: u64,
+    /// Percentiles of how long opening a connection took, over the requests that opened one.
+    pub connect_ms: Percentiles,
+    /// Percentiles of the time from each request's actual send to the first byte of its
+    /// answer, over the requests that got one.
+    pub first_byte_ms: Percentiles,
+    /// Each target's own result, in the order of the configuration's mix, when the run kept
+    /// its targets apart (empty otherwise, and then left out of the JSON).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<LoadTestResult>,
     /// The full distributions behind the percentiles, for `.hgrm` output and thresholds.
     #[serde(skip)]
     pub histograms: Histograms,
+}
+
+/// Bytes written and read by the requests of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ByteCounts {
+    /// Bytes written, in total.
+    pub sent: u64,
+    /// Bytes read, in total.
+    pub received: u64,
+    /// Bytes written per second of the schedule.
+    pub sent_per_s: f64,
+    /// Bytes read per second of the schedule.
+    pub received_per_s: f64,
 }
 
 /// What happened to the scheduled requests: `sent = ok + errors`, `missed = target - sent`.
@@ -101,6 +130,10 @@ pub struct Histograms {
     pub service_time: Histogram<u64>,
     /// Due time to actual send.
     pub schedule_lag: Histogram<u64>,
+    /// Connection opening, for the requests that opened one.
+    pub connect: Histogram<u64>,
+    /// Actual send to the first byte of the answer.
+    pub first_byte: Histogram<u64>,
 }
 
 impl Percentiles {
@@ -146,6 +179,12 @@ impl LoadTestResult {
             }
         };
         let errors_by_kind = recorded.errors_by_kind();
+        let bytes = ByteCounts {
+            sent: recorded.bytes_sent,
+            received: recorded.bytes_received,
+            sent_per_s: per_second(recorded.bytes_sent),
+            received_per_s: per_second(recorded.bytes_received),
+        };
         Self {
             target_rate: config.requests_per_second,
             duration_s: config.duration.as_secs_f64(),
@@ -172,11 +211,19 @@ impl LoadTestResult {
             service_time_ms: Percentiles::from_histogram(&recorded.service),
             schedule_lag_ms: Percentiles::from_histogram(&recorded.lag),
             errors_by_kind,
+            status: recorded.status_codes(),
+            bytes,
+            connects: recorded.connect.len(),
+            connect_ms: Percentiles::from_histogram(&recorded.connect),
+            first_byte_ms: Percentiles::from_histogram(&recorded.first_byte),
+            targets: Vec::new(),
             histograms: Histograms {
                 latency: recorded.latency,
                 ok_latency: recorded.ok_latency,
                 service_time: recorded.service,
                 schedule_lag: recorded.lag,
+                connect: recorded.connect,
+                first_byte: recorded.first_byte,
             },
         }
     }

@@ -1,6 +1,7 @@
 //! The run itself: `workers` tasks that claim the next request index from a shared counter,
-//! wait on the [`Gate`] until it is due, send it under a timeout and record the outcome in
-//! their thread's recorder; one pacer task releases the parked requests.
+//! wait on the [`Gate`] until it is due, send it (to the target the [`Mix`] gives its index)
+//! under a timeout and record the outcome and what it did on the wire in their thread's
+//! recorder; one pacer task releases the parked requests.
 //!
 //! Nothing is spawned, sent through a channel or allocated per request: a worker's loop is an
 //! atomic increment, a clock read or two, the request, and a few histogram updates under an
@@ -18,14 +19,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{ConfigError, LoadTestConfig};
 use crate::error::RequestError;
+use crate::exchange::Exchange;
+use crate::mix::Mix;
 use crate::pacing::Gate;
 use crate::progress::Progress;
-use crate::recorder::Recorders;
+use crate::recorder::{Recorder, Recorders};
 use crate::result::{LoadTestResult, RunTimes};
 use crate::schedule::Schedule;
 
-/// Which request a call of the request function is: the worker running it and its sequence
-/// number in the schedule.
+/// Which request a call of the request function is: the worker running it, its sequence
+/// number in the schedule and the target it goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestContext {
     /// The worker, in `0..workers`; a worker runs one request at a time, so per-worker state
@@ -33,6 +36,9 @@ pub struct RequestContext {
     pub worker: usize,
     /// The request's index in the schedule (due at `start + seq / rate`).
     pub seq: u64,
+    /// The target of the request, in `0..targets` of the configuration's [`Mix`] (always 0
+    /// with one target).
+    pub target: usize,
 }
 
 /// A validated load test, ready to run; hands out its [`Progress`] before it starts.
@@ -44,13 +50,14 @@ pub struct LoadTest {
 }
 
 /// Validates `config` and runs `request_fn` on its schedule; see [`LoadTest::run`].
-pub async fn run_load_test<F, Fut>(
+pub async fn run_load_test<F, Fut, O>(
     config: LoadTestConfig,
     request_fn: F,
 ) -> Result<LoadTestResult, ConfigError>
 where
     F: Fn(RequestContext) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), RequestError>> + Send + 'static,
+    Fut: Future<Output = Result<O, RequestError>> + Send + 'static,
+    O: Into<Exchange> + Send + 'static,
 {
     Ok(LoadTest::new(config)?.run(request_fn).await)
 }
@@ -66,7 +73,11 @@ struct Shared<F> {
     cancel: CancellationToken,
     abort: CancellationToken,
     progress: Progress,
+    mix: Mix,
+    by_target: bool,
 }
+
+
 
 impl LoadTest {
     /// Checks the configuration.
@@ -98,13 +109,17 @@ impl LoadTest {
     /// Runs the schedule to its end (or to cancellation plus the grace period) and returns the
     /// result. Must be called within a Tokio runtime; workers are spread over its threads.
     ///
+    /// A request function returns `Ok(())`, or `Ok` of an [`Exchange`] to report what the
+    /// request did on the wire (a failure carries its own in its [`RequestError`]).
+    ///
     /// # Panics
     ///
     /// Re-raises a panic of `request_fn`.
-    pub async fn run<F, Fut>(self, request_fn: F) -> LoadTestResult
+    pub async fn run<F, Fut, O>(self, request_fn: F) -> LoadTestResult
     where
         F: Fn(RequestContext) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), RequestError>> + Send + 'static,
+        Fut: Future<Output = Result<O, RequestError>> + Send + 'static,
+        O: Into<Exchange> + Send + 'static,
     {
         let config = self.config;
         let start = Instant::now();
@@ -123,11 +138,21 @@ impl LoadTest {
             next: AtomicU64::new(0),
             gate: Gate::new(config.workers, config.pacing_slack),
             // One per runtime thread, and one for a thread outside it (the caller's).
-            recorders: Recorders::new(threads + 1, highest),
+            recorders: Recorders::new(
+                threads + 1,
+                if config.by_target {
+                    config.mix.targets()
+                } else {
+                    1
+                },
+                highest,
+            ),
             timeout: config.timeout,
             cancel: config.cancel.clone(),
             abort: CancellationToken::new(),
             progress: self.progress.clone(),
+            mix: config.mix.clone(),
+            by_target: config.by_target,
         });
         self.progress.start(start);
 
@@ -179,32 +204,81 @@ impl LoadTest {
             None => self.target,
         };
         let shared = Arc::into_inner(shared).expect("every worker and the pacer have ended");
+        let claimed = shared.next.load(Ordering::Relaxed);
+        let recorder_of = |seq| {
+            if config.by_target {
+                config.mix.target_of(seq)
+            } else {
+                0
+            }
+        };
         let mut recorded = shared.recorders.merge();
         // A request never sent was still unanswered when scheduling ended: its latency is at
         // least that long, so a stall at the end of a run shows in the percentiles.
-        let never_claimed = shared.next.load(Ordering::Relaxed).min(target)..target;
+        let never_claimed = claimed.min(target)..target;
         for index in abandoned
             .into_iter()
             .filter(|&index| index < target)
             .chain(never_claimed)
         {
-            recorded.missed(scheduled_until.saturating_duration_since(schedule.due(index)));
+            recorded[recorder_of(index)]
+                .missed(scheduled_until.saturating_duration_since(schedule.due(index)));
         }
         let times = RunTimes {
             scheduled: scheduled_until - start,
             drain: finished.saturating_duration_since(scheduled_until),
         };
-        LoadTestResult::new(&config, target, counts, times, stopped.is_some(), recorded)
+        let cancelled = stopped.is_some();
+        if recorded.len() == 1 {
+            let total = recorded.pop().expect("one recorder");
+            return LoadTestResult::new(&config, target, counts, times, cancelled, total);
+        }
+        let total = Recorders::total(&recorded);
+        let mut result = LoadTestResult::new(&config, target, counts, times, cancelled, total);
+        result.targets = per_target(&config, target, times, cancelled, recorded);
+        result
     }
+}
+
+/// Each target's own result: its share of the rate and of the due requests, and its recorder.
+fn per_target(
+    config: &LoadTestConfig,
+    due: u64,
+    times: RunTimes,
+    cancelled: bool,
+    recorded: Vec<Recorder>,
+) -> Vec<LoadTestResult> {
+    let due_by_target = config.mix.counts(due);
+    recorded
+        .into_iter()
+        .zip(due_by_target)
+        .enumerate()
+        .map(|(index, (recorder, due))| {
+            let (sent, ok, errors) = recorder.counts();
+            let counts = crate::progress::ProgressSnapshot {
+                elapsed: times.scheduled + times.drain,
+                target: due,
+                sent,
+                ok,
+                errors,
+            };
+            let share = LoadTestConfig {
+                requests_per_second: config.requests_per_second * config.mix.share(index),
+                ..config.clone()
+            };
+            LoadTestResult::new(&share, due, counts, times, cancelled, recorder)
+        })
+        .collect()
 }
 
 /// One worker: claim, wait, send, record, until the schedule is exhausted, over or cancelled.
 /// Returns the index it claimed but did not send, if any (the runner counts it as missed when
 /// it was due).
-async fn worker<F, Fut>(index: usize, shared: Arc<Shared<F>>) -> Option<u64>
+async fn worker<F, Fut, O>(index: usize, shared: Arc<Shared<F>>) -> Option<u64>
 where
     F: Fn(RequestContext) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), RequestError>> + Send + 'static,
+    Fut: Future<Output = Result<O, RequestError>> + Send + 'static,
+    O: Into<Exchange> + Send + 'static,
 {
     let counters = shared.progress.worker(index);
     let mut timeout = pin!(tokio::time::sleep(Duration::ZERO));
@@ -228,7 +302,13 @@ where
         };
         counters.sent.fetch_add(1, Ordering::Relaxed);
 
-        let mut request = pin!((shared.request_fn)(RequestContext { worker: index, seq }));
+        let target = shared.mix.target_of(seq);
+        let context = RequestContext {
+            worker: index,
+            seq,
+            target,
+        };
+        let mut request = pin!((shared.request_fn)(context));
         // Poll once before arming the timeout: a request that completes at once costs no timer.
         let first = std::future::poll_fn(|cx| Poll::Ready(request.as_mut().poll(cx))).await;
         let outcome = match first {
@@ -244,12 +324,24 @@ where
             }
         };
         let done = Instant::now();
+        let (outcome, exchange) = match outcome {
+            Ok(exchange) => (Ok(()), exchange.into()),
+            Err(error) => {
+                let exchange = *error.exchange();
+                (Err(error), exchange)
+            }
+        };
         let counter = if outcome.is_ok() {
             &counters.ok
         } else {
             &counters.errors
         };
-        shared.recorders.local().record(due, sent, done, outcome);
+        {
+            let mut recorders = shared.recorders.local();
+            let recorder = &mut recorders[if shared.by_target { target } else { 0 }];
+            recorder.record(due, sent, done, outcome);
+            recorder.exchange(sent, &exchange);
+        }
         counter.fetch_add(1, Ordering::Relaxed);
     }
     None

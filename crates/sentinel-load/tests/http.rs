@@ -1,7 +1,7 @@
-//! The HTTP driver against local hyper servers: success, keep-alive with one connection per
-//! worker opened before the run, non-2xx statuses as `http_<code>` errors, a refused
-//! connection, every resolved address tried, user info sent as `Authorization`, and a server
-//! that closes idle connections.
+//! The HTTP/1.1 driver against local hyper servers: success, keep-alive with one connection
+//! per worker opened before the run, non-2xx statuses as `http_<code>` errors, a refused
+//! connection, every address tried, user info sent as `Authorization`, and a server that
+//! closes idle connections.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -16,7 +16,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use sentinel_load::http::{DriverError, HttpDriver, HttpStats, HttpTarget};
+use sentinel_load::http::{DriverError, HttpDriver, HttpOptions, HttpStats, HttpTarget, Route};
 use sentinel_load::{LoadTestConfig, LoadTestResult, run_load_test};
 use tokio::net::TcpListener;
 
@@ -102,8 +102,8 @@ async fn server() -> (SocketAddr, Arc<Seen>) {
 }
 
 async fn load(url: &str, workers: usize) -> LoadTestResult {
-    let target = HttpTarget::from_url(url).await.unwrap();
-    load_target(target, workers, 500.0, Duration::from_millis(400))
+    let target = HttpTarget::from_url(url).unwrap();
+    load_target(target, HttpOptions::default(), workers, 500.0, Duration::from_millis(400))
         .await
         .0
 }
@@ -111,11 +111,12 @@ async fn load(url: &str, workers: usize) -> LoadTestResult {
 /// `rate` requests per second for `duration` over connections opened beforehand.
 async fn load_target(
     target: HttpTarget,
+    options: HttpOptions,
     workers: usize,
     rate: f64,
     duration: Duration,
 ) -> (LoadTestResult, HttpStats) {
-    let driver = HttpDriver::new(target, workers).unwrap();
+    let driver = HttpDriver::new(vec![target], options, workers).await.unwrap();
     let mut config = LoadTestConfig::new(rate, duration);
     config.workers = workers;
     config.timeout = Duration::from_millis(500);
@@ -132,17 +133,15 @@ async fn load_target(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn succeeds_over_kept_alive_connections_one_per_worker_opened_beforehand() {
     let (addr, seen) = server().await;
-    let target = HttpTarget::from_url(&format!("http://{addr}/ok"))
+    let target = HttpTarget::from_url(&format!("http://{addr}/ok")).unwrap();
+    let driver = HttpDriver::new(vec![target], HttpOptions::default(), 4)
         .await
         .unwrap();
-    let driver = HttpDriver::new(target, 4).unwrap();
     let cancel = tokio_util::sync::CancellationToken::new();
-    assert_eq!(
-        driver
-            .open_connections(Duration::from_secs(1), &cancel)
-            .await,
-        4
-    );
+    let opened = driver
+        .open_connections(Duration::from_secs(1), &cancel)
+        .await;
+    assert_eq!((opened.count, opened.failure), (4, None));
     assert_eq!(seen.connections.load(Ordering::SeqCst), 4);
     assert_eq!(
         seen.requests.load(Ordering::SeqCst),
@@ -159,12 +158,14 @@ async fn succeeds_over_kept_alive_connections_one_per_worker_opened_beforehand()
     assert!(result.requests.ok >= 190, "{:?}", result.requests);
     assert_eq!(result.requests.errors, 0, "{:?}", result.errors_by_kind);
     assert_eq!(seen.connections.load(Ordering::SeqCst), 4, "kept alive");
+    let stats = driver.stats();
+    assert_eq!((stats.connections_opened, stats.retried), (4, 0));
+    assert_eq!(result.connects, 0, "no request opened a connection");
     assert_eq!(
-        driver.stats(),
-        HttpStats {
-            connections_opened: 4,
-            retried: 0
-        }
+        result.status.get("200"),
+        Some(&result.requests.ok),
+        "{:?}",
+        result.status
     );
 }
 
@@ -205,12 +206,13 @@ async fn every_resolved_address_is_tried_until_one_accepts() {
         listener.local_addr().unwrap()
     };
     let (live, seen) = server().await;
-    let mut target = HttpTarget::from_url(&format!("http://{live}/ok"))
-        .await
-        .unwrap();
+    let target = HttpTarget::from_url(&format!("http://{live}/ok")).unwrap();
     // As a name resolving to an address nobody listens on, then to the server.
-    target.addrs = vec![dead, live];
-    let (result, stats) = load_target(target, 2, 500.0, Duration::from_millis(200)).await;
+    let options = HttpOptions {
+        route: Route::Addresses(vec![dead, live]),
+        ..HttpOptions::default()
+    };
+    let (result, stats) = load_target(target, options, 2, 500.0, Duration::from_millis(200)).await;
     assert_eq!(result.requests.errors, 0, "{:?}", result.errors_by_kind);
     assert_eq!(seen.connections.load(Ordering::SeqCst), 2);
     assert_eq!(stats.connections_opened, 2);
@@ -219,10 +221,9 @@ async fn every_resolved_address_is_tried_until_one_accepts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn url_user_info_is_sent_as_basic_authorization_not_as_the_host() {
     let (addr, seen) = server().await;
-    let target = HttpTarget::from_url(&format!("http://alice:s%40cret@{addr}/ok"))
-        .await
-        .unwrap();
-    let (result, _) = load_target(target, 1, 100.0, Duration::from_millis(50)).await;
+    let target = HttpTarget::from_url(&format!("http://alice:s%40cret@{addr}/ok")).unwrap();
+    let (result, _) =
+        load_target(target, HttpOptions::default(), 1, 100.0, Duration::from_millis(50)).await;
     assert!(result.requests.ok >= 1, "{:?}", result.requests);
     assert_eq!(
         seen.authorization.lock().unwrap().as_deref(),
@@ -240,10 +241,9 @@ async fn a_request_on_a_connection_the_server_closed_while_idle_goes_out_on_a_fr
     // 95/s over 2 workers: each connection idles about 21 ms between requests, just past the
     // server's 20 ms, so the server closes nearly every connection just before its next use.
     let (addr, seen) = server_closing_idle(Some(Duration::from_millis(20))).await;
-    let target = HttpTarget::from_url(&format!("http://{addr}/ok"))
-        .await
-        .unwrap();
-    let (result, stats) = load_target(target, 2, 95.0, Duration::from_secs(2)).await;
+    let target = HttpTarget::from_url(&format!("http://{addr}/ok")).unwrap();
+    let (result, stats) =
+        load_target(target, HttpOptions::default(), 2, 95.0, Duration::from_secs(2)).await;
     assert_eq!(result.requests.errors, 0, "{:?}", result.errors_by_kind);
     assert_eq!(result.requests.ok, result.requests.target);
     assert!(
@@ -257,29 +257,30 @@ async fn a_request_on_a_connection_the_server_closed_while_idle_goes_out_on_a_fr
     );
 }
 
-#[test]
-fn workers_that_cannot_fit_in_the_open_file_limit_are_refused() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let target = runtime
-        .block_on(HttpTarget::from_url("http://127.0.0.1:1/"))
-        .unwrap();
-    let error = HttpDriver::new(target, usize::MAX / 2).unwrap_err();
-    let DriverError::TooManyWorkers { limit, .. } = &error;
+#[tokio::test]
+async fn workers_that_cannot_fit_in_the_open_file_limit_are_refused() {
+    let target = HttpTarget::from_url("http://127.0.0.1:1/").unwrap();
+    let error = HttpDriver::new(vec![target], HttpOptions::default(), usize::MAX / 2)
+        .await
+        .unwrap_err();
+    let DriverError::TooManyConnections { limit, .. } = &error else {
+        panic!("{error}");
+    };
     assert!(*limit > 0);
     assert!(error.to_string().contains("open files"), "{error}");
 }
 
 #[tokio::test]
 async fn refuses_urls_it_cannot_drive_and_bad_headers() {
-    assert!(HttpTarget::from_url("https://127.0.0.1/").await.is_err());
-    assert!(HttpTarget::from_url("not a url").await.is_err());
-    let mut target = HttpTarget::from_url("http://127.0.0.1:1/x?y=1")
-        .await
-        .unwrap();
+    assert!(HttpTarget::from_url("ftp://127.0.0.1/").is_err());
+    assert!(HttpTarget::from_url("not a url").is_err());
+    let mut target = HttpTarget::from_url("http://127.0.0.1:1/x?y=1").unwrap();
     assert_eq!(target.path, "/x?y=1");
     assert_eq!(target.headers["host"], "127.0.0.1:1");
     assert!(target.header("X-Token: abc").is_ok());
     assert_eq!(target.headers["x-token"], "abc");
     assert!(target.header("no colon").is_err());
     assert!(target.header("bad name: v").is_err());
+    let error = target.header("X-Token: s3cret\u{7f}").unwrap_err();
+    assert!(!error.to_string().contains("s3cret"), "{error}");
 }

@@ -17,7 +17,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use proptest::prelude::*;
 use sentinel_load::RequestContext;
-use sentinel_load::http::{HttpDriver, HttpTarget};
+use sentinel_load::http::{HttpDriver, HttpOptions, HttpTarget};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -120,16 +120,26 @@ async fn send(
     body: &'static str,
     times: usize,
 ) -> Vec<Result<(), String>> {
-    let mut target = HttpTarget::from_url(url).await.unwrap();
+    let mut target = HttpTarget::from_url(url).unwrap();
     target.method = method;
     target.body = Bytes::from_static(body.as_bytes());
-    let driver = HttpDriver::new(target, 1).unwrap();
+    let driver = HttpDriver::new(vec![target], HttpOptions::default(), 1)
+        .await
+        .unwrap();
     let mut outcomes = Vec::new();
     for seq in 0..times as u64 {
         let outcome = Arc::clone(&driver)
-            .request(RequestContext { worker: 0, seq })
+            .request(RequestContext {
+                worker: 0,
+                seq,
+                target: 0,
+            })
             .await;
-        outcomes.push(outcome.map_err(|error| error.kind().to_owned()));
+        outcomes.push(
+            outcome
+                .map(|_| ())
+                .map_err(|error| error.kind().to_owned()),
+        );
     }
     outcomes
 }

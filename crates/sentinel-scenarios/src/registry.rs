@@ -171,7 +171,12 @@ impl<W: Workload> Prepared for W {
         Box::pin(async move {
             for seq in 0..count {
                 // The outcome is the scenario's to judge in a run; here only the cost counts.
-                let _ = self.request(RequestContext { worker: 0, seq }).await;
+                let context = RequestContext {
+                    worker: 0,
+                    seq,
+                    target: 0,
+                };
+                let _ = self.request(context).await;
             }
         })
     }

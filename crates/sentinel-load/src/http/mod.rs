@@ -1,97 +1,142 @@
-//! A request function for plain HTTP/1.1 targets that behaves like a good client: keep-alive,
-//! one connection per worker, opened before the schedule starts.
+//! A request function for HTTP targets that behaves like a good client: HTTP/1.1 with a
+//! kept-alive connection per worker, or HTTP/2 with a few connections shared by every worker;
+//! over TCP or a Unix socket, with TLS for `https://`; connections opened before the schedule
+//! starts, so a run's latency is request latency, handshakes not included (without keep-alive,
+//! every request opens its own connection and its latency includes the handshake).
 //!
-//! The request is serialised once, when the driver is made, from the [`HttpTarget`]: its
-//! method, path, headers (`Content-Length` computed from the body, any given one replaced) and
-//! body; each request writes those bytes and reads the response (see the `connection` module).
-//!
-//! Each worker owns one connection slot, so no connection is ever shared or locked against
-//! another worker. [`HttpDriver::open_connections`] fills the slots before the run; a worker
-//! whose slot is empty (the connection failed, was closed, or was never opened) connects at
-//! its next request, and that time counts in the request's latency like any other. A request
-//! that finds its kept-alive connection closed by the server before anything was written goes
-//! out on a fresh connection and is not an error; an idempotent request (`GET`, `PUT`, ...)
-//! whose kept-alive connection closed before any response is sent once more the same way, as
-//! browsers and curl do. Both are counted in [`HttpStats::retried`].
+//! The pieces, each in its own module: [`HttpTarget`] is one request (from a URL, or a line
+//! of a targets file read by [`read_targets_file`]); `transport` opens connections (TCP, Unix,
+//! TLS); `tls` is the client's trust and protocol negotiation; `http1` and `http2` are the two
+//! protocols' connection pools and exchanges. [`HttpDriver`] ties them together: it resolves
+//! each origin once, opens the connections, and sends the target that the run's
+//! [`Mix`](crate::Mix) gives each request, reporting back what came back (status, bytes,
+//! connect time, first byte) as an [`Exchange`].
 //!
 //! A status outside 2xx is an error of kind `http_<code>`; failing to connect to every
-//! resolved address is `connect`; any other failure on a connection is `io`.
+//! resolved address is `connect`; a failed TLS handshake (an untrusted certificate, a server
+//! that does not speak HTTP/2) is `tls`; any other failure on a connection is `io`.
 
-mod connection;
+mod http1;
+mod http2;
 mod target;
+mod targets_file;
+mod tls;
+mod transport;
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use http::Method;
-use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+use serde::Serialize;
 use tokio::task::JoinSet;
+use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
 
-use self::connection::{Connection, Failure, Response};
-pub use self::target::{HttpTarget, TargetError};
+pub use self::target::{HttpTarget, Origin, TargetError, hide_user_info};
+pub use self::targets_file::{TargetsFileError, parse_targets, read_targets_file};
+pub use self::tls::{TlsError, TlsOptions};
+use self::transport::{Connected, Endpoint, OpenError, Peer};
 use crate::error::RequestError;
+use crate::exchange::Exchange;
+use crate::mix::{Mix, MixError};
 use crate::open_files;
 use crate::runner::RequestContext;
 
 /// Error kind: no resolved address accepted a connection.
 pub const CONNECT: &str = "connect";
+/// Error kind: the TLS handshake failed (an untrusted certificate, no agreed protocol).
+pub const TLS: &str = "tls";
 /// Error kind: an established connection failed while sending or receiving.
 pub const IO: &str = "io";
+/// Error kind: the run's mix named a target the driver does not have.
+pub const NO_TARGET: &str = "no_target";
 
-/// File descriptors kept for everything but the workers' sockets (standard streams, the
-/// runtime's own, a report file).
+/// File descriptors kept for everything but the connections (standard streams, the runtime's
+/// own, a report file).
 const RESERVED_FILES: u64 = 64;
 /// At most this many connections are opened at once before a run.
 const CONNECTING_AT_ONCE: usize = 64;
 
-/// A connection slot per worker; see the module documentation.
-#[derive(Debug)]
-pub struct HttpDriver {
-    target: HttpTarget,
-    /// The request as written on the wire.
-    request: Box<[u8]>,
-    slots: Box<[Slot]>,
-    /// The address that accepted the last connection: tried first next time.
-    preferred: AtomicUsize,
-    opened: AtomicU64,
-    retried: AtomicU64,
+/// How the driver speaks to its targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// HTTP/2 (by ALPN over TLS, by prior knowledge over cleartext) instead of HTTP/1.1.
+    pub http2: bool,
+    /// With HTTP/2, the connections to each origin that the workers share (at least 1).
+    pub connections: usize,
+    /// Keep connections open between requests (HTTP/1.1; HTTP/2 always does).
+    pub keepalive: bool,
+    /// Which server certificates are trusted.
+    pub tls: TlsOptions,
+    /// Where connections go.
+    pub route: Route,
 }
 
-/// One worker's kept-alive connection, if it has one.
-#[derive(Default)]
-struct Slot(Mutex<Option<Connection>>);
-
-impl std::fmt::Debug for Slot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Slot")
+impl Default for HttpOptions {
+    /// HTTP/1.1 with keep-alive to the URL's host, the system's roots trusted.
+    fn default() -> Self {
+        Self {
+            http2: false,
+            connections: 1,
+            keepalive: true,
+            tls: TlsOptions::default(),
+            route: Route::Url,
+        }
     }
 }
 
-impl Slot {
-    fn take(&self) -> Option<Connection> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
-    }
-
-    fn put(&self, connection: Connection) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(connection);
-    }
+/// Where a run's connections go; the URL still gives the `Host` header and the TLS name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Route {
+    /// To the host of each target's URL, resolved once.
+    #[default]
+    Url,
+    /// To `HOST:PORT` instead (as curl's `--connect-to`), for every target: for loading one
+    /// replica of several behind one name.
+    ConnectTo(String),
+    /// To these addresses, tried in turn until one accepts.
+    Addresses(Vec<SocketAddr>),
+    /// To the Unix socket at this path.
+    UnixSocket(PathBuf),
 }
 
 /// Why a driver could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DriverError {
-    /// The process may not open a socket per worker.
+    /// No target was given.
+    #[error("no target to load")]
+    NoTargets,
+    /// The options cannot work together.
+    #[error("{0}")]
+    Options(&'static str),
+    /// A host did not resolve.
+    #[error("cannot resolve `{host}`: {why}")]
+    Resolve {
+        /// The host and port.
+        host: String,
+        /// The resolver's message.
+        why: String,
+    },
+    /// A host cannot be named in a TLS handshake.
+    #[error("`{0}` is not a host name TLS can check a certificate against")]
+    ServerName(String),
+    /// The TLS configuration could not be made.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The process may not open the connections the run needs.
     #[error(
-        "{workers} workers need {needed} open files, but this process may open only {limit} \
-         (its limit, already raised to the hard limit): use fewer workers, or raise the hard \
-         limit (`ulimit -Hn`, or LimitNOFILE= in a systemd unit)"
+        "{connections} connections need {needed} open files, but this process may open only \
+         {limit} (its limit, already raised to the hard limit): use fewer workers, or raise the \
+         hard limit (`ulimit -Hn`, or LimitNOFILE= in a systemd unit)"
     )]
-    TooManyWorkers {
-        /// The workers asked for.
-        workers: usize,
+    TooManyConnections {
+        /// The connections the run may hold at once.
+        connections: u64,
         /// The descriptors they need, with a reserve for the rest of the process.
         needed: u64,
         /// The open-file limit in force.
@@ -99,186 +144,344 @@ pub enum DriverError {
     },
 }
 
-/// What the driver did besides sending requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// What the driver is and did besides sending requests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HttpStats {
+    /// `HTTP/1.1` or `HTTP/2`.
+    pub protocol: &'static str,
+    /// `verified` when an `https://` target's certificate is checked, `insecure` when it is
+    /// not (`--insecure`), absent without TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<&'static str>,
+    /// Whether connections are kept open between requests.
+    pub keepalive: bool,
     /// Connections opened, before and during the run.
     pub connections_opened: u64,
-    /// Requests sent again on a fresh connection because their kept-alive one had closed.
+    /// Of those, the TLS ones whose handshake resumed an earlier session.
+    pub tls_resumed: u64,
+    /// Requests sent again on a fresh connection because their kept-alive one had closed (or,
+    /// with HTTP/2, the server refused them unprocessed).
     pub retried: u64,
 }
 
+/// The connections opened before a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    /// How many opened.
+    pub count: usize,
+    /// Why one did not, if one did not (opening stops at the first failure): the address or
+    /// server and the reason, with no secret in it.
+    pub failure: Option<String>,
+}
+
+/// Opens connections to the origins and counts what it did.
+struct Dialer {
+    endpoints: Box<[Endpoint]>,
+    opened: AtomicU64,
+    resumed: AtomicU64,
+    /// Requests sent again on a fresh connection (counted by the protocols).
+    retried: AtomicU64,
+}
+
+impl Dialer {
+    /// Opens a connection to origin `origin`.
+    async fn open(&self, origin: usize) -> Result<Connected, OpenError> {
+        let connected = self.endpoints[origin].open().await?;
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        if connected.resumed {
+            self.resumed.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(connected)
+    }
+}
+
+/// The protocol a driver speaks, with its connections.
+enum Client {
+    Http1(http1::Pool),
+    Http2(http2::Pool),
+}
+
+/// Sends a run's requests; see the module documentation.
+pub struct HttpDriver {
+    targets: Box<[HttpTarget]>,
+    dialer: Dialer,
+    client: Client,
+    tls: Option<&'static str>,
+    keepalive: bool,
+}
+
+impl std::fmt::Debug for HttpDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpDriver")
+            .field("targets", &self.targets.len())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
 impl HttpDriver {
-    /// A driver for `workers` workers, one connection each. Raises the process's soft
-    /// open-file limit to its hard limit first, and refuses a worker count that cannot fit.
-    pub fn new(target: HttpTarget, workers: usize) -> Result<Arc<Self>, DriverError> {
+    /// A driver for `targets` with `workers` workers: resolves each origin once (or follows
+    /// `options.route`), makes the TLS configuration if a target is `https://`, raises the
+    /// process's soft open-file limit to its hard limit, and refuses a run whose connections
+    /// cannot fit in it.
+    pub async fn new(
+        targets: Vec<HttpTarget>,
+        options: HttpOptions,
+        workers: usize,
+    ) -> Result<Arc<Self>, DriverError> {
+        if targets.is_empty() {
+            return Err(DriverError::NoTargets);
+        }
+        if options.http2 && !options.keepalive {
+            return Err(DriverError::Options(
+                "HTTP/2 multiplexes requests over kept-alive connections: --no-keepalive \
+                 applies to HTTP/1.1 only",
+            ));
+        }
+        if options.http2 && options.connections == 0 {
+            return Err(DriverError::Options(
+                "HTTP/2 needs at least one connection",
+            ));
+        }
+        let mut origins: Vec<Origin> = Vec::new();
+        let mut index: HashMap<Origin, usize> = HashMap::new();
+        let origin_of: Vec<usize> = targets
+            .iter()
+            .map(|target| {
+                *index.entry(target.origin().clone()).or_insert_with(|| {
+                    origins.push(target.origin().clone());
+                    origins.len() - 1
+                })
+            })
+            .collect();
+        let connections = if options.http2 {
+            origins.len() * options.connections
+        } else if options.keepalive {
+            origins.len() * workers
+        } else {
+            workers
+        } as u64;
         let limit = open_files::raise_limit();
-        let needed = workers as u64 + RESERVED_FILES;
+        let needed = connections.saturating_add(RESERVED_FILES);
         if needed > limit {
-            return Err(DriverError::TooManyWorkers {
-                workers,
+            return Err(DriverError::TooManyConnections {
+                connections,
                 needed,
                 limit,
             });
         }
+        let endpoints = endpoints(&origins, &options).await?;
+        let client = if options.http2 {
+            Client::Http2(http2::Pool::new(
+                &targets,
+                &origin_of,
+                origins.len(),
+                options.connections,
+            ))
+        } else {
+            Client::Http1(http1::Pool::new(
+                &targets,
+                &origin_of,
+                origins.len(),
+                workers,
+                options.keepalive,
+            ))
+        };
+        let tls = origins.iter().any(|origin| origin.https).then_some(if options.tls.insecure {
+            "insecure"
+        } else {
+            "verified"
+        });
         Ok(Arc::new(Self {
-            request: serialize(&target),
-            target,
-            slots: (0..workers).map(|_| Slot::default()).collect(),
-            preferred: AtomicUsize::new(0),
-            opened: AtomicU64::new(0),
-            retried: AtomicU64::new(0),
+            targets: targets.into(),
+            dialer: Dialer {
+                endpoints,
+                opened: AtomicU64::new(0),
+                resumed: AtomicU64::new(0),
+                retried: AtomicU64::new(0),
+            },
+            client,
+            tls,
+            keepalive: options.keepalive,
         }))
     }
 
-    /// Opens every worker's connection, a few at a time, each within `timeout`, and returns
-    /// how many opened. Stops at the first failure (a target that refuses or ignores one
-    /// connection would refuse the rest: the run then shows it as `connect` errors) and when
-    /// `cancel` fires.
+    /// The run's mix of the targets: in turn, or as often as their weights say.
+    pub fn mix(&self, weighted: bool) -> Result<Mix, MixError> {
+        if weighted {
+            let weights: Vec<u32> = self.targets.iter().map(|target| target.weight).collect();
+            Mix::weighted(&weights)
+        } else {
+            Mix::round_robin(self.targets.len())
+        }
+    }
+
+    /// The targets, in the order of the mix.
+    pub fn targets(&self) -> &[HttpTarget] {
+        &self.targets
+    }
+
+    /// Opens the connections a run starts with (every worker's to every origin with
+    /// HTTP/1.1, the shared ones with HTTP/2, none without keep-alive), a few at a time, each
+    /// within `timeout`. Stops at the first failure (a target that refuses one connection
+    /// would refuse the rest: the run then shows it as errors, and [`Opened::failure`] says
+    /// why) and when `cancel` fires.
     pub async fn open_connections(
         self: &Arc<Self>,
         timeout: Duration,
         cancel: &CancellationToken,
-    ) -> usize {
+    ) -> Opened {
+        let slots = match &self.client {
+            Client::Http1(pool) => pool.slots(),
+            Client::Http2(pool) => pool.slots(),
+        };
         let mut connecting = JoinSet::new();
         let mut next = 0;
-        let mut opened = 0;
+        let mut opened = Opened {
+            count: 0,
+            failure: None,
+        };
         loop {
-            while connecting.len() < CONNECTING_AT_ONCE && next < self.slots.len() {
+            while connecting.len() < CONNECTING_AT_ONCE && next < slots {
                 let driver = Arc::clone(self);
                 let slot = next;
                 connecting.spawn(async move {
-                    let connection = tokio::time::timeout(timeout, driver.connect()).await;
-                    match connection {
-                        Ok(Ok(connection)) => {
-                            driver.slots[slot].put(connection);
-                            true
-                        }
-                        _ => false,
-                    }
+                    let filled = match &driver.client {
+                        Client::Http1(pool) => pool.fill(&driver.dialer, slot).await,
+                        Client::Http2(pool) => pool.fill(&driver.dialer, slot).await,
+                    };
+                    filled.map_err(|error| error.detail)
                 });
                 next += 1;
             }
-            tokio::select! {
-                joined = connecting.join_next() => match joined {
-                    None => return opened,
-                    Some(Ok(true)) => opened += 1,
-                    Some(_) => break,
-                },
+            let joined = tokio::select! {
+                joined = tokio::time::timeout(timeout, connecting.join_next()) => joined,
                 () = cancel.cancelled() => break,
+            };
+            match joined {
+                Ok(None) => return opened,
+                Ok(Some(Ok(Ok(())))) => opened.count += 1,
+                Ok(Some(Ok(Err(failure)))) => {
+                    opened.failure = Some(failure);
+                    break;
+                }
+                Ok(Some(Err(_))) => break,
+                Err(_) => {
+                    opened.failure = Some(format!(
+                        "no connection opened within {timeout:?}"
+                    ));
+                    break;
+                }
             }
         }
         connecting.abort_all();
         while let Some(joined) = connecting.join_next().await {
-            opened += usize::from(matches!(joined, Ok(true)));
+            opened.count += usize::from(matches!(joined, Ok(Ok(()))));
         }
         opened
     }
 
-    /// What the driver did so far.
+    /// What the driver is and did so far.
     pub fn stats(&self) -> HttpStats {
         HttpStats {
-            connections_opened: self.opened.load(Ordering::Relaxed),
-            retried: self.retried.load(Ordering::Relaxed),
+            protocol: match self.client {
+                Client::Http1(_) => "HTTP/1.1",
+                Client::Http2(_) => "HTTP/2",
+            },
+            tls: self.tls,
+            keepalive: self.keepalive,
+            connections_opened: self.dialer.opened.load(Ordering::Relaxed),
+            tls_resumed: self.dialer.resumed.load(Ordering::Relaxed),
+            retried: self.dialer.retried.load(Ordering::Relaxed),
         }
     }
 
-    /// The target every request goes to.
-    pub fn target(&self) -> &HttpTarget {
-        &self.target
-    }
-
-    /// Sends one request on the connection of the context's worker, opening it if needed.
-    /// Use it as the request function: `move |ctx| Arc::clone(&driver).request(ctx)`.
-    pub async fn request(self: Arc<Self>, ctx: RequestContext) -> Result<(), RequestError> {
-        let slot = self
-            .slots
-            .get(ctx.worker)
-            .ok_or_else(|| RequestError::new(CONNECT))?;
-        // A connection from the slot sat idle and may have been closed by the server since.
-        let (mut connection, mut kept_alive) = match slot.take() {
-            Some(connection) => (connection, true),
-            None => (self.connect_boxed().await?, false),
+    /// Sends the target of `ctx` for its worker and reads the whole answer. Use it as the
+    /// request function: `move |ctx| Arc::clone(&driver).request(ctx)`.
+    pub async fn request(self: Arc<Self>, ctx: RequestContext) -> Result<Exchange, RequestError> {
+        let target = ctx.target;
+        if target >= self.targets.len() {
+            return Err(RequestError::new(NO_TARGET));
+        }
+        let exchange = match &self.client {
+            Client::Http1(pool) => pool.send(&self.dialer, ctx.worker, target).await?,
+            Client::Http2(pool) => pool.send(&self.dialer, ctx.worker, target).await?,
         };
-        let head_only = self.target.method == Method::HEAD;
-        let mut retried = false;
-        let response = loop {
-            let failure = match connection.exchange(&self.request, head_only).await {
-                Ok(response) => break response,
-                Err(failure) => failure,
-            };
-            let again = match failure {
-                Failure::NotSent => true,
-                Failure::Closed => kept_alive && self.target.method.is_idempotent(),
-                Failure::Broken => false,
-            };
-            if !again || retried {
-                return Err(RequestError::new(IO));
-            }
-            retried = true;
-            self.retried.fetch_add(1, Ordering::Relaxed);
-            connection = self.connect_boxed().await?;
-            kept_alive = false;
-        };
-        let Response { status, reusable } = response;
-        if reusable {
-            slot.put(connection);
+        match exchange.status {
+            Some(status) if (200..300).contains(&status) => Ok(exchange),
+            Some(status) => Err(RequestError::new(status_kind(status)).with_exchange(exchange)),
+            None => Err(RequestError::new(IO).with_exchange(exchange)),
         }
-        if (200..300).contains(&status) {
-            Ok(())
-        } else {
-            Err(RequestError::new(status_kind(status)))
-        }
-    }
-
-    /// [`HttpDriver::connect`] on the heap: connecting is rare, and keeping its state out of
-    /// the request's future keeps every worker's task small.
-    async fn connect_boxed(&self) -> Result<Connection, RequestError> {
-        Box::pin(self.connect()).await
-    }
-
-    /// Connects to the first resolved address that accepts, starting from the one that
-    /// accepted last time.
-    async fn connect(&self) -> Result<Connection, RequestError> {
-        let addrs = &self.target.addrs;
-        let first = self.preferred.load(Ordering::Relaxed);
-        for offset in 0..addrs.len() {
-            let index = (first + offset) % addrs.len();
-            if let Ok(connection) = Connection::open(addrs[index]).await {
-                if index != first {
-                    self.preferred.store(index, Ordering::Relaxed);
-                }
-                self.opened.fetch_add(1, Ordering::Relaxed);
-                return Ok(connection);
-            }
-        }
-        Err(RequestError::new(CONNECT))
     }
 }
 
-/// The request line, the headers and the body of `target`, as sent.
-fn serialize(target: &HttpTarget) -> Box<[u8]> {
-    let mut bytes = Vec::with_capacity(256 + target.body.len());
-    bytes.extend_from_slice(target.method.as_str().as_bytes());
-    bytes.push(b' ');
-    bytes.extend_from_slice(target.path.to_string().as_bytes());
-    bytes.extend_from_slice(b" HTTP/1.1\r\n");
-    for (name, value) in &target.headers {
-        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
-            continue;
-        }
-        bytes.extend_from_slice(name.as_str().as_bytes());
-        bytes.extend_from_slice(b": ");
-        bytes.extend_from_slice(value.as_bytes());
-        bytes.extend_from_slice(b"\r\n");
+/// Where each origin's connections go, and the TLS each speaks.
+async fn endpoints(origins: &[Origin], options: &HttpOptions) -> Result<Box<[Endpoint]>, DriverError> {
+    let connector = if origins.iter().any(|origin| origin.https) || options.tls.ca_file.is_some() {
+        let alpn: &[u8] = if options.http2 { b"h2" } else { b"http/1.1" };
+        Some(TlsConnector::from(tls::client_config(&options.tls, alpn)?))
+    } else {
+        None
+    };
+    let shared_route = match &options.route {
+        Route::Url => None,
+        Route::ConnectTo(host_port) => Some(resolve(host_port).await?),
+        Route::Addresses(addrs) => Some(addrs.clone()),
+        Route::UnixSocket(_) => None,
+    };
+    let mut endpoints = Vec::with_capacity(origins.len());
+    for origin in origins {
+        let peer = match (&options.route, &shared_route) {
+            #[cfg(unix)]
+            (Route::UnixSocket(path), _) => Peer::Unix(path.clone()),
+            #[cfg(not(unix))]
+            (Route::UnixSocket(_), _) => {
+                return Err(DriverError::Options("Unix sockets exist only on Unix"));
+            }
+            (_, Some(addrs)) => Peer::tcp(addrs.clone()),
+            (_, None) => Peer::tcp(resolve(&host_port(origin)).await?),
+        };
+        let tls = match (&connector, origin.https) {
+            (Some(connector), true) => {
+                let name = tls::server_name(&origin.host)
+                    .ok_or_else(|| DriverError::ServerName(origin.host.clone()))?;
+                Some((connector.clone(), name))
+            }
+            _ => None,
+        };
+        endpoints.push(Endpoint { peer, tls });
     }
-    let expects_body = [Method::POST, Method::PUT, Method::PATCH].contains(&target.method);
-    if !target.body.is_empty() || expects_body {
-        bytes.extend_from_slice(format!("content-length: {}\r\n", target.body.len()).as_bytes());
+    Ok(endpoints.into())
+}
+
+/// `host:port`, an IPv6 host in brackets.
+fn host_port(origin: &Origin) -> String {
+    if origin.host.contains(':') {
+        format!("[{}]:{}", origin.host, origin.port)
+    } else {
+        format!("{}:{}", origin.host, origin.port)
     }
-    bytes.extend_from_slice(b"\r\n");
-    bytes.extend_from_slice(&target.body);
-    bytes.into_boxed_slice()
+}
+
+/// Every address `host_port` resolves to.
+async fn resolve(host_port: &str) -> Result<Vec<SocketAddr>, DriverError> {
+    let resolve_error = |why: String| DriverError::Resolve {
+        host: host_port.to_owned(),
+        why,
+    };
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(host_port)
+        .await
+        .map_err(|error| resolve_error(error.to_string()))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(resolve_error("no address".to_owned()));
+    }
+    Ok(addrs)
+}
+
+/// Whether a request of `method` carries a body, so that an empty one is declared as such.
+fn expects_body(method: &Method) -> bool {
+    [Method::POST, Method::PUT, Method::PATCH].contains(method)
 }
 
 /// `http_<code>`, without an allocation for the common codes.

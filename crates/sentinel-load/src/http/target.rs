@@ -1,11 +1,9 @@
-//! What every request sends, built from a URL: where to connect (every address the host
-//! resolved to), the request line, the headers and the body.
+//! One request a run sends, built from a URL: its origin (scheme, host and port: where it
+//! connects), the request line, the headers and the body, and its weight among several.
 //!
 //! User info in the URL (`http://user:secret@host/`) becomes an `Authorization: Basic` header,
 //! as curl and browsers do; it never reaches the `Host` header, and the URL is only ever shown
 //! with it hidden.
-
-use std::net::SocketAddr;
 
 use base64::Engine;
 use bytes::Bytes;
@@ -13,11 +11,9 @@ use http::header::{AUTHORIZATION, HOST, HeaderName, HeaderValue};
 use http::uri::Authority;
 use http::{HeaderMap, Method, Uri};
 
-/// What every request sends.
+/// One request a run sends.
 #[derive(Debug, Clone)]
 pub struct HttpTarget {
-    /// Where to connect: every address the host resolved to, tried in order until one accepts.
-    pub addrs: Vec<SocketAddr>,
     /// The method.
     pub method: Method,
     /// Path and query sent on the request line.
@@ -27,8 +23,23 @@ pub struct HttpTarget {
     pub headers: HeaderMap,
     /// The request body (empty for none).
     pub body: Bytes,
+    /// How often this target is taken, relative to the others, in a weighted mix (1 unless
+    /// given).
+    pub weight: u32,
+    origin: Origin,
     /// The URL with any user info hidden, for reports and messages.
     shown: String,
+}
+
+/// Where a target's requests connect: requests to the same origin share connections.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Origin {
+    /// Whether it is an `https://` origin (TLS).
+    pub https: bool,
+    /// The host, as resolved and as TLS names it (an IPv6 address without brackets).
+    pub host: String,
+    /// The port (the scheme's default unless given).
+    pub port: u16,
 }
 
 /// Why a target could not be built from a URL.
@@ -37,47 +48,41 @@ pub enum TargetError {
     /// The URL does not parse (shown with any user info hidden).
     #[error("`{0}` is not a URL")]
     Url(String),
-    /// Only `http://` is spoken.
-    #[error("`{0}`: only http:// URLs are supported")]
+    /// Only `http://` and `https://` are spoken.
+    #[error("`{0}`: only http:// and https:// URLs are supported")]
     Scheme(String),
-    /// The host did not resolve.
-    #[error("cannot resolve `{host}`: {why}")]
-    Resolve {
-        /// The host and port.
-        host: String,
-        /// The resolver's message.
-        why: String,
-    },
-    /// A header is not `Name: value` or is invalid.
-    #[error("header `{0}` is not `Name: value` with a valid name and value")]
+    /// A header is not written `Name: value`.
+    #[error("a header must be written `Name: value`")]
+    HeaderSyntax,
+    /// A header's name or value is invalid (named by its name only: its value may be a
+    /// secret).
+    #[error("header `{0}`: the name must be a token and the value visible ASCII characters")]
     Header(String),
 }
 
 impl HttpTarget {
-    /// A `GET` of `url` with no extra headers and no body; the host is resolved once, here.
-    pub async fn from_url(url: &str) -> Result<Self, TargetError> {
+    /// A `GET` of `url` with no extra headers and no body, of weight 1. The host is resolved
+    /// later, once per origin, by the driver.
+    pub fn from_url(url: &str) -> Result<Self, TargetError> {
         let shown = hide_user_info(url);
         let bad_url = || TargetError::Url(shown.clone());
         let uri: Uri = url.parse().map_err(|_| bad_url())?;
-        if uri.scheme_str() != Some("http") {
-            return Err(TargetError::Scheme(shown));
-        }
+        let https = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
+            _ => return Err(TargetError::Scheme(shown)),
+        };
         let authority = uri.authority().ok_or_else(bad_url)?;
         let (user_info, host_port) = split_user_info(authority);
-        let port = authority.port_u16().unwrap_or(80);
         let host = authority.host();
-        let bare_host = host.trim_start_matches('[').trim_end_matches(']');
-        let resolve_error = |why: String| TargetError::Resolve {
-            host: format!("{host}:{port}"),
-            why,
-        };
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare_host, port))
-            .await
-            .map_err(|e| resolve_error(e.to_string()))?
-            .collect();
-        if addrs.is_empty() {
-            return Err(resolve_error("no address".to_owned()));
+        if host.is_empty() {
+            return Err(bad_url());
         }
+        let origin = Origin {
+            https,
+            host: host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+            port: authority.port_u16().unwrap_or(if https { 443 } else { 80 }),
+        };
         let path = uri
             .path_and_query()
             .map_or("/", |p| p.as_str())
@@ -95,19 +100,25 @@ impl HttpTarget {
             );
         }
         Ok(Self {
-            addrs,
             method: Method::GET,
             path,
             headers,
             body: Bytes::new(),
+            weight: 1,
+            origin,
             shown,
         })
     }
 
     /// Adds (or replaces) a header given as `Name: value`.
     pub fn header(&mut self, line: &str) -> Result<(), TargetError> {
-        let bad = || TargetError::Header(line.to_owned());
-        let (name, value) = line.split_once(':').ok_or_else(bad)?;
+        let (name, value) = line.split_once(':').ok_or(TargetError::HeaderSyntax)?;
+        self.insert_header(name, value)
+    }
+
+    /// Adds (or replaces) the header `name` with `value` (both trimmed).
+    pub fn insert_header(&mut self, name: &str, value: &str) -> Result<(), TargetError> {
+        let bad = || TargetError::Header(name.trim().to_owned());
         let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| bad())?;
         let mut value = HeaderValue::from_str(value.trim()).map_err(|_| bad())?;
         if is_credential(&name) {
@@ -120,6 +131,16 @@ impl HttpTarget {
     /// The URL as it may be shown: user info replaced by `***`.
     pub fn url(&self) -> &str {
         &self.shown
+    }
+
+    /// Where its requests connect.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    /// The target as a report names it: `POST https://host/path` (user info hidden).
+    pub fn name(&self) -> String {
+        format!("{} {}", self.method, self.shown)
     }
 }
 
@@ -155,7 +176,7 @@ fn is_credential(name: &HeaderName) -> bool {
 
 /// `url` with everything between `://` and the host's `@` replaced by `***`, so that a
 /// password never reaches a report, a message or a log.
-pub(crate) fn hide_user_info(url: &str) -> String {
+pub fn hide_user_info(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|at| at + 3) else {
         return url.to_owned();
     };
@@ -171,11 +192,9 @@ pub(crate) fn hide_user_info(url: &str) -> String {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn user_info_becomes_basic_authorization_and_never_the_host() {
-        let target = HttpTarget::from_url("http://al%40ice:s%3Acret@127.0.0.1:9/x")
-            .await
-            .unwrap();
+    #[test]
+    fn user_info_becomes_basic_authorization_and_never_the_host() {
+        let target = HttpTarget::from_url("http://al%40ice:s%3Acret@127.0.0.1:9/x").unwrap();
         assert_eq!(target.headers[HOST], "127.0.0.1:9");
         let expected = base64::engine::general_purpose::STANDARD.encode("al@ice:s:cret");
         assert_eq!(
@@ -190,11 +209,9 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_user_without_a_password_still_authenticates() {
-        let target = HttpTarget::from_url("http://token@127.0.0.1:9/")
-            .await
-            .unwrap();
+    #[test]
+    fn a_user_without_a_password_still_authenticates() {
+        let target = HttpTarget::from_url("http://token@127.0.0.1:9/").unwrap();
         let expected = base64::engine::general_purpose::STANDARD.encode("token:");
         assert_eq!(
             target.headers[AUTHORIZATION],
@@ -202,15 +219,11 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn errors_never_show_the_password() {
-        let error = HttpTarget::from_url("https://u:hunter2@127.0.0.1/")
-            .await
-            .unwrap_err();
+    #[test]
+    fn errors_never_show_the_password() {
+        let error = HttpTarget::from_url("ftp://u:hunter2@127.0.0.1/").unwrap_err();
         assert!(!error.to_string().contains("hunter2"), "{error}");
-        let error = HttpTarget::from_url("http://u:hunter2@bad host/")
-            .await
-            .unwrap_err();
+        let error = HttpTarget::from_url("http://u:hunter2@bad host/").unwrap_err();
         assert!(!error.to_string().contains("hunter2"), "{error}");
     }
 
@@ -221,10 +234,30 @@ mod tests {
         assert_eq!(hide_user_info("not a url"), "not a url");
     }
 
-    #[tokio::test]
-    async fn resolves_every_address_and_brackets_an_ipv6_host_only_in_the_header() {
-        let target = HttpTarget::from_url("http://[::1]:9/").await.unwrap();
-        assert_eq!(target.addrs, ["[::1]:9".parse::<SocketAddr>().unwrap()]);
+    #[test]
+    fn brackets_an_ipv6_host_only_in_the_header() {
+        let target = HttpTarget::from_url("http://[::1]:9/").unwrap();
+        assert_eq!(target.origin().host, "::1");
         assert_eq!(target.headers[HOST], "[::1]:9");
+    }
+
+    #[test]
+    fn the_origin_is_the_scheme_the_host_and_the_port_or_its_default() {
+        let origin = |url| HttpTarget::from_url(url).unwrap().origin().clone();
+        let secure = origin("https://example.com/x");
+        assert_eq!(
+            secure,
+            Origin {
+                https: true,
+                host: "example.com".into(),
+                port: 443
+            }
+        );
+        assert_eq!(origin("http://example.com/").port, 80);
+        assert_eq!(origin("https://example.com:8443/").port, 8443);
+        assert_ne!(origin("http://example.com:443/"), secure);
+        let target = HttpTarget::from_url("https://u:p@example.com/a?b").unwrap();
+        assert_eq!(target.name(), "GET https://***@example.com/a?b");
+        assert_eq!(target.path, "/a?b");
     }
 }

@@ -32,7 +32,7 @@ impl Step {
 
 /// Runs the search for `--scenario NAME` or `--url`.
 pub async fn run(args: &LoadArgs) -> Outcome {
-    let searched = match (&args.scenario, &args.url) {
+    let searched = match (&args.scenario, args.http_target()) {
         (Some(Choice::One(scenario)), None) => {
             let scenario = *scenario;
             let start = args.rate.unwrap_or(scenario.config().requests_per_second);
@@ -44,20 +44,16 @@ pub async fn run(args: &LoadArgs) -> Outcome {
             })
             .await
         }
-        (None, Some(url)) => {
+        (None, Some(target)) => {
             if args.report.thresholds.is_empty() {
                 return usage("--find-max with --url needs at least one --threshold to hold");
             }
             let start = args.rate.unwrap_or(URL_RATE);
-            search(args, url, start, |rate| async move {
+            search(args, &target, start, |rate| async move {
                 let config = args.step_load(args.url_load(), rate);
-                let (result, verdicts) = url::run_at(args, config).await?;
-                let failures = verdicts
-                    .iter()
-                    .filter_map(|verdict| verdict.breach.as_ref())
-                    .map(|breach| format!("threshold breached: {breach}"))
-                    .collect();
-                Ok((result, failures))
+                let run = url::run_at(args, config).await?;
+                let failures = run.breaches();
+                Ok((run.result, failures))
             })
             .await
         }

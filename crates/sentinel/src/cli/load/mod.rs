@@ -1,7 +1,8 @@
 //! `sentinel load`: drive an open-loop load at a target and report it.
 //!
-//! The target is any HTTP/1.1 URL (`--url`, in [`url`]) or a built-in scenario of the issuance
-//! path (`--scenario`, in [`scenarios`]; with neither, every scenario briefly). Everything around
+//! The target is any HTTP server (`--url`, or many requests from `--targets FILE`, in [`url`])
+//! or a built-in scenario of the issuance path (`--scenario`, in [`scenarios`]; with neither,
+//! every scenario briefly). Everything around
 //! the run itself (progress bar and Ctrl-C in [`session`], the text/JSON/`.hgrm` report in
 //! [`report`]) is shared by both kinds of target; [`find_max`] searches the highest rate either
 //! sustains. This module holds the flags and the one place they become a load configuration.
@@ -34,7 +35,7 @@ const STEP_DURATION: Duration = Duration::from_secs(2);
 #[derive(Debug, Args)]
 #[command(after_help = scenarios::after_help())]
 pub struct LoadArgs {
-    /// The HTTP URL to load (http:// only).
+    /// The URL to load, http:// or https:// (for many URLs, --targets FILE).
     #[arg(long, value_name = "URL", conflicts_with = "scenario")]
     url: Option<String>,
     /// A built-in scenario of the issuance path (listed below) or `all`; with neither this nor
@@ -66,6 +67,8 @@ pub struct LoadArgs {
     #[arg(long, value_name = "@FILE")]
     body: Option<String>,
     #[command(flatten)]
+    http: url::HttpArgs,
+    #[command(flatten)]
     report: report::ReportArgs,
 }
 
@@ -74,7 +77,7 @@ pub fn run(args: LoadArgs) -> Outcome {
     super::block_on(async {
         Ok(if args.find_max {
             find_max::run(&args).await
-        } else if args.url.is_some() {
+        } else if args.http_target().is_some() {
             url::run(&args).await
         } else {
             scenarios::run(&args).await
@@ -84,6 +87,15 @@ pub fn run(args: LoadArgs) -> Outcome {
 }
 
 impl LoadArgs {
+    /// The HTTP target as reports name it (the URL, or the targets file), if one was given.
+    fn http_target(&self) -> Option<String> {
+        match (&self.url, &self.http.targets) {
+            (Some(url), _) => Some(sentinel_load::http::hide_user_info(url)),
+            (None, Some(file)) => Some(file.display().to_string()),
+            (None, None) => None,
+        }
+    }
+
     /// `base` with the load flags given on the command line in place of its own values.
     fn load(&self, base: LoadTestConfig) -> LoadTestConfig {
         LoadTestConfig {

@@ -7,7 +7,8 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use sentinel_load::{LoadTestResult, Threshold, Verdict, write_hgrm, write_text};
+use sentinel_load::http::HttpStats;
+use sentinel_load::{LoadTestResult, Threshold, Verdict, write_figures, write_hgrm, write_text};
 use sentinel_scenarios::{Findings, ScenarioRun};
 use serde::Serialize;
 
@@ -39,6 +40,22 @@ pub struct Judged<'a> {
     pub verdicts: &'a [Verdict],
     /// A scenario's own figures and checks.
     pub findings: Option<&'a Findings>,
+    /// What the HTTP client was and did, for a `--url` or `--targets` run.
+    pub http: Option<&'a HttpStats>,
+    /// Each target kept apart (`--by-target`), with its own verdicts.
+    pub targets: Vec<TargetJudged<'a>>,
+}
+
+/// One target of a run kept apart: its name, weight, own result and verdicts.
+pub struct TargetJudged<'a> {
+    /// The target as reports name it (`GET https://host/path`).
+    pub name: &'a str,
+    /// Its weight in the mix.
+    pub weight: u32,
+    /// Its own figures.
+    pub result: &'a LoadTestResult,
+    /// Each threshold, judged for it.
+    pub verdicts: &'a [Verdict],
 }
 
 impl<'a> Judged<'a> {
@@ -48,12 +65,19 @@ impl<'a> Judged<'a> {
             result: &run.result,
             verdicts: &run.thresholds,
             findings: Some(&run.findings),
+            http: None,
+            targets: Vec::new(),
         }
     }
 
-    /// Whether every threshold and check held.
+    /// Whether every threshold and check held, for the run and for each target.
     pub fn passed(&self) -> bool {
-        self.verdicts.iter().all(Verdict::passed) && self.findings.is_none_or(Findings::passed)
+        self.verdicts.iter().all(Verdict::passed)
+            && self.findings.is_none_or(Findings::passed)
+            && self
+                .targets
+                .iter()
+                .all(|target| target.verdicts.iter().all(Verdict::passed))
     }
 
     /// Interrupted, failed or succeeded, in that order of precedence.
@@ -68,13 +92,28 @@ impl<'a> Judged<'a> {
     }
 }
 
-/// The JSON report: the result's fields, the scenario's, and `thresholds`.
+/// The JSON report: the result's fields, the scenario's, `http`, `thresholds`, and each
+/// target's (its result's fields, `target`, `weight` and its `thresholds`) in `targets`.
 #[derive(Serialize)]
 struct JsonReport<'a> {
     #[serde(flatten)]
     result: &'a LoadTestResult,
     #[serde(flatten)]
     findings: Option<&'a Findings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http: Option<&'a HttpStats>,
+    thresholds: &'a [Verdict],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    targets: Vec<JsonTarget<'a>>,
+}
+
+/// One target's entry in the JSON report.
+#[derive(Serialize)]
+struct JsonTarget<'a> {
+    target: &'a str,
+    weight: u32,
+    #[serde(flatten)]
+    result: &'a LoadTestResult,
     thresholds: &'a [Verdict],
 }
 
@@ -83,7 +122,18 @@ pub fn write_json(out: &mut impl Write, judged: &Judged) -> io::Result<()> {
     let report = JsonReport {
         result: judged.result,
         findings: judged.findings,
+        http: judged.http,
         thresholds: judged.verdicts,
+        targets: judged
+            .targets
+            .iter()
+            .map(|target| JsonTarget {
+                target: target.name,
+                weight: target.weight,
+                result: target.result,
+                thresholds: target.verdicts,
+            })
+            .collect(),
     };
     // Through a JSON value, whose map keeps its keys sorted, so the order is the same whatever
     // the order of the fields above.
@@ -92,19 +142,22 @@ pub fn write_json(out: &mut impl Write, judged: &Judged) -> io::Result<()> {
     writeln!(out)
 }
 
-/// Writes `judged` as text: the load generator's report, then the thresholds and the checks.
+/// Writes `judged` as text: the load generator's report, what the HTTP client did, the
+/// thresholds, the checks, then each target kept apart with its own thresholds.
 pub fn write_report(out: &mut impl Write, judged: &Judged) -> io::Result<()> {
-    write_text(judged.result, out)?;
-    if !judged.verdicts.is_empty() {
-        writeln!(out)?;
-        writeln!(out, "Thresholds")?;
-        for verdict in judged.verdicts {
-            match &verdict.breach {
-                None => writeln!(out, "  pass    {}", verdict.threshold)?,
-                Some(breach) => writeln!(out, "  FAIL    {}: {breach}", verdict.threshold)?,
-            }
-        }
+    if judged.http.is_some_and(|http| http.tls == Some("insecure")) {
+        writeln!(
+            out,
+            "WARNING     --insecure: TLS certificates were NOT verified; any server could have \
+             answered"
+        )?;
     }
+    write_text(judged.result, out)?;
+    if let Some(http) = judged.http {
+        writeln!(out)?;
+        write_http(out, http)?;
+    }
+    write_verdicts(out, judged.verdicts)?;
     if let Some(findings) = judged
         .findings
         .filter(|findings| !findings.checks.is_empty())
@@ -116,7 +169,67 @@ pub fn write_report(out: &mut impl Write, judged: &Judged) -> io::Result<()> {
             writeln!(out, "  {verdict:<8}{}: {}", check.check, check.detail)?;
         }
     }
+    if !judged.targets.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "By target")?;
+        let total = judged.result.requests.target.max(1) as f64;
+        for (index, target) in judged.targets.iter().enumerate() {
+            writeln!(out)?;
+            writeln!(
+                out,
+                "[{}/{}] {}  weight {}, {:.1}% of the requests",
+                index + 1,
+                judged.targets.len(),
+                target.name,
+                target.weight,
+                target.result.requests.target as f64 / total * 100.0
+            )?;
+            write_figures(target.result, out)?;
+            write_verdicts(out, target.verdicts)?;
+        }
+    }
     Ok(())
+}
+
+/// The thresholds section: each verdict, with its breach.
+fn write_verdicts(out: &mut impl Write, verdicts: &[Verdict]) -> io::Result<()> {
+    if verdicts.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "Thresholds")?;
+    for verdict in verdicts {
+        match &verdict.breach {
+            None => writeln!(out, "  pass    {}", verdict.threshold)?,
+            Some(breach) => writeln!(out, "  FAIL    {}: {breach}", verdict.threshold)?,
+        }
+    }
+    Ok(())
+}
+
+/// The HTTP line: protocol, TLS, and what the client did besides sending requests.
+fn write_http(out: &mut impl Write, http: &HttpStats) -> io::Result<()> {
+    let tls = match http.tls {
+        Some("insecure") => " over TLS (certificates NOT verified)",
+        Some(_) => " over TLS",
+        None => "",
+    };
+    let keepalive = if http.keepalive {
+        ""
+    } else {
+        ", a connection per request"
+    };
+    let resumed = if http.tls.is_some() {
+        format!(" ({} TLS sessions resumed)", http.tls_resumed)
+    } else {
+        String::new()
+    };
+    writeln!(
+        out,
+        "HTTP        {}{tls}{keepalive}, {} connections opened{resumed}, {} requests sent again \
+         on a fresh connection",
+        http.protocol, http.connections_opened, http.retried
+    )
 }
 
 /// Prints `judged` on stdout (JSON or text), writes the `.hgrm` file, names each breach and
@@ -144,6 +257,11 @@ pub fn finish(judged: &Judged, args: &ReportArgs, hgrm: Option<&Path>) -> Outcom
     for verdict in judged.verdicts {
         if let Some(breach) = &verdict.breach {
             eprintln!("sentinel: threshold breached: {breach}");
+        }
+    }
+    for target in &judged.targets {
+        for breach in target.verdicts.iter().filter_map(|v| v.breach.as_ref()) {
+            eprintln!("sentinel: threshold breached by {}: {breach}", target.name);
         }
     }
     if let Some(findings) = judged.findings {
@@ -209,6 +327,8 @@ mod tests {
             result: &result,
             verdicts: &verdicts,
             findings: Some(&findings),
+            http: None,
+            targets: Vec::new(),
         };
         let generator = text(|out| write_text(&result, out));
         assert_eq!(
@@ -222,6 +342,8 @@ mod tests {
             result: &result,
             verdicts: &[],
             findings: None,
+            http: None,
+            targets: Vec::new(),
         };
         assert_eq!(text(|out| write_report(out, &bare)), generator);
     }
@@ -235,6 +357,8 @@ mod tests {
             result: &result,
             verdicts: &verdicts,
             findings: Some(&findings),
+            http: None,
+            targets: Vec::new(),
         };
         let line = text(|out| write_json(out, &judged));
         assert!(line.ends_with("}\n") && line.lines().count() == 1, "{line}");
@@ -268,6 +392,8 @@ mod tests {
             result: &result,
             verdicts,
             findings,
+            http: None,
+            targets: Vec::new(),
         };
         let failed_check = findings(false);
         assert_eq!(judged(&held, None).outcome(), Outcome::Success);
@@ -281,6 +407,8 @@ mod tests {
             result: &result,
             verdicts: &breached,
             findings: None,
+            http: None,
+            targets: Vec::new(),
         };
         assert_eq!(interrupted.outcome(), Outcome::Interrupted);
     }

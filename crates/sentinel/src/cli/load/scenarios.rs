@@ -188,13 +188,18 @@ fn summarised(run: &ScenarioRun, hgrm: Option<&Path>) -> Outcome {
     outcome
 }
 
-/// A flag that means nothing for this run: request shaping without `--url`, or a load shape
-/// without a target (`sentinel load` alone runs the quick tour at its own loads).
+/// A flag that means nothing for this run: request shaping or HTTP flags without `--url`, or
+/// a load shape without a target (`sentinel load` alone runs the quick tour at its own loads).
 fn unusable_flag(args: &LoadArgs) -> Option<String> {
     if args.method.is_some() || !args.headers.is_empty() || args.body.is_some() {
         return Some(
             "--method, --header and --body shape HTTP requests: they need --url URL".to_owned(),
         );
+    }
+    if let Some(flag) = args.http.given() {
+        return Some(format!(
+            "{flag} is for HTTP targets: it needs --url URL or --targets FILE"
+        ));
     }
     let shaped = [
         (args.rate.is_some(), "--rate"),

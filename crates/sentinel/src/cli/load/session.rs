@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use sentinel_load::{LoadTest, LoadTestResult, RequestContext, RequestError};
+use sentinel_load::{Exchange, LoadTest, LoadTestResult, RequestContext, RequestError};
 use sentinel_scenarios::Watch;
 use tokio::task::JoinHandle;
 
@@ -42,10 +42,11 @@ impl Watch for Session {
 }
 
 /// Runs `test` with `request_fn` in a session.
-pub async fn run<F, Fut>(test: LoadTest, quiet: bool, request_fn: F) -> LoadTestResult
+pub async fn run<F, Fut, O>(test: LoadTest, quiet: bool, request_fn: F) -> LoadTestResult
 where
     F: Fn(RequestContext) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), RequestError>> + Send + 'static,
+    Fut: Future<Output = Result<O, RequestError>> + Send + 'static,
+    O: Into<Exchange> + Send + 'static,
 {
     let mut session = Session::new(quiet);
     session.start(&test);

@@ -1,6 +1,16 @@
-//! One kept-alive HTTP/1.1 connection: the request written as bytes prepared once, the
-//! response head parsed with `httparse` and its body framed by the rules of RFC 9112 §6.3,
-//! read and discarded.
+//! HTTP/1.1: one connection per worker and origin, so no connection is ever shared or locked
+//! against another worker ([`Pool`]), and on each a kept-alive exchange ([`Connection`]): the
+//! request written as bytes prepared once, the response head parsed with `httparse` and its
+//! body framed by the rules of RFC 9112 §6.3, read and discarded, over any [`Stream`] (TCP, a
+//! Unix socket, TLS over either).
+//!
+//! A worker whose slot is empty (the connection failed, was closed, or was never opened)
+//! connects at its next request, and that time counts in the request's latency like any other.
+//! A request that finds its kept-alive connection closed by the server before anything was
+//! written goes out on a fresh connection and is not an error; an idempotent request (`GET`,
+//! `PUT`, ...) whose kept-alive connection closed before any response is sent once more the
+//! same way, as browsers and curl do. Both count as retries. Without keep-alive every request
+//! opens its own connection (`Connection: close`), handshake included.
 //!
 //! A load generator sends the same request millions of times and needs only the status and
 //! the framing of each answer, so nothing is built, queued or allocated per request: one write,
@@ -11,13 +21,20 @@
 //! system call: a server that closed it meanwhile (its keep-alive timeout) shows as readable,
 //! and the request is reported as not sent, so the caller can send it on a fresh connection.
 
-use std::future::poll_fn;
 use std::io;
-use std::net::SocketAddr;
-use std::task::Poll;
+use std::sync::atomic::Ordering;
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
 
+use http::Method;
+use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+
+use super::target::HttpTarget;
+use super::transport::{OpenError, Stream};
+use super::{Dialer, IO, expects_body};
+use crate::error::RequestError;
+use crate::exchange::Exchange;
 
 /// The read buffer's starting capacity, and the least free space a read is given.
 const READ_CHUNK: usize = 4096;
@@ -26,9 +43,174 @@ const MAX_BUFFER: usize = 64 * 1024;
 /// Response headers beyond this count are refused.
 const MAX_HEADERS: usize = 100;
 
+/// Every worker's connection to every origin, and every target's request as written.
+pub(super) struct Pool {
+    requests: Box<[Prepared]>,
+    /// A slot per worker and origin, at `worker × origins + origin`.
+    slots: Box<[Slot]>,
+    origins: usize,
+    keepalive: bool,
+}
+
+/// A target's request, serialised once.
+struct Prepared {
+    origin: usize,
+    bytes: Box<[u8]>,
+    head_only: bool,
+    idempotent: bool,
+}
+
+/// One worker's kept-alive connection to one origin, if it has one.
+#[derive(Default)]
+struct Slot(Mutex<Option<Connection>>);
+
+impl Slot {
+    fn take(&self) -> Option<Connection> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    fn put(&self, connection: Connection) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(connection);
+    }
+}
+
+impl Pool {
+    /// Slots for `workers` workers to `origins` origins, and the requests of `targets` (with
+    /// `origin_of` their origin indices).
+    pub fn new(
+        targets: &[HttpTarget],
+        origin_of: &[usize],
+        origins: usize,
+        workers: usize,
+        keepalive: bool,
+    ) -> Self {
+        let requests = targets
+            .iter()
+            .zip(origin_of)
+            .map(|(target, &origin)| Prepared {
+                origin,
+                bytes: serialize(target, keepalive),
+                head_only: target.method == Method::HEAD,
+                idempotent: target.method.is_idempotent(),
+            })
+            .collect();
+        Self {
+            requests,
+            slots: (0..workers * origins).map(|_| Slot::default()).collect(),
+            origins,
+            keepalive,
+        }
+    }
+
+    /// How many connections a run opens before it starts: none without keep-alive.
+    pub fn slots(&self) -> usize {
+        if self.keepalive { self.slots.len() } else { 0 }
+    }
+
+    /// Opens the connection of slot `slot` (before a run).
+    pub async fn fill(&self, dialer: &Dialer, slot: usize) -> Result<(), OpenError> {
+        let connected = dialer.open(slot % self.origins).await?;
+        self.slots[slot].put(Connection::new(connected.stream));
+        Ok(())
+    }
+
+    /// Sends `target` on `worker`'s connection to its origin, opening one if needed, and reads
+    /// the whole answer.
+    pub async fn send(
+        &self,
+        dialer: &Dialer,
+        worker: usize,
+        target: usize,
+    ) -> Result<Exchange, RequestError> {
+        let request = &self.requests[target];
+        let slot = &self.slots[worker * self.origins + request.origin];
+        let mut exchange = Exchange::default();
+        // A connection from the slot sat idle and may have been closed by the server since.
+        let (mut connection, mut kept_alive) = match slot.take() {
+            Some(connection) => (connection, true),
+            None => (self.connect(dialer, request.origin, &mut exchange).await?, false),
+        };
+        let mut retried = false;
+        let response = loop {
+            let failure = match connection.exchange(&request.bytes, request.head_only).await {
+                Ok(response) => break response,
+                Err(failure) => failure,
+            };
+            if failure != Failure::NotSent {
+                exchange.bytes_sent += request.bytes.len() as u64;
+            }
+            let again = match failure {
+                Failure::NotSent => true,
+                Failure::Closed => kept_alive && request.idempotent,
+                Failure::Broken => false,
+            };
+            if !again || retried {
+                return Err(RequestError::new(IO).with_exchange(exchange));
+            }
+            retried = true;
+            dialer.retried.fetch_add(1, Ordering::Relaxed);
+            connection = self.connect(dialer, request.origin, &mut exchange).await?;
+            kept_alive = false;
+        };
+        exchange.bytes_sent += request.bytes.len() as u64;
+        exchange.bytes_received += response.received;
+        exchange.first_byte = Some(response.first_byte);
+        exchange.status = Some(response.status);
+        if response.reusable && self.keepalive {
+            slot.put(connection);
+        }
+        Ok(exchange)
+    }
+
+    /// Opens a connection to `origin` for a request, whose exchange gets the connect time.
+    /// On the heap: connecting is rare, and keeping its state out of the request's future
+    /// keeps every worker's task small.
+    async fn connect(
+        &self,
+        dialer: &Dialer,
+        origin: usize,
+        exchange: &mut Exchange,
+    ) -> Result<Connection, RequestError> {
+        let connected = Box::pin(dialer.open(origin))
+            .await
+            .map_err(|error| RequestError::new(error.kind).with_exchange(*exchange))?;
+        exchange.connect = Some(connected.took);
+        Ok(Connection::new(connected.stream))
+    }
+}
+
+/// The request line, the headers and the body of `target`, as sent; `Connection: close`
+/// without keep-alive.
+fn serialize(target: &HttpTarget, keepalive: bool) -> Box<[u8]> {
+    let mut bytes = Vec::with_capacity(256 + target.body.len());
+    bytes.extend_from_slice(target.method.as_str().as_bytes());
+    bytes.push(b' ');
+    bytes.extend_from_slice(target.path.to_string().as_bytes());
+    bytes.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in &target.headers {
+        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || (!keepalive && name == CONNECTION)
+        {
+            continue;
+        }
+        bytes.extend_from_slice(name.as_str().as_bytes());
+        bytes.extend_from_slice(b": ");
+        bytes.extend_from_slice(value.as_bytes());
+        bytes.extend_from_slice(b"\r\n");
+    }
+    if !target.body.is_empty() || expects_body(&target.method) {
+        bytes.extend_from_slice(format!("content-length: {}\r\n", target.body.len()).as_bytes());
+    }
+    if !keepalive {
+        bytes.extend_from_slice(b"connection: close\r\n");
+    }
+    bytes.extend_from_slice(b"\r\n");
+    bytes.extend_from_slice(&target.body);
+    bytes.into_boxed_slice()
+}
+
 /// An open connection.
 pub(super) struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     buffer: ReadBuffer,
 }
 
@@ -51,32 +233,34 @@ pub(super) struct Response {
     pub status: u16,
     /// Whether the connection may carry another request.
     pub reusable: bool,
+    /// When its first byte arrived.
+    pub first_byte: Instant,
+    /// The bytes it took on the connection, head and body (and chunk framing).
+    pub received: u64,
 }
 
 impl Connection {
-    /// Connects to `addr`.
-    pub async fn open(addr: SocketAddr) -> io::Result<Self> {
-        let stream = TcpStream::connect(addr).await?;
-        // Latency matters more than packet count for a load generator; requests are written
-        // whole anyway.
-        stream.set_nodelay(true)?;
-        Ok(Self {
+    /// An HTTP/1.1 connection over `stream`.
+    pub fn new(stream: Stream) -> Self {
+        Self {
             stream,
             buffer: ReadBuffer::default(),
-        })
+        }
     }
 
     /// Writes `request` and reads the whole response to it (no body when `head_only`, the
     /// request being a `HEAD`).
     pub async fn exchange(&mut self, request: &[u8], head_only: bool) -> Result<Response, Failure> {
-        if self.closed_while_idle().await {
+        if self.stream.closed_while_idle().await {
             return Err(Failure::NotSent);
         }
-        self.stream
-            .write_all(request)
-            .await
-            .map_err(|_| Failure::Closed)?;
-        let head = self.read_head().await?;
+        let written = self.stream.write_all(request).await;
+        // TLS may hold the last record until flushed; for TCP this is free.
+        if written.is_err() || self.stream.flush().await.is_err() {
+            return Err(Failure::Closed);
+        }
+        let read_before = self.buffer.total;
+        let (head, first_byte) = self.read_head().await?;
         let framing = head.framing(head_only)?;
         match framing {
             Framing::Empty => {}
@@ -89,31 +273,16 @@ impl Connection {
             reusable: head.keeps_alive()
                 && framing != Framing::UntilClose
                 && self.buffer.unread().is_empty(),
+            first_byte,
+            received: self.buffer.total - read_before,
         })
     }
 
-    /// Whether the connection was closed (or sent something unasked) while it sat idle.
-    /// Costs no system call unless the socket is readable.
-    async fn closed_while_idle(&mut self) -> bool {
-        let stream = &self.stream;
-        poll_fn(|cx| match stream.poll_read_ready(cx) {
-            Poll::Pending => Poll::Ready(false),
-            Poll::Ready(Err(_)) => Poll::Ready(true),
-            Poll::Ready(Ok(())) => {
-                let mut probe = [0u8; 1];
-                Poll::Ready(match stream.try_read(&mut probe) {
-                    Err(error) => error.kind() != io::ErrorKind::WouldBlock,
-                    // End of stream, or bytes nobody asked for: unusable either way.
-                    Ok(_) => true,
-                })
-            }
-        })
-        .await
-    }
-
-    /// Reads up to the end of a final (non-1xx) response head.
-    async fn read_head(&mut self) -> Result<Head, Failure> {
+    /// Reads up to the end of a final (non-1xx) response head; returns it and when its first
+    /// byte arrived.
+    async fn read_head(&mut self) -> Result<(Head, Instant), Failure> {
         let mut received = false;
+        let mut first_byte = None;
         loop {
             match Head::parse(self.buffer.unread()) {
                 Ok(Some((head, length))) => {
@@ -123,7 +292,7 @@ impl Connection {
                         received = true;
                         continue;
                     }
-                    return Ok(head);
+                    return Ok((head, first_byte.unwrap_or_else(Instant::now)));
                 }
                 Ok(None) => {}
                 Err(()) => return Err(Failure::Broken),
@@ -133,7 +302,10 @@ impl Connection {
                     return Err(Failure::Closed);
                 }
                 Ok(0) | Err(_) => return Err(Failure::Broken),
-                Ok(_) => received = true,
+                Ok(_) => {
+                    first_byte.get_or_insert_with(Instant::now);
+                    received = true;
+                }
             }
         }
     }
@@ -226,11 +398,13 @@ fn find_crlf(bytes: &[u8]) -> Option<usize> {
     bytes.windows(2).position(|pair| pair == b"\r\n")
 }
 
-/// Bytes read from the socket; `data[consumed..]` is not yet used.
+/// Bytes read from the connection; `data[consumed..]` is not yet used.
 #[derive(Default)]
 struct ReadBuffer {
     data: Vec<u8>,
     consumed: usize,
+    /// Every byte ever read into it.
+    total: u64,
 }
 
 impl ReadBuffer {
@@ -242,9 +416,9 @@ impl ReadBuffer {
         self.consumed += length;
     }
 
-    /// Reads what the socket has into free space (at least [`READ_CHUNK`]), returning how
+    /// Reads what the connection has into free space (at least [`READ_CHUNK`]), returning how
     /// many bytes arrived (0 at the end of the stream).
-    async fn fill(&mut self, stream: &mut TcpStream) -> io::Result<usize> {
+    async fn fill(&mut self, stream: &mut Stream) -> io::Result<usize> {
         if self.consumed == self.data.len() {
             self.data.clear();
             self.consumed = 0;
@@ -258,7 +432,9 @@ impl ReadBuffer {
             }
             self.data.reserve(READ_CHUNK.max(self.data.len()));
         }
-        stream.read_buf(&mut self.data).await
+        let read = stream.read_buf(&mut self.data).await?;
+        self.total += read as u64;
+        Ok(read)
     }
 }
 
