@@ -120,8 +120,8 @@ impl LoadTest {
         debug_assert_eq!(schedule.target, self.target);
         let stage_firsts: Vec<u64> = schedule
             .profile()
-            .stage_starts()
-            .map(|at| schedule.due_before(start + Duration::from_secs_f64(at)))
+            .stage_first_requests()
+            .map(|first| config.segment.share_of(first))
             .collect();
         // Nothing measured can exceed the whole run: schedule, timeout and grace.
         let highest = config.duration + config.timeout + config.grace + Duration::from_secs(1);

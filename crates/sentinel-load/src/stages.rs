@@ -261,6 +261,16 @@ impl RateProfile {
         self.pieces.iter().map(|piece| piece.start_s)
     }
 
+    /// The index, in the whole schedule, of each stage's first request: the first *i* at or
+    /// above the integral up to the stage's start.
+    pub fn stage_first_requests(&self) -> impl Iterator<Item = u64> + '_ {
+        self.pieces.iter().map(|piece| {
+            (piece.before - 1e-9 * piece.before.max(1.0))
+                .ceil()
+                .max(0.0) as u64
+        })
+    }
+
     /// Each stage's rate at its start and at its end.
     pub fn stage_rates(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
         self.pieces.iter().map(|piece| (piece.from, piece.to))
