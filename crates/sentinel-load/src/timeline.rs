@@ -125,8 +125,11 @@ fn second_histogram() -> Histogram<u64> {
 /// but the result.
 #[derive(Clone, Default)]
 pub struct TimelineSink {
-    callback: Option<Arc<Mutex<dyn FnMut(&Second) + Send>>>,
+    callback: Option<Arc<Mutex<Callback>>>,
 }
+
+/// What a sink calls with each closed second.
+type Callback = dyn FnMut(&Second) + Send;
 
 impl TimelineSink {
     /// Keeps the timeline in the result only.

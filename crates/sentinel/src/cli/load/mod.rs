@@ -161,9 +161,8 @@ impl LoadArgs {
 
 /// An RFC 3339 instant (`2030-01-01T12:00:00Z`, `2030-01-01T13:00:00+01:00`).
 fn parse_instant(text: &str) -> Result<SystemTime, String> {
-    let refuse = |error: jiff::Error| {
-        format!("not an RFC 3339 instant like 2030-01-01T12:00:00Z: {error}")
-    };
+    let refuse =
+        |error: jiff::Error| format!("not an RFC 3339 instant like 2030-01-01T12:00:00Z: {error}");
     let instant = text.parse::<jiff::Timestamp>().map_err(refuse)?;
     SystemTime::try_from(instant).map_err(refuse)
 }
