@@ -13,7 +13,7 @@ use sentinel_load::{LoadTest, LoadTestConfig, LoadTestResult, RequestContext, Th
 
 use crate::findings::Findings;
 use crate::scenario::{LoadScenario, Setup, SetupError, Workload};
-use crate::{cached_eval, identity, issuance, mixed, policy_eval};
+use crate::{cached_eval, identity, issuance, mixed, policy_eval, remote};
 
 /// A registered load scenario: a copyable handle on its [`LoadScenario`].
 #[derive(Clone, Copy)]
@@ -23,12 +23,13 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 impl Scenario {
     /// Every built-in scenario, in the order they are run and reported.
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::new(&policy_eval::PolicyEval),
         Scenario::new(&cached_eval::CachedEval),
         Scenario::new(&identity::Identity),
         Scenario::new(&mixed::Mixed),
         Scenario::new(&issuance::Issuance),
+        Scenario::new(&remote::Remote),
     ];
 
     /// The handle on `scenario`.
