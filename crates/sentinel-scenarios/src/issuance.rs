@@ -148,9 +148,14 @@ impl LogFile {
         self
     }
 
+    /// The decision lines the run added to the log.
+    pub(crate) fn lines(&self) -> io::Result<u64> {
+        count_decision_lines(&self.path, self.offset)
+    }
+
     /// The decision lines the run added, and the check that there is one per request sent.
     pub(crate) fn check(&self, sent: u64) -> (Option<u64>, CheckResult) {
-        match count_decision_lines(&self.path, self.offset) {
+        match self.lines() {
             Ok(lines) => (Some(lines), check_decision_lines(lines, sent)),
             Err(error) => (
                 None,

@@ -18,7 +18,7 @@ mod token;
 mod wire;
 
 pub use connections::{Drained, Limits};
-pub use handler::{CREDENTIALS_PATH, CredentialService};
+pub use handler::{CREDENTIALS_PATH, CredentialService, ForwardCredentials, Forwarded};
 pub use origin::{RemoteRefused, check_listen};
 pub use server::{ServeError, Server};
 pub use token::{Token, TokenError};

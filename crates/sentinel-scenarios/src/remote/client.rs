@@ -56,6 +56,14 @@ impl Client {
         })
     }
 
+    /// Opens every worker's connection, so that no TLS handshake falls into the run.
+    pub(crate) async fn connect_all(&self) -> Result<(), RequestError> {
+        for slot in self.connections.iter() {
+            *slot.lock().await = Some(self.connect().await?);
+        }
+        Ok(())
+    }
+
     /// POSTs `body` to the credentials path on `worker`'s connection; `Ok` on `200`, else the
     /// status (`http_403`, ...) or `connection` as the error kind.
     pub(crate) async fn post(&self, worker: usize, body: Vec<u8>) -> Result<(), RequestError> {
