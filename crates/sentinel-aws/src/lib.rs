@@ -2,6 +2,8 @@
 //! issuer, the caller's identity, the AWS config file's profiles, and both ends of the remote
 //! server's identity proof (signing one, sending one to STS) and its client.
 
+#![warn(missing_docs)]
+
 pub mod caller;
 pub mod error;
 pub mod location;

@@ -68,10 +68,6 @@ impl Issuer for StsIssuer {
             ))
         })
     }
-
-    fn name(&self) -> &'static str {
-        "sts"
-    }
 }
 
 /// The SDK's credentials as Sentinel's, if they can be used: the SDK fills fields missing from a

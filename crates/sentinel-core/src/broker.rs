@@ -1,7 +1,7 @@
 //! The issuance pipeline: request → policy (from a possibly cached source) → who the caller is,
 //! under the policy's identity rules → evaluation → decision log → issuer → outcome log. Every
-//! step that fails refuses the request: credentials exist only after an `allow` has been written
-//! to the log and the issuer answered in time.
+//! step that fails refuses the request: credentials exist only after an `allow` is on disk in
+//! the decision log and the issuer answered in time.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -219,7 +219,11 @@ impl Broker {
             }
         }
         record.outcome = Outcome::Pending;
-        self.log.append(&record).map_err(Refusal::Log)?;
+        // On disk, not only written, before anyone is asked for credentials.
+        self.log
+            .append_durable(&record)
+            .await
+            .map_err(Refusal::Log)?;
 
         // The issuer call and the outcome line run in a task of their own, so that a caller
         // that goes away (a client disconnecting, a request timing out) cannot leave an allowed

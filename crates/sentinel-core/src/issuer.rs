@@ -68,9 +68,6 @@ impl IssuerError {
 pub trait Issuer: Send + Sync {
     /// Issues credentials for `request`, or says why not.
     async fn issue(&self, request: &IssueRequest<'_>) -> Result<Credentials, IssuerError>;
-
-    /// A short name for reports and logs, e.g. `sts` or `local`.
-    fn name(&self) -> &'static str;
 }
 
 /// Mints fake credentials in-process: for load tests and demos only, never the default.
@@ -91,10 +88,6 @@ impl Issuer for LocalIssuer {
             session_token: format!("local.{}", request.source_identity),
             expiration,
         })
-    }
-
-    fn name(&self) -> &'static str {
-        "local"
     }
 }
 

@@ -1,10 +1,10 @@
-//! The broker's fail-closed rules (design §5), each as a test: only an `allow` that was logged
+//! The broker's fail-closed rules, each as a test: only an `allow` that was logged
 //! first, and an issuer that answered in time, yield credentials; everything else refuses, says
 //! why, and leaves a decision line behind.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -31,9 +31,12 @@ rules:
     conditions: { profiles: [production, break-glass] }
 "#;
 
-/// An issuer that counts its calls and behaves as told.
+/// An issuer that counts its calls, notes how many decision-log lines were on disk when it was
+/// called, and behaves as told.
 struct Probe {
     calls: AtomicUsize,
+    log: Arc<DecisionLog>,
+    synced_when_called: AtomicU64,
     behaviour: Behaviour,
 }
 
@@ -48,6 +51,8 @@ enum Behaviour {
 impl Issuer for Probe {
     async fn issue(&self, request: &IssueRequest<'_>) -> Result<Credentials, IssuerError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        self.synced_when_called
+            .store(self.log.stats().synced_lines, Ordering::SeqCst);
         match self.behaviour {
             Behaviour::Issue => LocalIssuer.issue(request).await,
             Behaviour::Fail => Err(IssuerError::new("STS said no")),
@@ -61,10 +66,6 @@ impl Issuer for Probe {
             }
         }
     }
-
-    fn name(&self) -> &'static str {
-        "probe"
-    }
 }
 
 struct Fixture {
@@ -74,20 +75,21 @@ struct Fixture {
     issuer: Arc<Probe>,
 }
 
-fn fixture_with(policy: &str, log_path: Option<&Path>, behaviour: Behaviour) -> Fixture {
+fn fixture_with(policy: &str, behaviour: Behaviour) -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let policy_path = dir.path().join("policy.yaml");
     std::fs::write(&policy_path, policy).expect("write policy");
-    let log_path = log_path
-        .map(Path::to_owned)
-        .unwrap_or_else(|| dir.path().join("decisions.jsonl"));
+    let log_path = dir.path().join("decisions.jsonl");
+    let log = Arc::new(DecisionLog::open(&log_path).expect("open log"));
     let issuer = Arc::new(Probe {
         calls: AtomicUsize::new(0),
+        log: Arc::clone(&log),
+        synced_when_called: AtomicU64::new(0),
         behaviour,
     });
     let broker = Broker::new(
         Arc::new(FileSource::file(policy_path)),
-        Arc::new(DecisionLog::open(&log_path).expect("open log")),
+        log,
         issuer.clone(),
         Duration::from_millis(200),
     );
@@ -100,7 +102,7 @@ fn fixture_with(policy: &str, log_path: Option<&Path>, behaviour: Behaviour) -> 
 }
 
 fn fixture(behaviour: Behaviour) -> Fixture {
-    fixture_with(POLICY, None, behaviour)
+    fixture_with(POLICY, behaviour)
 }
 
 fn profile(name: &str) -> Profile {
@@ -314,7 +316,6 @@ async fn require_approval_is_a_denial() {
 async fn an_invalid_policy_denies_everyone() {
     let fixture = fixture_with(
         "version: \"1\"\nrules:\n  - name: x\n    effect: allow\n    colour: blue\n",
-        None,
         Behaviour::Issue,
     );
     let refusal = fixture
@@ -413,14 +414,34 @@ async fn a_caller_that_goes_away_still_leaves_the_outcome_in_the_log() {
 }
 
 #[tokio::test]
-async fn an_unwritable_decision_log_denies_before_the_issuer_is_called() {
-    // Every write to /dev/full fails with "no space left on device".
-    let fixture = fixture_with(POLICY, Some(Path::new("/dev/full")), Behaviour::Issue);
+async fn the_allowed_decision_is_on_disk_before_the_issuer_is_called() {
+    let fixture = fixture(Behaviour::Issue);
+    fixture
+        .issue("bob", "production")
+        .await
+        .expect_err("denied");
+    fixture.issue("alice", "production").await.expect("allowed");
+    // The deny's line is written, not synced; the allow's line was synced before the issuer
+    // ran, as the log itself counts it.
+    assert_eq!(fixture.issuer.synced_when_called.load(Ordering::SeqCst), 1);
+    assert_eq!(fixture.broker.decision_log().stats().lines, 3);
+}
+
+#[tokio::test]
+async fn a_decision_log_that_cannot_be_written_denies_before_the_issuer_is_called() {
+    let fixture = fixture(Behaviour::Issue);
+    // The log is rotated away and a directory takes its place, so it cannot be reopened.
+    std::fs::remove_file(&fixture.log_path).ok();
+    std::fs::create_dir(&fixture.log_path).expect("a directory at the log's path");
     let refusal = fixture
         .issue("alice", "production")
         .await
         .expect_err("denied");
     assert!(matches!(refusal, Refusal::Log(_)), "{refusal:?}");
+    assert!(
+        refusal.to_string().contains("not a regular file"),
+        "{refusal}"
+    );
     assert_eq!(fixture.issuer_calls(), 0);
 }
 

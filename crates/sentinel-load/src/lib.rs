@@ -7,21 +7,66 @@
 //! slow target from a generator that fell behind.
 //!
 //! The pieces, each in its own module:
-//! - [`LoadTestConfig`] and [`run_load_test`]: the schedule, `workers` concurrent workers that
-//!   pace themselves, a per-request timeout and a cancellation token;
-//! - [`LoadTestResult`]: counts, rates and percentiles from HDR histograms (one per worker,
-//!   merged at the end), serialisable to the JSON contract, with a text and an `.hgrm` rendering;
-//! - [`Threshold`]: `p99<10ms`, `success>=99%`, `throughput>=800`, checked against a result
-//!   once by [`judge`] into [`Verdict`]s;
-//! - [`http`]: a keep-alive HTTP/1.1 request function, one connection per worker;
+//! - [`LoadTestConfig`] and [`run_load_test`]: the schedule, `workers` concurrent workers
+//!   released on time by one pacer, a per-request timeout and a cancellation token;
+//! - [`LoadTestResult`]: counts, rates per second of the schedule and percentiles from HDR
+//!   histograms (one set per runtime thread, merged at the end), serialisable to the JSON
+//!   contract, with a text and an `.hgrm` rendering;
+//! - [`Threshold`]: `p99<10ms`, `success>=99%`, `throughput>=800`, judged over every due
+//!   request (so failures and missed requests never pass a latency bound), once, by [`judge`]
+//!   into [`Verdict`]s;
+//! - [`http`]: a keep-alive HTTP/1.1 request function, one connection per worker, opened
+//!   before the run;
 //! - [`RateSearch`]: the bookkeeping of a search for the highest rate a target sustains.
 //!
 //! The crate knows nothing about what it loads: a request is any async function returning
 //! `Result<(), RequestError>`.
+//!
+//! # Example
+//!
+//! 200 requests at 1000 per second, every tenth one failing, judged against two thresholds:
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use sentinel_load::{LoadTestConfig, RequestError, Threshold, judge, run_load_test, write_text};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut config = LoadTestConfig::new(1000.0, Duration::from_millis(200));
+//! config.workers = 8;
+//! let result = run_load_test(config, |ctx| async move {
+//!     // ctx.worker is in 0..workers, one request at a time each; ctx.seq is the request's index
+//!     // in the schedule.
+//!     if ctx.seq % 10 == 9 {
+//!         Err(RequestError::new("http_503"))
+//!     } else {
+//!         Ok(())
+//!     }
+//! })
+//! .await?;
+//! assert_eq!(result.requests.target, 200);
+//! assert_eq!(result.errors_by_kind.get("http_503"), Some(&result.requests.errors));
+//!
+//! let thresholds: Vec<Threshold> = vec!["p99<1s".parse()?, "success>=99%".parse()?];
+//! let verdicts = judge(&thresholds, &result);
+//! // At most 90% succeeded: the success threshold is breached, and says by how much.
+//! let breach = verdicts[1].breach.as_ref().expect("at most 90% succeeded");
+//! assert!(breach.message.starts_with("success "), "{breach}");
+//!
+//! write_text(&result, &mut std::io::stdout())?; // the report people read
+//! let json = result.to_json(); // the report machines read
+//! assert_eq!(json["requests"]["target"], 200);
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
 
 mod config;
 mod error;
 pub mod http;
+mod open_files;
 mod pacing;
 #[cfg(target_os = "linux")]
 mod precise;
@@ -35,7 +80,7 @@ mod search;
 mod threshold;
 mod verdict;
 
-pub use config::{ConfigError, LoadTestConfig};
+pub use config::{ConfigError, LoadTestConfig, MAX_PACING_SLACK};
 pub use error::RequestError;
 pub use progress::{Progress, ProgressSnapshot};
 pub use report::{write_hgrm, write_text};

@@ -1,4 +1,4 @@
-//! The runner's semantics (design §6), each checked against a request function whose behaviour
+//! The runner's semantics (see docs/load.md), each checked against a request function whose behaviour
 //! is known: pacing, due-time latency under a stall, timeouts, the concurrency cap, missed
 //! requests, cancellation and the JSON contract.
 

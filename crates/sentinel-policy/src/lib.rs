@@ -1,4 +1,4 @@
-//! Sentinel's policy language (design.md §3): parse YAML with positions, validate every rule of
+//! Sentinel's policy language (described in docs/policy.md): parse YAML with positions, validate every rule of
 //! the language while collecting all problems, compile into an immutable evaluator, and
 //! evaluate requests (first match wins, default deny) without allocating.
 //!
@@ -15,6 +15,8 @@
 //! assert_eq!(policy.evaluate("alice", "production", now).effect, Effect::Allow);
 //! assert_eq!(policy.evaluate("mallory", "production", now).rule, None);
 //! ```
+
+#![warn(missing_docs)]
 
 mod check;
 mod decision;

@@ -1,4 +1,4 @@
-//! Evaluation cases from design.md §3: time zones across DST changes on both sides of the
+//! Evaluation cases of the policy language (docs/policy.md): time zones across DST changes on both sides of the
 //! Atlantic, days that differ between UTC and local time, window edges, wrap-around windows,
 //! `24:00`, first match wins, default deny and catch-all rules.
 

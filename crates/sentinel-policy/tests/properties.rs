@@ -1,5 +1,5 @@
-//! Property tests: the compiled evaluator agrees with a plain reading of design.md §3 on random
-//! policies and instants, and no input, however broken, panics the parser.
+//! Property tests: the compiled evaluator agrees with a plain reading of the language's rules on
+//! random policies and instants, and no input, however broken, panics the parser.
 
 use jiff::Timestamp;
 use jiff::tz::TimeZoneDatabase;
@@ -122,7 +122,7 @@ fn minutes(text: &str) -> i32 {
     h.parse::<i32>().unwrap() * 60 + m.parse::<i32>().unwrap()
 }
 
-/// design.md §3 read literally: try the rules in order; the first whose given conditions all
+/// The evaluation rule read literally: try the rules in order; the first whose given conditions all
 /// hold decides; otherwise deny with no rule.
 fn reference(
     rules: &[RuleSpec],

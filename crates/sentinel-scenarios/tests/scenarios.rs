@@ -62,7 +62,7 @@ mod timing {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn mixed_sends_the_planned_mix_with_the_right_outcomes() {
+    async fn mixed_sends_each_class_in_its_share_with_the_right_outcome() {
         let run = assert_holds("mixed", &Setup::default()).await;
         let figures = run.findings.figures::<MixedFigures>().expect("mix figures");
         assert_eq!(figures.mix.len(), 3);

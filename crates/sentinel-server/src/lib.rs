@@ -7,6 +7,11 @@
 //! fresh credentials issued on `allow`. A deny is `403` naming the rule; a failure is `5xx`; both
 //! carry `{"Code", "Message"}`. The crate links no AWS SDK: the issuer is whatever the broker
 //! was built with.
+//!
+//! [`remote`] is the protocol of `sentinel server`, the broker as a network service, served
+//! over TLS ([`tls`]) through the same accept loop.
+
+#![warn(missing_docs)]
 
 mod connections;
 mod handler;
@@ -18,7 +23,7 @@ mod token;
 mod wire;
 
 pub use connections::{Drained, Limits};
-pub use handler::{CREDENTIALS_PATH, CredentialService, ForwardCredentials, Forwarded};
+pub use handler::{CredentialService, ForwardCredentials, Forwarded};
 pub use origin::{RemoteRefused, check_listen};
 pub use server::{ServeError, Server};
 pub use token::{Token, TokenError};

@@ -47,10 +47,6 @@ impl Issuer for TestIssuer {
         }
         LocalIssuer.issue(request).await
     }
-
-    fn name(&self) -> &'static str {
-        "test"
-    }
 }
 
 /// IAM user `name` of the profile's account.
@@ -486,4 +482,29 @@ async fn a_non_loopback_address_needs_the_opt_in() {
     .err()
     .expect("refused");
     assert!(error.to_string().contains("--allow-remote"), "{error}");
+}
+
+#[tokio::test]
+async fn a_decision_log_rotated_away_under_the_server_is_reopened() {
+    let server = Running::local("alice").await;
+    assert_eq!(server.get(Some(TOKEN)).await.status, 200);
+    let rotated = server.log.with_extension("jsonl.1");
+    std::fs::rename(&server.log, &rotated).expect("rotate the log");
+    assert_eq!(server.get(Some(TOKEN)).await.status, 200);
+    let count = |path: &std::path::Path| {
+        std::fs::read_to_string(path)
+            .expect("a log file")
+            .lines()
+            .count()
+    };
+    assert_eq!(
+        count(&rotated),
+        2,
+        "the first request's lines stay where they were"
+    );
+    assert_eq!(
+        server.log_lines().len(),
+        2,
+        "the second request's lines are in the new file"
+    );
 }

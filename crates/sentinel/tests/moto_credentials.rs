@@ -362,20 +362,62 @@ fn fails_closed_when_sts_is_slower_than_the_timeout() {
 }
 
 #[test]
-fn fails_closed_when_the_decision_log_is_unwritable() {
+fn a_decision_log_that_would_not_keep_decisions_is_refused_before_any_aws_call() {
     let setup = Setup::new(&["alice"]);
     setup.moto.start_recording();
+    let before = setup.moto.recording().len();
+    for path in ["/dev/null", "/dev/full"] {
+        let output = setup.sentinel(&[
+            "credentials",
+            "--profile",
+            "production",
+            "--decision-log",
+            path,
+        ]);
+        assert_refused(
+            &output,
+            &format!("decision log {path} is a character device"),
+        );
+    }
     let output = setup.sentinel(&[
         "credentials",
         "--profile",
         "production",
         "--decision-log",
-        "/dev/full",
+        "-",
     ]);
-    assert_refused(&output, "cannot write to decision log");
+    assert_refused(&output, "standard output carries the credentials");
+    assert_eq!(setup.moto.recording().len(), before, "AWS was called");
+}
+
+#[test]
+fn exec_can_write_the_decision_log_to_standard_output() {
+    let setup = Setup::new(&["alice"]);
+    let output = setup.sentinel(&[
+        "exec",
+        "--profile",
+        "production",
+        "--decision-log",
+        "-",
+        "--",
+        "echo",
+        "ran",
+    ]);
+    assert!(output.status.success(), "stderr: {}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    let decision: serde_json::Value = serde_json::from_str(lines[0]).expect("a JSON line");
+    let outcome: serde_json::Value = serde_json::from_str(lines[1]).expect("a JSON line");
+    assert_eq!(
+        (&decision["event"], &decision["effect"]),
+        (&"decision".into(), &"allow".into())
+    );
+    assert_eq!(outcome["outcome"], "issued");
+    assert_eq!(lines[2], "ran");
     assert!(
-        setup.assume_role_calls().is_empty(),
-        "STS was called without a logged decision"
+        !setup.path("decisions.jsonl").exists(),
+        "the default log was written too"
     );
 }
 

@@ -152,10 +152,6 @@ impl Issuer for TimedIssuer {
             .sts_latency(StsCall::AssumeRole, started.elapsed());
         result
     }
-
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
 }
 
 #[cfg(test)]

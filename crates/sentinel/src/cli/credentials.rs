@@ -8,7 +8,7 @@ use sentinel_core::issuer::Credentials;
 use serde::Serialize;
 
 use super::block_on;
-use super::issue::IssueArgs;
+use super::issue::{IssueArgs, STDOUT};
 use super::remote::{RemoteArgs, obtain};
 
 /// The `credentials` arguments.
@@ -59,6 +59,16 @@ pub fn run(args: CredentialsArgs) -> ExitCode {
 }
 
 async fn credentials_json(args: &CredentialsArgs) -> Result<String> {
+    if args
+        .issue
+        .decision_log
+        .as_ref()
+        .is_some_and(|path| path.as_os_str() == STDOUT)
+    {
+        anyhow::bail!(
+            "--decision-log -: standard output carries the credentials to the AWS SDK; give a file"
+        );
+    }
     let (credentials, _) = obtain(&args.issue, &args.remote).await?;
     let credentials = &credentials;
     Ok(serde_json::to_string(&ProcessCredentials {

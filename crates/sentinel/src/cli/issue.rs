@@ -35,8 +35,9 @@ pub struct IssueArgs {
     #[arg(long, value_name = "LOCATION")]
     pub policy: Option<String>,
 
-    /// The decision log (JSON Lines) to append to [default: $XDG_STATE_HOME/sentinel/decisions.jsonl,
-    /// i.e. ~/.local/state/sentinel/decisions.jsonl].
+    /// The decision log (JSON Lines) to append to: a regular file, or `-` for standard output
+    /// (for platforms that collect it; not synced, and not for `credentials`) [default:
+    /// $XDG_STATE_HOME/sentinel/decisions.jsonl, i.e. ~/.local/state/sentinel/decisions.jsonl].
     #[arg(long, env = "SENTINEL_DECISION_LOG", value_name = "PATH")]
     pub decision_log: Option<PathBuf>,
 
@@ -82,6 +83,12 @@ impl Issuance {
     /// (for a long-running server, which would otherwise read the store on every request).
     pub async fn prepare_with(args: &IssueArgs, cache: Option<CacheConfig>) -> Result<Issuance> {
         let settings = read_profile(&args.profile).await?;
+        // Before anything is asked of AWS: a log that cannot keep decisions stops us at once.
+        let log = match &args.decision_log {
+            Some(path) if path.as_os_str() == STDOUT => DecisionLog::stdout()?,
+            Some(path) => DecisionLog::open(path)?,
+            None => DecisionLog::open(&default_decision_log()?)?,
+        };
         let role_arn = args
             .role_arn
             .clone()
@@ -122,11 +129,6 @@ impl Issuance {
                 Arc::new(LocalIssuer)
             }
         };
-        let log_path = match &args.decision_log {
-            Some(path) => path.clone(),
-            None => default_decision_log()?,
-        };
-        let log = DecisionLog::open(&log_path)?;
         let broker = Broker::new(source, Arc::new(log), issuer, args.sts_timeout);
         let profile = Profile {
             name: args.profile.clone(),
@@ -153,6 +155,9 @@ impl Issuance {
         Ok(self.broker.issue(request).await?)
     }
 }
+
+/// The `--decision-log` value that means standard output.
+pub const STDOUT: &str = "-";
 
 /// `$XDG_STATE_HOME/sentinel/decisions.jsonl`, or `~/.local/state/sentinel/decisions.jsonl`.
 fn default_decision_log() -> Result<PathBuf> {

@@ -137,7 +137,12 @@ async fn serve(args: &ServeArgs) -> Result<ExitCode> {
             drained.abandoned
         );
     }
-    eprintln!("sentinel: stopped; every request in flight was answered");
+    let log = issuance.broker.decision_log().stats();
+    eprintln!(
+        "sentinel: stopped; every request in flight was answered (decision log: {} lines, {} \
+         synced to disk by {} syncs, reopened {} times)",
+        log.lines, log.synced_lines, log.syncs, log.reopened
+    );
     Ok(ExitCode::SUCCESS)
 }
 
