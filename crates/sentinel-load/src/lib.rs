@@ -15,12 +15,23 @@
 //! - [`Threshold`]: `p99<10ms`, `success>=99%`, `throughput>=800`, judged over every due
 //!   request (so failures and missed requests never pass a latency bound), once, by [`judge`]
 //!   into [`Verdict`]s;
-//! - [`http`]: a keep-alive HTTP/1.1 request function, one connection per worker, opened
-//!   before the run;
-//! - [`RateSearch`]: the bookkeeping of a search for the highest rate a target sustains.
+//! - [`http`]: an HTTP request function (HTTP/1.1 or HTTP/2, TLS or not, one URL or many
+//!   targets), connections opened before the run, reporting what came back as an
+//!   [`Exchange`] (status, bytes, connect time, first byte);
+//! - [`Mix`]: which target each request of the schedule goes to, in turn or by weight, so that
+//!   a run's figures can be kept per target too;
+//! - [`RateSearch`]: the bookkeeping of a search for the highest rate a target sustains;
+//! - [`Stage`]s: an arrival rate that ramps and holds over the run, request *i* due where the
+//!   integral of the rate reaches *i*;
+//! - the [`Second`]s of a timeline keyed by due time, recorded in flat memory and handed to a
+//!   [`TimelineSink`] as each second closes;
+//! - [`Segment`]s: one schedule split between N generators, whose results [`merge()`] adds up
+//!   through their histograms (carried in the HdrHistogram interchange encoding, see
+//!   [`interchange`]).
 //!
 //! The crate knows nothing about what it loads: a request is any async function returning
-//! `Result<(), RequestError>`.
+//! `Result<(), RequestError>`, or `Result<Exchange, RequestError>` to report what it did on the
+//! wire.
 //!
 //! # Example
 //!
@@ -67,6 +78,8 @@ mod config;
 mod error;
 mod exchange;
 pub mod http;
+pub mod interchange;
+mod merge;
 mod mix;
 mod open_files;
 mod pacing;
@@ -79,17 +92,26 @@ mod result;
 mod runner;
 mod schedule;
 mod search;
+mod segment;
+mod stages;
 mod threshold;
+mod timeline;
 mod verdict;
 
 pub use config::{ConfigError, LoadTestConfig, MAX_PACING_SLACK, MAX_REPORTED_TARGETS};
 pub use error::RequestError;
 pub use exchange::Exchange;
+pub use merge::{MergeError, merge};
 pub use mix::{MAX_TOTAL_WEIGHT, Mix, MixError};
 pub use progress::{Progress, ProgressSnapshot};
 pub use report::{write_figures, write_hgrm, write_text};
-pub use result::{ByteCounts, Histograms, LoadTestResult, Percentiles, RequestCounts};
+pub use result::{
+    ByteCounts, Histograms, LoadTestResult, Percentiles, RequestCounts, StageResult,
+};
 pub use runner::{LoadTest, RequestContext, run_load_test};
 pub use search::{RateSearch, SearchStep};
+pub use segment::{Segment, SegmentError};
+pub use stages::{Stage, StageError};
 pub use threshold::{Breach, Threshold, ThresholdError};
+pub use timeline::{Second, SecondLatency, TimelineSink};
 pub use verdict::{Verdict, judge};

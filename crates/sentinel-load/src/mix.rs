@@ -103,18 +103,43 @@ impl Mix {
 
     /// How many of the first `requests` requests of the schedule go to each target.
     pub fn counts(&self, requests: u64) -> Vec<u64> {
-        let length = self.cycle.len() as u64;
-        let (cycles, rest) = (requests / length, (requests % length) as usize);
-        let mut counts: Vec<u64> = self
-            .weights
-            .iter()
-            .map(|&weight| cycles * u64::from(weight))
-            .collect();
-        for &target in &self.cycle[..rest] {
-            counts[target as usize] += 1;
-        }
-        counts
+        self.counts_strided(0, 1, requests)
     }
+
+    /// How many of the `requests` requests at `first`, `first + stride`, `first + 2 × stride`,
+    /// ... go to each target: a segment's share of the schedule.
+    pub fn counts_strided(&self, first: u64, stride: u64, requests: u64) -> Vec<u64> {
+        let length = self.cycle.len() as u64;
+        let stride = stride.max(1) % length;
+        // The targets of the strided requests repeat after `period` of them.
+        let period = length / gcd(stride, length);
+        let mut one_period = vec![0u64; self.weights.len()];
+        let mut rest = vec![0u64; self.weights.len()];
+        let partial = requests % period;
+        let mut position = first % length;
+        for step in 0..period.min(requests) {
+            let target = self.cycle[position as usize] as usize;
+            one_period[target] += 1;
+            if step < partial {
+                rest[target] += 1;
+            }
+            position = (position + stride) % length;
+        }
+        let periods = requests / period;
+        one_period
+            .iter()
+            .zip(rest)
+            .map(|(&each, rest)| periods * each + rest)
+            .collect()
+    }
+}
+
+/// The greatest common divisor (`gcd(0, n) = n`).
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while a != 0 {
+        (a, b) = (b % a, a);
+    }
+    b
 }
 
 impl Default for Mix {
@@ -173,6 +198,12 @@ mod tests {
                 counted[mix.target_of(seq)] += 1;
             }
             prop_assert_eq!(mix.counts(requests), counted);
+            // Every third request from the second: a segment 2/3 of the schedule.
+            let mut strided = vec![0u64; weights.len()];
+            for seq in (1..).step_by(3).take(requests as usize) {
+                strided[mix.target_of(seq)] += 1;
+            }
+            prop_assert_eq!(mix.counts_strided(1, 3, requests), strided);
             // Over whole cycles each target gets exactly its share.
             let total: u64 = weights.iter().map(|&w| u64::from(w)).sum();
             let whole = mix.counts(total * 3);

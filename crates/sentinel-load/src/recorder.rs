@@ -1,7 +1,5 @@
-//! Where the measurements go while a run lasts: HDR histograms and counts, one set per runtime
-//! thread rather than per worker (and per target when a run keeps its targets apart), merged at
-//! the end. Everything in a set adds up (counts add, histograms merge exactly), so sets from
-//! threads, targets or machines combine without averaging anything.
+//! Where the measurements go while a run lasts: HDR histograms and error counts, one set per
+//! runtime thread rather than per worker, merged at the end.
 //!
 //! A histogram able to hold an hour in nanoseconds at three significant digits takes about
 //! 100 KB, so a set per worker would make memory grow with `workers` (10,000 workers would
@@ -9,6 +7,13 @@
 //! it (a thread-local), so a shard's lock is in practice never contended; a thread that
 //! records for two runs in turn claims a new shard each time it switches, which stays correct
 //! and merely shares shards.
+//!
+//! A shard holds one [`Recorder`] per arrival-rate stage (one for a run without stages; the
+//! run's figures are their sum), one per target when a run keeps its targets apart (each
+//! request is recorded in its stage's and its target's), and, when a timeline is recorded, the
+//! per-second slots that the timeline's collector drains a few times a second. Everything in a
+//! recorder adds up (counts add, histograms merge exactly), so recorders from threads, stages,
+//! targets or machines combine without averaging anything.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -21,6 +26,7 @@ use hdrhistogram::Histogram;
 
 use crate::error::RequestError;
 use crate::exchange::Exchange;
+use crate::timeline::SecondSlot;
 
 /// Significant decimal digits kept by every histogram.
 pub(crate) const SIGNIFICANT_DIGITS: u8 = 3;
@@ -99,10 +105,7 @@ impl Recorder {
                 .saturating_record(nanos(first_byte.saturating_duration_since(sent)));
         }
         if let Some(code) = exchange.status {
-            match self.status.iter_mut().find(|(c, _)| *c == code) {
-                Some((_, count)) => *count += 1,
-                None => self.status.push((code, 1)),
-            }
+            add_count(&mut self.status, code, 1);
         }
     }
 
@@ -119,8 +122,8 @@ impl Recorder {
         }
     }
 
-    /// Adds everything `other` recorded (both made with the same bound).
-    fn add(&mut self, other: &Recorder) {
+    /// Adds everything `other` recorded.
+    pub fn add(&mut self, other: &Recorder) {
         for (into, from) in [
             (&mut self.latency, &other.latency),
             (&mut self.ok_latency, &other.ok_latency),
@@ -140,10 +143,7 @@ impl Recorder {
             }
         }
         for &(code, count) in &other.status {
-            match self.status.iter_mut().find(|(c, _)| *c == code) {
-                Some((_, total)) => *total += count,
-                None => self.status.push((code, count)),
-            }
+            add_count(&mut self.status, code, count);
         }
         self.bytes_sent += other.bytes_sent;
         self.bytes_received += other.bytes_received;
@@ -158,11 +158,9 @@ impl Recorder {
 
     /// The answers by status code, sorted by code, the codes as strings (JSON's map keys).
     pub fn status_codes(&self) -> BTreeMap<String, u64> {
-        let mut codes = self.status.clone();
-        codes.sort_unstable();
-        codes
-            .into_iter()
-            .map(|(code, count)| (code.to_string(), count))
+        self.status
+            .iter()
+            .map(|(code, count)| (code.to_string(), *count))
             .collect()
     }
 
@@ -172,6 +170,14 @@ impl Recorder {
             .iter()
             .map(|(kind, count)| (kind.to_string(), *count))
             .collect()
+    }
+}
+
+/// Adds `count` to the entry of `code`, appending it if it is new.
+fn add_count(counts: &mut Vec<(u16, u64)>, code: u16, count: u64) {
+    match counts.iter_mut().find(|(c, _)| *c == code) {
+        Some((_, total)) => *total += count,
+        None => counts.push((code, count)),
     }
 }
 
@@ -186,8 +192,72 @@ fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// A run's recorders, one set per runtime thread (a recorder per target in each set); see the
-/// module documentation.
+/// Where in the run a request falls: its stage, the second of the schedule it was due in, and
+/// its target when the run keeps targets apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Position {
+    /// The arrival-rate stage (0 without stages).
+    pub stage: usize,
+    /// Whole seconds from the schedule's start to the due time.
+    pub second: u64,
+    /// The target whose own recorder also records the request, if targets are kept apart.
+    pub target: Option<usize>,
+}
+
+/// One thread's measurements: a recorder per stage, one per target kept apart and, with a
+/// timeline, per-second slots.
+#[derive(Debug)]
+pub(crate) struct ShardRecorder {
+    stages: Vec<Recorder>,
+    targets: Vec<Recorder>,
+    seconds: Option<Vec<SecondSlot>>,
+}
+
+impl ShardRecorder {
+    fn new(stages: usize, targets: usize, highest: Duration, timeline: bool) -> Self {
+        Self {
+            stages: (0..stages.max(1)).map(|_| Recorder::new(highest)).collect(),
+            targets: (0..targets).map(|_| Recorder::new(highest)).collect(),
+            seconds: timeline.then(Vec::new),
+        }
+    }
+
+    /// Records one sent request at `at`, and what it did on the wire; see [`Recorder::record`]
+    /// and [`Recorder::exchange`].
+    pub fn record(
+        &mut self,
+        at: Position,
+        due: Instant,
+        sent: Instant,
+        done: Instant,
+        outcome: Result<(), RequestError>,
+        exchange: &Exchange,
+    ) {
+        if let Some(seconds) = &mut self.seconds {
+            SecondSlot::of(seconds, at.second).sent(nanos(done - due), &outcome);
+        }
+        if let Some(target) = at.target.and_then(|target| self.targets.get_mut(target)) {
+            target.record(due, sent, done, outcome.clone());
+            target.exchange(sent, exchange);
+        }
+        let stage = &mut self.stages[at.stage];
+        stage.record(due, sent, done, outcome);
+        stage.exchange(sent, exchange);
+    }
+}
+
+/// A run's measurements once every shard is added up.
+#[derive(Debug)]
+pub(crate) struct Merged {
+    /// One recorder per stage (one without stages).
+    pub stages: Vec<Recorder>,
+    /// One recorder per target kept apart (none unless targets are).
+    pub targets: Vec<Recorder>,
+    /// The per-second slots not yet drained.
+    pub seconds: Vec<SecondSlot>,
+}
+
+/// A run's recorders, one per runtime thread; see the module documentation.
 #[derive(Debug)]
 pub(crate) struct Recorders {
     /// Tells this run's shard claims apart from another run's in a thread's cache.
@@ -196,10 +266,10 @@ pub(crate) struct Recorders {
     shards: Box<[Shard]>,
 }
 
-/// One shard: a recorder per target, padded so that two shards never share a cache line.
+/// One shard, padded so that two shards never share a cache line.
 #[derive(Debug)]
 #[repr(align(128))]
-struct Shard(Mutex<Box<[Recorder]>>);
+struct Shard(Mutex<ShardRecorder>);
 
 /// Numbers runs so that a thread knows which run its cached shard belongs to.
 static RUNS: AtomicU64 = AtomicU64::new(0);
@@ -210,21 +280,28 @@ thread_local! {
 }
 
 impl Recorders {
-    /// `shards` sets (one per thread that will record) of `targets` empty recorders holding
-    /// values up to `highest`.
-    pub fn new(shards: usize, targets: usize, highest: Duration) -> Self {
-        let set = || (0..targets.max(1)).map(|_| Recorder::new(highest)).collect();
+    /// `shards` empty recorders (one per thread that will record), each with a recorder for
+    /// each of `stages` and of `targets` (0 unless targets are kept apart) holding values up to
+    /// `highest`, and per-second slots if `timeline`.
+    pub fn new(
+        shards: usize,
+        highest: Duration,
+        stages: usize,
+        targets: usize,
+        timeline: bool,
+    ) -> Self {
+        let shard = || ShardRecorder::new(stages, targets, highest, timeline);
         Self {
             run: RUNS.fetch_add(1, Ordering::Relaxed),
             next_shard: AtomicUsize::new(0),
             shards: (0..shards.max(1))
-                .map(|_| Shard(Mutex::new(set())))
+                .map(|_| Shard(Mutex::new(shard())))
                 .collect(),
         }
     }
 
-    /// The calling thread's recorders, one per target, locked.
-    pub fn local(&self) -> MutexGuard<'_, Box<[Recorder]>> {
+    /// The calling thread's recorder, locked.
+    pub fn local(&self) -> MutexGuard<'_, ShardRecorder> {
         let shard = CLAIMED.with(|claimed| {
             let (run, shard) = claimed.get();
             if run == self.run {
@@ -241,30 +318,50 @@ impl Recorders {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Every shard added into one recorder per target.
-    pub fn merge(self) -> Vec<Recorder> {
+    /// Takes every per-second slot recorded so far out of the shards.
+    pub fn drain_seconds(&self) -> Vec<SecondSlot> {
+        let mut drained = Vec::new();
+        for shard in self.shards.iter() {
+            let mut shard = shard.0.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(seconds) = &mut shard.seconds {
+                drained.append(seconds);
+            }
+        }
+        drained
+    }
+
+    /// Every shard added up: one recorder per stage, and the slots not yet drained.
+    pub fn merge(self) -> Merged {
         let mut shards = self
             .shards
             .into_iter()
             .map(|shard| shard.0.into_inner().unwrap_or_else(PoisonError::into_inner));
-        let mut merged = shards.next().expect("at least one shard").into_vec();
+        let first = shards.next().expect("at least one shard");
+        let mut merged = Merged {
+            stages: first.stages,
+            targets: first.targets,
+            seconds: first.seconds.unwrap_or_default(),
+        };
         for shard in shards {
-            for (into, from) in merged.iter_mut().zip(shard.iter()) {
+            for (into, from) in merged.stages.iter_mut().zip(&shard.stages) {
                 into.add(from);
             }
+            for (into, from) in merged.targets.iter_mut().zip(&shard.targets) {
+                into.add(from);
+            }
+            merged.seconds.extend(shard.seconds.unwrap_or_default());
         }
         merged
     }
+}
 
-    /// Every recorder of `recorders` added into one.
-    pub fn total(recorders: &[Recorder]) -> Recorder {
-        let (first, rest) = recorders.split_first().expect("at least one target");
-        let mut total = first.clone();
-        for recorder in rest {
-            total.add(recorder);
-        }
-        total
+/// The sum of several recorders (all made with the same bound).
+pub(crate) fn sum(recorders: &[Recorder], highest: Duration) -> Recorder {
+    let mut total = Recorder::new(highest);
+    for recorder in recorders {
+        total.add(recorder);
     }
+    total
 }
 
 #[cfg(test)]
@@ -275,6 +372,19 @@ mod tests {
 
     use super::*;
     use crate::result::Percentiles;
+
+    const AT: Position = Position {
+        stage: 0,
+        second: 0,
+        target: None,
+    };
+    const NOTHING: Exchange = Exchange {
+        status: None,
+        bytes_sent: 0,
+        bytes_received: 0,
+        connect: None,
+        first_byte: None,
+    };
 
     /// The nearest-rank percentile of sorted samples, the definition HDR histograms follow.
     fn exact(sorted: &[u64], quantile: f64) -> u64 {
@@ -298,7 +408,7 @@ mod tests {
             threads in 1usize..5,
         ) {
             let base = Instant::now();
-            let recorders = Arc::new(Recorders::new(threads, 1, Duration::from_secs(30)));
+            let recorders = Arc::new(Recorders::new(threads, Duration::from_secs(30), 1, 0, false));
             let chunks: Vec<Vec<u64>> =
                 samples.chunks(samples.len().div_ceil(threads)).map(<[u64]>::to_vec).collect();
             std::thread::scope(|scope| {
@@ -307,12 +417,12 @@ mod tests {
                     scope.spawn(move || {
                         for ns in chunk {
                             let done = base + Duration::from_nanos(ns);
-                            recorders.local()[0].record(base, base, done, Ok(()));
+                            recorders.local().record(AT, base, base, done, Ok(()), &NOTHING);
                         }
                     });
                 }
             });
-            let merged = Arc::into_inner(recorders).unwrap().merge().remove(0);
+            let merged = Arc::into_inner(recorders).unwrap().merge().stages.remove(0);
             let mut sorted = samples.clone();
             sorted.sort_unstable();
             let p = Percentiles::from_histogram(&merged.latency);
@@ -329,12 +439,15 @@ mod tests {
     #[test]
     fn known_samples_give_known_percentiles() {
         let base = Instant::now();
-        let recorders = Recorders::new(1, 1, Duration::from_secs(1));
+        let recorders = Recorders::new(1, Duration::from_secs(1), 1, 0, false);
         // 1..=1000 microseconds, once each.
         for us in 1..=1000u64 {
-            recorders.local()[0].record(base, base, base + Duration::from_micros(us), Ok(()));
+            let done = base + Duration::from_micros(us);
+            recorders
+                .local()
+                .record(AT, base, base, done, Ok(()), &NOTHING);
         }
-        let merged = recorders.merge().remove(0);
+        let merged = recorders.merge().stages.remove(0);
         let p = Percentiles::from_histogram(&merged.latency);
         assert!((p.p50 - 0.500).abs() < 0.001, "{p:?}");
         assert!((p.p99 - 0.990).abs() < 0.001, "{p:?}");
@@ -370,11 +483,37 @@ mod tests {
     }
 
     #[test]
+    fn each_stage_and_each_second_is_recorded_apart() {
+        let base = Instant::now();
+        let recorders = Recorders::new(2, Duration::from_secs(1), 2, 0, true);
+        let done = base + Duration::from_millis(2);
+        let at = |stage, second| Position {
+            stage,
+            second,
+            target: None,
+        };
+        let io = || Err(RequestError::new("io"));
+        let local = || recorders.local();
+        local().record(at(0, 0), base, base, done, Ok(()), &NOTHING);
+        local().record(at(1, 3), base, base, done, Ok(()), &NOTHING);
+        local().record(at(1, 3), base, base, done, io(), &NOTHING);
+        let drained = recorders.drain_seconds();
+        assert_eq!(drained.len(), 2, "one slot per second seen");
+        assert!(recorders.drain_seconds().is_empty(), "drained once");
+        let merged = recorders.merge();
+        assert_eq!(merged.stages[0].service.len(), 1);
+        assert_eq!(merged.stages[1].service.len(), 2);
+        assert_eq!(merged.stages[1].errors_by_kind().get("io"), Some(&1));
+        let total = sum(&merged.stages, Duration::from_secs(1));
+        assert_eq!(total.latency.len(), 3);
+    }
+
+    #[test]
     fn each_thread_keeps_its_own_shard() {
-        let recorders = Recorders::new(4, 1, Duration::from_secs(1));
+        let recorders = Recorders::new(4, Duration::from_secs(1), 1, 0, false);
         let shard = || {
             let recorder = recorders.local();
-            &recorder[0] as *const Recorder as usize
+            &*recorder as *const ShardRecorder as usize
         };
         let first = shard();
         assert_eq!(first, shard());
@@ -383,9 +522,10 @@ mod tests {
     }
 
     #[test]
-    fn exchanges_add_up_across_shards_and_targets() {
+    fn exchanges_add_up_across_shards_and_count_for_their_target_too() {
         let sent = Instant::now();
-        let recorders = Recorders::new(2, 2, Duration::from_secs(1));
+        let done = sent + Duration::from_millis(3);
+        let recorders = Recorders::new(2, Duration::from_secs(1), 1, 2, false);
         let answer = |status, connect| Exchange {
             status: Some(status),
             bytes_sent: 10,
@@ -393,16 +533,30 @@ mod tests {
             connect,
             first_byte: Some(sent + Duration::from_millis(2)),
         };
-        recorders.local()[0].exchange(sent, &answer(200, None));
-        recorders.local()[1].exchange(sent, &answer(503, Some(Duration::from_millis(5))));
+        let at = |target| Position {
+            stage: 0,
+            second: 0,
+            target: Some(target),
+        };
+        let busy = || Err(RequestError::new("http_503"));
+        let connected = answer(503, Some(Duration::from_millis(5)));
+        recorders.local().record(at(0), sent, sent, done, Ok(()), &answer(200, None));
+        recorders.local().record(at(1), sent, sent, done, busy(), &connected);
         std::thread::scope(|scope| {
-            scope.spawn(|| recorders.local()[0].exchange(sent, &answer(200, None)));
+            scope.spawn(|| {
+                let ok = answer(200, None);
+                recorders.local().record(at(0), sent, sent, done, Ok(()), &ok);
+            });
         });
-        recorders.local()[1].exchange(sent, &Exchange::default());
-        let targets = recorders.merge();
-        assert_eq!(targets[0].status_codes(), BTreeMap::from([("200".into(), 2)]));
-        assert_eq!(targets[1].status_codes(), BTreeMap::from([("503".into(), 1)]));
-        let total = Recorders::total(&targets);
+        let merged = recorders.merge();
+        let [first, second] = &merged.targets[..] else {
+            panic!("two targets");
+        };
+        assert_eq!(first.status_codes(), BTreeMap::from([("200".into(), 2)]));
+        assert_eq!(first.counts(), (2, 2, 0));
+        assert_eq!(second.status_codes(), BTreeMap::from([("503".into(), 1)]));
+        assert_eq!(second.counts(), (1, 0, 1));
+        let total = sum(&merged.stages, Duration::from_secs(1));
         assert_eq!(
             total.status_codes(),
             BTreeMap::from([("200".into(), 2), ("503".into(), 1)])

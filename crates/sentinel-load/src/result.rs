@@ -1,23 +1,32 @@
-//! The outcome of a run: counts, rates and percentiles, serialisable to the JSON contract.
+//! The outcome of a run: counts, rates and percentiles, serialisable to the JSON contract and
+//! read back from it.
 //!
 //! The struct serialises to exactly the documented object; a caller that needs more fields
 //! serialises it to a `serde_json::Value` (or flattens it into its own struct) and adds them.
+//! The object carries the run's histograms in the HdrHistogram interchange encoding and every
+//! raw count, so that a saved result can be rendered again or merged with the results of other
+//! generators ([`crate::merge`]); the percentiles and rates are derived from those.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::LoadTestConfig;
 use crate::error::RequestError;
+use crate::interchange::serde_histogram;
 use crate::progress::ProgressSnapshot;
 use crate::recorder::Recorder;
+use crate::segment::Segment;
+use crate::stages::Stage;
+use crate::timeline::Second;
 
 /// Everything a run measured.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoadTestResult {
-    /// The configured rate, requests per second.
+    /// The whole schedule's rate (its mean rate with stages), requests per second, before any
+    /// split into segments.
     pub target_rate: f64,
     /// The configured duration, seconds.
     pub duration_s: f64,
@@ -53,40 +62,68 @@ pub struct LoadTestResult {
     pub errors_by_kind: BTreeMap<String, u64>,
     /// Answers by status code (`{"200": 9980, "503": 20}`), as the request function reported
     /// them; a failure with an answer (a `503`) counts here too.
+    #[serde(default)]
     pub status: BTreeMap<String, u64>,
     /// The bytes the requests wrote and read, in total and per second of the schedule.
+    #[serde(default)]
     pub bytes: ByteCounts,
     /// Requests that opened a connection (the count behind `connect_ms`).
+    #[serde(default)]
     pub connects: u64,
     /// Percentiles of how long opening a connection took, over the requests that opened one.
+    #[serde(default)]
     pub connect_ms: Percentiles,
     /// Percentiles of the time from each request's actual send to the first byte of its
     /// answer, over the requests that got one.
+    #[serde(default)]
     pub first_byte_ms: Percentiles,
+    /// The full distributions behind the percentiles, for `.hgrm` output, thresholds and
+    /// merging; in JSON, each in the HdrHistogram interchange encoding (V2, compressed,
+    /// base64).
+    pub histograms: Histograms,
+    /// The arrival-rate stages, each with its own figures (empty for a constant rate).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageResult>,
     /// Each target's own result, in the order of the configuration's mix, when the run kept
     /// its targets apart (empty otherwise, and then left out of the JSON).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<LoadTestResult>,
-    /// The full distributions behind the percentiles, for `.hgrm` output and thresholds.
-    #[serde(skip)]
-    pub histograms: Histograms,
+    /// One entry per second of the schedule, keyed by due time, when a timeline was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Vec<Second>>,
+    /// The share of the schedule this run sent (absent in JSON for the whole schedule).
+    #[serde(default, skip_serializing_if = "is_whole")]
+    pub segment: Segment,
+    /// The shared start instant of the schedule, RFC 3339, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<String>,
 }
 
-/// Bytes written and read by the requests of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct ByteCounts {
-    /// Bytes written, in total.
-    pub sent: u64,
-    /// Bytes read, in total.
-    pub received: u64,
-    /// Bytes written per second of the schedule.
-    pub sent_per_s: f64,
-    /// Bytes read per second of the schedule.
-    pub received_per_s: f64,
+fn is_whole(segment: &Segment) -> bool {
+    segment.is_whole()
+}
+
+/// One arrival-rate stage of a run and what happened to the requests due in it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StageResult {
+    /// The stage as given (`30s:1000`, `60s:=2000`).
+    pub stage: Stage,
+    /// When the stage starts, seconds from the start of the schedule.
+    pub start_s: f64,
+    /// When it ends.
+    pub end_s: f64,
+    /// The rate at its start, requests per second.
+    pub from_rate: f64,
+    /// The rate at its end.
+    pub to_rate: f64,
+    /// The stage's figures, as a run of its own: its `target_rate` is the stage's mean rate and
+    /// its `duration_s` the stage's duration.
+    #[serde(flatten)]
+    pub result: Box<LoadTestResult>,
 }
 
 /// What happened to the scheduled requests: `sent = ok + errors`, `missed = target - sent`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestCounts {
     /// Requests due within the run (all of them, or those due before cancellation).
     pub target: u64,
@@ -103,7 +140,7 @@ pub struct RequestCounts {
 }
 
 /// A distribution's percentiles, in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     /// Median.
     pub p50: f64,
@@ -120,20 +157,45 @@ pub struct Percentiles {
 }
 
 /// The merged HDR histograms of a run, in nanoseconds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Histograms {
     /// Due time to completion, every sent request and the missed ones at their lower bound.
+    #[serde(with = "serde_histogram")]
     pub latency: Histogram<u64>,
     /// Due time to completion, successful requests only.
+    #[serde(with = "serde_histogram")]
     pub ok_latency: Histogram<u64>,
     /// Actual send to completion.
+    #[serde(with = "serde_histogram")]
     pub service_time: Histogram<u64>,
     /// Due time to actual send.
+    #[serde(with = "serde_histogram")]
     pub schedule_lag: Histogram<u64>,
     /// Connection opening, for the requests that opened one.
+    #[serde(with = "serde_histogram", default = "empty_histogram")]
     pub connect: Histogram<u64>,
     /// Actual send to the first byte of the answer.
+    #[serde(with = "serde_histogram", default = "empty_histogram")]
     pub first_byte: Histogram<u64>,
+}
+
+/// Bytes written and read by the requests of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ByteCounts {
+    /// Bytes written, in total.
+    pub sent: u64,
+    /// Bytes read, in total.
+    pub received: u64,
+    /// Bytes written per second of the schedule.
+    pub sent_per_s: f64,
+    /// Bytes read per second of the schedule.
+    pub received_per_s: f64,
+}
+
+/// An empty histogram that resizes itself: what a saved result written before a histogram
+/// was kept reads back as.
+fn empty_histogram() -> Histogram<u64> {
+    Histogram::new(crate::recorder::SIGNIFICANT_DIGITS).expect("3 significant digits are valid")
 }
 
 impl Percentiles {
@@ -185,8 +247,13 @@ impl LoadTestResult {
             sent_per_s: per_second(recorded.bytes_sent),
             received_per_s: per_second(recorded.bytes_received),
         };
+        let whole_rate = if config.stages.is_empty() {
+            config.requests_per_second
+        } else {
+            config.profile().total() / config.duration.as_secs_f64()
+        };
         Self {
-            target_rate: config.requests_per_second,
+            target_rate: whole_rate,
             duration_s: config.duration.as_secs_f64(),
             elapsed_s: scheduled_s + times.drain.as_secs_f64(),
             drain_s: times.drain.as_secs_f64(),
@@ -216,7 +283,6 @@ impl LoadTestResult {
             connects: recorded.connect.len(),
             connect_ms: Percentiles::from_histogram(&recorded.connect),
             first_byte_ms: Percentiles::from_histogram(&recorded.first_byte),
-            targets: Vec::new(),
             histograms: Histograms {
                 latency: recorded.latency,
                 ok_latency: recorded.ok_latency,
@@ -225,7 +291,45 @@ impl LoadTestResult {
                 connect: recorded.connect,
                 first_byte: recorded.first_byte,
             },
+            stages: Vec::new(),
+            targets: Vec::new(),
+            timeline: None,
+            segment: config.segment,
+            start_at: config
+                .start_at
+                .and_then(|at| jiff::Timestamp::try_from(at).ok().map(|at| at.to_string())),
         }
+    }
+
+    /// How long requests were scheduled for (the duration, or up to the stop), seconds: what
+    /// the rates are per.
+    pub fn scheduled_s(&self) -> f64 {
+        self.elapsed_s - self.drain_s
+    }
+
+    /// Reads the percentiles and rates again from the histograms and counts (after they were
+    /// added to).
+    pub(crate) fn derive(&mut self) {
+        let h = &self.histograms;
+        self.latency_ms = Percentiles::from_histogram(&h.latency);
+        self.ok_latency_ms = Percentiles::from_histogram(&h.ok_latency);
+        self.service_time_ms = Percentiles::from_histogram(&h.service_time);
+        self.schedule_lag_ms = Percentiles::from_histogram(&h.schedule_lag);
+        self.connect_ms = Percentiles::from_histogram(&h.connect);
+        self.first_byte_ms = Percentiles::from_histogram(&h.first_byte);
+        self.connects = h.connect.len();
+        let scheduled_s = self.scheduled_s();
+        let per_second = |count: u64| {
+            if scheduled_s > 0.0 {
+                count as f64 / scheduled_s
+            } else {
+                0.0
+            }
+        };
+        self.throughput = per_second(self.requests.ok);
+        self.send_rate = per_second(self.requests.sent);
+        self.bytes.sent_per_s = per_second(self.bytes.sent);
+        self.bytes.received_per_s = per_second(self.bytes.received);
     }
 
     /// The fraction of scheduled requests that succeeded, in `0.0..=1.0`. Missed requests count
@@ -241,5 +345,10 @@ impl LoadTestResult {
     /// The result as one JSON object (the documented contract).
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("a result has only numbers, strings and maps")
+    }
+
+    /// Reads a result back from its JSON object (any fields a caller added are ignored).
+    pub fn from_json(value: &serde_json::Value) -> Result<Self, serde_json::Error> {
+        Self::deserialize(value)
     }
 }

@@ -1,18 +1,19 @@
-//! The end of a run: the text or JSON report on stdout, the `.hgrm` file, the breaches and
-//! failed checks on stderr, and the [`Outcome`] that CI reads. The printers write to any
-//! [`Write`], so both formats are tested without running the binary.
+//! The end of a run: the text or JSON report on stdout, the files (in [`super::files`]), the
+//! breaches and failed checks on stderr, and the [`Outcome`] that CI reads. The printers write
+//! to any [`Write`], so both formats are tested without running the binary.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
+use std::path::PathBuf;
 
 use clap::Args;
 use sentinel_load::http::HttpStats;
-use sentinel_load::{LoadTestResult, Threshold, Verdict, write_figures, write_hgrm, write_text};
+use sentinel_load::{LoadTestResult, Threshold, Verdict, write_figures, write_text};
 use sentinel_scenarios::{Findings, ScenarioRun};
 use serde::Serialize;
+use serde_json::Value;
 
 use super::Outcome;
+use super::files::RunFiles;
 
 /// Output and pass/fail flags, shared by every kind of load target.
 #[derive(Debug, Args)]
@@ -23,6 +24,14 @@ pub struct ReportArgs {
     /// Write the latency percentile distribution (HdrHistogram `.hgrm`, ms) to FILE.
     #[arg(long, value_name = "FILE")]
     pub hgrm: Option<PathBuf>,
+    /// Write one JSON object per second of the schedule to FILE as each second closes (the
+    /// requests due in it: sent, ok, errors, missed, latency); --json then carries it too.
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
+    /// Write a self-contained HTML report (summary, verdicts, charts over time and of the
+    /// percentile distribution) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Fail (exit 1) unless the result meets EXPR: `p50|p90|p95|p99|p999|max` `<`/`<=` a
     /// duration (`p99<10ms`), `success>=99%` or `throughput>=800`. Repeatable.
     #[arg(long = "threshold", value_name = "EXPR")]
@@ -92,8 +101,7 @@ impl<'a> Judged<'a> {
     }
 }
 
-/// The JSON report: the result's fields, the scenario's, `http`, `thresholds`, and each
-/// target's (its result's fields, `target`, `weight` and its `thresholds`) in `targets`.
+/// The JSON report: the result's fields, the scenario's, `http` and `thresholds`.
 #[derive(Serialize)]
 struct JsonReport<'a> {
     #[serde(flatten)]
@@ -102,18 +110,6 @@ struct JsonReport<'a> {
     findings: Option<&'a Findings>,
     #[serde(skip_serializing_if = "Option::is_none")]
     http: Option<&'a HttpStats>,
-    thresholds: &'a [Verdict],
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    targets: Vec<JsonTarget<'a>>,
-}
-
-/// One target's entry in the JSON report.
-#[derive(Serialize)]
-struct JsonTarget<'a> {
-    target: &'a str,
-    weight: u32,
-    #[serde(flatten)]
-    result: &'a LoadTestResult,
     thresholds: &'a [Verdict],
 }
 
@@ -124,26 +120,54 @@ pub fn write_json(out: &mut impl Write, judged: &Judged) -> io::Result<()> {
         findings: judged.findings,
         http: judged.http,
         thresholds: judged.verdicts,
-        targets: judged
-            .targets
-            .iter()
-            .map(|target| JsonTarget {
-                target: target.name,
-                weight: target.weight,
-                result: target.result,
-                thresholds: target.verdicts,
-            })
-            .collect(),
     };
     // Through a JSON value, whose map keeps its keys sorted, so the order is the same whatever
     // the order of the fields above.
-    let value = serde_json::to_value(&report)?;
+    let mut value = serde_json::to_value(&report)?;
+    judge_stages(&mut value, judged);
+    name_targets(&mut value, judged);
     serde_json::to_writer(&mut *out, &value)?;
     writeln!(out)
 }
 
-/// Writes `judged` as text: the load generator's report, what the HTTP client did, the
-/// thresholds, the checks, then each target kept apart with its own thresholds.
+/// Adds to each stage of the JSON report the run's thresholds judged on that stage alone.
+fn judge_stages(report: &mut Value, judged: &Judged) {
+    let thresholds: Vec<Threshold> = judged
+        .verdicts
+        .iter()
+        .map(|verdict| verdict.threshold.clone())
+        .collect();
+    let Some(Value::Array(stages)) = report.get_mut("stages") else {
+        return;
+    };
+    for (json, stage) in stages.iter_mut().zip(&judged.result.stages) {
+        let verdicts = sentinel_load::judge(&thresholds, &stage.result);
+        if let (Value::Object(fields), Ok(verdicts)) = (json, serde_json::to_value(verdicts)) {
+            fields.insert("thresholds".to_owned(), verdicts);
+        }
+    }
+}
+
+/// Adds to each target of the JSON report its name (`target`), its `weight` and its own
+/// verdicts (`thresholds`).
+fn name_targets(report: &mut Value, judged: &Judged) {
+    let Some(Value::Array(targets)) = report.get_mut("targets") else {
+        return;
+    };
+    for (json, target) in targets.iter_mut().zip(&judged.targets) {
+        if let (Value::Object(fields), Ok(verdicts)) =
+            (json, serde_json::to_value(target.verdicts))
+        {
+            fields.insert("target".to_owned(), Value::from(target.name));
+            fields.insert("weight".to_owned(), Value::from(target.weight));
+            fields.insert("thresholds".to_owned(), verdicts);
+        }
+    }
+}
+
+/// Writes `judged` as text: a loud warning when TLS was not verified, the load generator's
+/// report, what the HTTP client did, the thresholds, the checks, then each target kept apart
+/// with its own thresholds.
 pub fn write_report(out: &mut impl Write, judged: &Judged) -> io::Result<()> {
     if judged.http.is_some_and(|http| http.tls == Some("insecure")) {
         writeln!(
@@ -232,10 +256,10 @@ fn write_http(out: &mut impl Write, http: &HttpStats) -> io::Result<()> {
     )
 }
 
-/// Prints `judged` on stdout (JSON or text), writes the `.hgrm` file, names each breach and
-/// failed check on stderr and returns the outcome: interrupted, failed (a breach, a failed
-/// check, or a report that could not be written) or succeeded.
-pub fn finish(judged: &Judged, args: &ReportArgs, hgrm: Option<&Path>) -> Outcome {
+/// Prints `judged` on stdout (JSON or text), writes its `files`, names each breach and failed
+/// check on stderr and returns the outcome: interrupted, failed (a breach, a failed check, or a
+/// report or file that could not be written) or succeeded.
+pub fn finish(judged: &Judged, args: &ReportArgs, files: RunFiles) -> Outcome {
     let mut out = io::stdout().lock();
     let written = if args.json {
         write_json(&mut out, judged)
@@ -248,12 +272,7 @@ pub fn finish(judged: &Judged, args: &ReportArgs, hgrm: Option<&Path>) -> Outcom
         eprintln!("sentinel: writing the report: {error}");
         complete = false;
     }
-    if let Some(path) = hgrm
-        && let Err(error) = write_hgrm_file(judged.result, path)
-    {
-        eprintln!("sentinel: writing {}: {error}", path.display());
-        complete = false;
-    }
+    complete &= files.finish(judged);
     for verdict in judged.verdicts {
         if let Some(breach) = &verdict.breach {
             eprintln!("sentinel: threshold breached: {breach}");
@@ -280,13 +299,6 @@ pub fn finish(judged: &Judged, args: &ReportArgs, hgrm: Option<&Path>) -> Outcom
         Outcome::Success if complete => Outcome::Success,
         _ => Outcome::Failure,
     }
-}
-
-/// Writes the latency distribution of `result` to `path` as an `.hgrm` file.
-pub fn write_hgrm_file(result: &LoadTestResult, path: &Path) -> io::Result<()> {
-    let mut file = BufWriter::new(File::create(path)?);
-    write_hgrm(&result.histograms.latency, &mut file)?;
-    file.flush()
 }
 
 #[cfg(test)]

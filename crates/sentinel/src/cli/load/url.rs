@@ -11,6 +11,7 @@ use clap::Args;
 use sentinel_load::http::{HttpDriver, HttpOptions, HttpStats, HttpTarget, Route, TlsOptions};
 use sentinel_load::{LoadTest, LoadTestConfig, LoadTestResult, Verdict};
 
+use super::files::RunFiles;
 use super::report::{self, Judged, TargetJudged};
 use super::{LoadArgs, Outcome, session};
 
@@ -148,8 +149,17 @@ impl UrlRun {
 
 /// Runs one load at the URL or the targets and reports it.
 pub async fn run(args: &LoadArgs) -> Outcome {
-    match run_at(args, args.url_load()).await {
-        Ok(run) => report::finish(&run.judged(), &args.report, args.report.hgrm.as_deref()),
+    let mut config = args.url_load();
+    let title = args.http_target().unwrap_or_default();
+    let files = match RunFiles::open(&args.report, &title, None, &mut config) {
+        Ok(files) => files,
+        Err(error) => {
+            eprintln!("sentinel: {error:#}");
+            return Outcome::Usage;
+        }
+    };
+    match run_at(args, config).await {
+        Ok(run) => report::finish(&run.judged(), &args.report, files),
         Err(error) => {
             eprintln!("sentinel: {error:#}");
             Outcome::Usage
