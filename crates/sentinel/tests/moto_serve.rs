@@ -251,3 +251,85 @@ fn a_shutdown_under_load_loses_no_decision_log_line() {
         "issued lines vs answered requests"
     );
 }
+
+/// Sends `signal` (a name `kill` knows) to `pid`.
+fn send_signal(signal: &str, pid: u32) {
+    let sent = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success(), "could not send {signal}");
+}
+
+/// Reads lines from `lines` until one equals `expected`; panics if the output ends first.
+fn wait_for_line(lines: &mut impl Iterator<Item = std::io::Result<String>>, expected: &str) {
+    for line in lines.by_ref() {
+        if line.expect("a line from the command") == expected {
+            return;
+        }
+    }
+    panic!("the command's output ended before {expected:?}");
+}
+
+#[test]
+fn exec_server_passes_signals_on_and_exits_with_the_commands_status() {
+    use std::io::{BufRead, BufReader};
+    let setup = Setup::new("alice");
+    // A TERM trap that cleans up and exits 42, and traps that only report.
+    let script = "trap 'echo got-usr1' USR1; trap 'echo got-hup' HUP; trap 'echo got-int' INT; \
+                  trap 'echo cleaning-up; exit 42' TERM; echo ready; \
+                  while :; do sleep 0.05; done";
+    let mut sentinel = setup
+        .command(SENTINEL)
+        .args(["exec", "--server", "--profile", "production", "--"])
+        .args(["sh", "-c", script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sentinel exec --server");
+    let pid = sentinel.id();
+    let mut lines = BufReader::new(sentinel.stdout.take().expect("stdout")).lines();
+    wait_for_line(&mut lines, "ready");
+    for (signal, answer) in [("USR1", "got-usr1"), ("HUP", "got-hup"), ("INT", "got-int")] {
+        send_signal(signal, pid);
+        wait_for_line(&mut lines, answer);
+    }
+    send_signal("TERM", pid);
+    wait_for_line(&mut lines, "cleaning-up");
+    let status = sentinel.wait().expect("wait");
+    assert_eq!(
+        status.code(),
+        Some(42),
+        "Sentinel exits with the command's status"
+    );
+}
+
+#[test]
+fn exec_server_kills_a_command_that_ignores_termination_after_the_grace_period() {
+    use std::io::{BufRead, BufReader};
+    let setup = Setup::new("alice");
+    let script = "trap '' TERM; echo ready; while :; do sleep 0.05; done";
+    let mut sentinel = setup
+        .command(SENTINEL)
+        .args([
+            "exec",
+            "--server",
+            "--kill-after",
+            "300ms",
+            "--profile",
+            "production",
+        ])
+        .args(["--", "sh", "-c", script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sentinel exec --server");
+    let mut lines = BufReader::new(sentinel.stdout.take().expect("stdout")).lines();
+    wait_for_line(&mut lines, "ready");
+    send_signal("TERM", sentinel.id());
+    let output = sentinel.wait_with_output().expect("wait");
+    // 128 + SIGKILL.
+    assert_eq!(output.status.code(), Some(137));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("did not exit within 300ms"), "{stderr}");
+}
