@@ -241,7 +241,10 @@ fn exec_runs_the_command_with_credentials_and_its_exit_code() {
         .command(SENTINEL)
         .env("AWS_PROFILE", "app")
         .env("AWS_SECURITY_TOKEN", "a-stale-token")
-        .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:9/elsewhere")
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "http://127.0.0.1:9/elsewhere",
+        )
         .env("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token")
         .args([
             "exec",

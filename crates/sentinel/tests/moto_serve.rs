@@ -333,3 +333,64 @@ fn exec_server_kills_a_command_that_ignores_termination_after_the_grace_period()
     let stderr = text(&output.stderr);
     assert!(stderr.contains("did not exit within 300ms"), "{stderr}");
 }
+
+/// A `credential_process` answer holding `key`, expiring in two minutes: soon enough that
+/// Sentinel fetches it again for every request.
+fn process_credentials(key: &aws_credential_types::Credentials) -> String {
+    let expiration = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(120);
+    serde_json::json!({
+        "Version": 1,
+        "AccessKeyId": key.access_key_id(),
+        "SecretAccessKey": key.secret_access_key(),
+        "Expiration": expiration.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    })
+    .to_string()
+}
+
+#[test]
+fn serve_identifies_the_caller_again_when_the_base_credentials_change() {
+    let setup = Setup::new("alice");
+    let carol = setup.moto.create_user("carol");
+    let bob = setup.moto.create_user("bob");
+    // Base credentials from a process, as IAM Identity Center or a vault would give them.
+    let keys = setup.path("base-credentials.json");
+    std::fs::write(&keys, process_credentials(&carol)).expect("keys");
+    std::fs::write(setup.path("credentials"), "").expect("no static keys");
+    std::fs::write(
+        setup.path("config"),
+        format!(
+            "[profile base]\ncredential_process = cat {}\n\n\
+             [profile production]\nrole_arn = {}\nsource_profile = base\nregion = us-east-1\n\
+             duration_seconds = 900\nsentinel_policy = {}\n",
+            keys.display(),
+            serve_support::ROLE,
+            setup.path("policy.yaml").display()
+        ),
+    )
+    .expect("config");
+    let server = setup.serve(&[]);
+    let first = server.get();
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+
+    // The base credentials are refreshed as someone else's.
+    std::fs::write(&keys, process_credentials(&bob)).expect("keys");
+    let second = server.get();
+    assert!(second.starts_with("HTTP/1.1 403"), "{second}");
+    assert!(second.contains("deny-bob-production"), "{second}");
+    let (status, stderr) = server.terminate();
+    assert!(status.success(), "{stderr}");
+
+    let decided_for: Vec<serde_json::Value> = setup
+        .log_lines()
+        .iter()
+        .filter(|line| line["event"] == "decision")
+        .map(|line| line["principal_arn"].clone())
+        .collect();
+    assert_eq!(
+        decided_for,
+        [
+            "arn:aws:iam::123456789012:user/carol",
+            "arn:aws:iam::123456789012:user/bob"
+        ]
+    );
+}
