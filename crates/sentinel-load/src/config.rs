@@ -21,11 +21,20 @@ pub struct LoadTestConfig {
     pub grace: Duration,
     /// Cancelling this token stops scheduling; the run drains and returns a partial result.
     pub cancel: CancellationToken,
+    /// How much later than its due time a request may be released so that one timer wakeup
+    /// serves every request due within it (at most [`MAX_PACING_SLACK`]). It shows in the
+    /// schedule lag and the latency, both measured from the due time, so it costs accuracy
+    /// nothing; a smaller slack costs CPU at high rates.
+    pub pacing_slack: Duration,
 }
+
+/// The largest [`LoadTestConfig::pacing_slack`] accepted: beyond it pacing would be too coarse
+/// to call the schedule kept.
+pub const MAX_PACING_SLACK: Duration = Duration::from_millis(1);
 
 impl LoadTestConfig {
     /// A configuration with the given rate and duration, 64 workers, a 2 s timeout, a 1 s grace
-    /// period and a fresh cancellation token.
+    /// period, a 250 µs pacing slack and a fresh cancellation token.
     pub fn new(requests_per_second: f64, duration: Duration) -> Self {
         Self {
             requests_per_second,
@@ -34,6 +43,7 @@ impl LoadTestConfig {
             timeout: Duration::from_secs(2),
             grace: Duration::from_secs(1),
             cancel: CancellationToken::new(),
+            pacing_slack: Duration::from_micros(250),
         }
     }
 
@@ -51,6 +61,9 @@ impl LoadTestConfig {
         }
         if self.timeout.is_zero() {
             return Err(ConfigError::Timeout);
+        }
+        if self.pacing_slack > MAX_PACING_SLACK {
+            return Err(ConfigError::PacingSlack(self.pacing_slack));
         }
         let target = (rate * self.duration.as_secs_f64() + 1e-9).floor();
         if target < 1.0 {
@@ -81,6 +94,9 @@ pub enum ConfigError {
     /// The timeout is zero.
     #[error("the per-request timeout must be longer than zero")]
     Timeout,
+    /// The pacing slack is above [`MAX_PACING_SLACK`].
+    #[error("a pacing slack of {0:?} is above the largest accepted, {MAX_PACING_SLACK:?}")]
+    PacingSlack(Duration),
     /// `rate × duration` is less than one request.
     #[error("{rate} req/s for {duration:?} schedules no request")]
     NoRequests {
@@ -124,6 +140,9 @@ mod tests {
         let mut c = good.clone();
         c.timeout = Duration::ZERO;
         assert_eq!(c.validate(), Err(ConfigError::Timeout));
+        let mut c = good.clone();
+        c.pacing_slack = Duration::from_millis(2);
+        assert!(matches!(c.validate(), Err(ConfigError::PacingSlack(_))));
         let mut c = good.clone();
         c.requests_per_second = 0.5;
         assert!(matches!(c.validate(), Err(ConfigError::NoRequests { .. })));

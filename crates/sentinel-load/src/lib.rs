@@ -7,13 +7,16 @@
 //! slow target from a generator that fell behind.
 //!
 //! The pieces, each in its own module:
-//! - [`LoadTestConfig`] and [`run_load_test`]: the schedule, `workers` concurrent workers that
-//!   pace themselves, a per-request timeout and a cancellation token;
-//! - [`LoadTestResult`]: counts, rates and percentiles from HDR histograms (one per worker,
-//!   merged at the end), serialisable to the JSON contract, with a text and an `.hgrm` rendering;
-//! - [`Threshold`]: `p99<10ms`, `success>=99%`, `throughput>=800`, checked against a result
-//!   once by [`judge`] into [`Verdict`]s;
-//! - [`http`]: a keep-alive HTTP/1.1 request function, one connection per worker;
+//! - [`LoadTestConfig`] and [`run_load_test`]: the schedule, `workers` concurrent workers
+//!   released on time by one pacer, a per-request timeout and a cancellation token;
+//! - [`LoadTestResult`]: counts, rates per second of the schedule and percentiles from HDR
+//!   histograms (one set per runtime thread, merged at the end), serialisable to the JSON
+//!   contract, with a text and an `.hgrm` rendering;
+//! - [`Threshold`]: `p99<10ms`, `success>=99%`, `throughput>=800`, judged over every due
+//!   request (so failures and missed requests never pass a latency bound), once, by [`judge`]
+//!   into [`Verdict`]s;
+//! - [`http`]: a keep-alive HTTP/1.1 request function, one connection per worker, opened
+//!   before the run;
 //! - [`RateSearch`]: the bookkeeping of a search for the highest rate a target sustains.
 //!
 //! The crate knows nothing about what it loads: a request is any async function returning
@@ -63,6 +66,7 @@
 mod config;
 mod error;
 pub mod http;
+mod open_files;
 mod pacing;
 #[cfg(target_os = "linux")]
 mod precise;
@@ -76,7 +80,7 @@ mod search;
 mod threshold;
 mod verdict;
 
-pub use config::{ConfigError, LoadTestConfig};
+pub use config::{ConfigError, LoadTestConfig, MAX_PACING_SLACK};
 pub use error::RequestError;
 pub use progress::{Progress, ProgressSnapshot};
 pub use report::{write_hgrm, write_text};

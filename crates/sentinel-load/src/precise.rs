@@ -1,9 +1,9 @@
 //! A sub-millisecond timer for pacing, on Linux: a `timerfd` registered with Tokio's reactor.
 //!
-//! Tokio's own timer wakes on 1 ms ticks, which shows as up to a millisecond of schedule lag at
-//! every rate where workers wait for their due time. A timerfd fires within microseconds and
-//! costs two system calls per wait and no busy CPU. Where it cannot be created the caller falls
-//! back to Tokio's timer.
+//! Tokio's own timer wakes on 1 ms ticks, which would show as up to a millisecond of schedule
+//! lag at every rate where requests wait for their due time. A timerfd fires within
+//! microseconds and costs two system calls per wait and no busy CPU. Where it cannot be created
+//! the pacer falls back to Tokio's timer.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-/// One worker's timer.
+/// The pacer's timer.
 #[derive(Debug)]
 pub(crate) struct PreciseTimer {
     fd: AsyncFd<OwnedFd>,

@@ -1,69 +1,118 @@
-//! What one worker records: three HDR histograms and its errors by kind, kept private to the
-//! worker while the run lasts (no locks, no allocation per request) and merged at the end.
+//! Where the measurements go while a run lasts: HDR histograms and error counts, one set per
+//! runtime thread rather than per worker, merged at the end.
+//!
+//! A histogram able to hold an hour in nanoseconds at three significant digits takes about
+//! 100 KB, so a set per worker would make memory grow with `workers` (10,000 workers would
+//! need gigabytes). Each thread that records claims a shard of its own on first use and keeps
+//! it (a thread-local), so a shard's lock is in practice never contended; a thread that
+//! records for two runs in turn claims a new shard each time it switches, which stays correct
+//! and merely shares shards.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
+use crate::error::RequestError;
+
 /// Significant decimal digits kept by every histogram.
 pub(crate) const SIGNIFICANT_DIGITS: u8 = 3;
 
-/// One worker's measurements. Values are nanoseconds.
-#[derive(Debug)]
-pub(crate) struct WorkerRecorder {
-    /// From the due time to completion.
-    pub latency: Histogram<u32>,
+/// One set of measurements. Values are nanoseconds.
+#[derive(Debug, Clone)]
+pub(crate) struct Recorder {
+    /// From the due time to completion, for every sent request; the runner adds missed
+    /// requests at their lower bound after the run.
+    pub latency: Histogram<u64>,
+    /// From the due time to completion, for successful requests only.
+    pub ok_latency: Histogram<u64>,
     /// From the actual send to completion.
-    pub service: Histogram<u32>,
+    pub service: Histogram<u64>,
     /// From the due time to the actual send.
-    pub lag: Histogram<u32>,
+    pub lag: Histogram<u64>,
     /// Failures by kind, in first-seen order (kinds are few: a linear scan beats hashing).
     pub errors: Vec<(Cow<'static, str>, u64)>,
-    /// The first and the last actual send of this worker.
-    pub sends: Option<(Instant, Instant)>,
 }
 
-impl WorkerRecorder {
-    /// A recorder able to hold values up to `highest` (larger values are clamped to it).
+impl Recorder {
+    /// An empty recorder able to hold values up to `highest` (larger values are clamped).
     pub fn new(highest: Duration) -> Self {
-        let histogram = || histogram(highest);
         Self {
-            latency: histogram(),
-            service: histogram(),
-            lag: histogram(),
+            latency: histogram(highest),
+            ok_latency: histogram(highest),
+            service: histogram(highest),
+            lag: histogram(highest),
             errors: Vec::new(),
-            sends: None,
         }
     }
 
-    /// Notes that a request was sent at `sent`.
-    pub fn sent(&mut self, sent: Instant) {
-        self.sends = Some(match self.sends {
-            None => (sent, sent),
-            Some((first, _)) => (first, sent),
-        });
-    }
-
-    /// Records one completed (or failed) request's three durations.
-    pub fn record(&mut self, due: Instant, sent: Instant, done: Instant) {
-        self.latency.saturating_record(nanos(done - due));
+    /// Records one sent request: due at `due`, sent at `sent`, finished at `done` with
+    /// `outcome`.
+    pub fn record(
+        &mut self,
+        due: Instant,
+        sent: Instant,
+        done: Instant,
+        outcome: Result<(), RequestError>,
+    ) {
+        let latency = nanos(done - due);
+        self.latency.saturating_record(latency);
         self.service.saturating_record(nanos(done - sent));
         self.lag.saturating_record(nanos(sent - due));
+        match outcome {
+            Ok(()) => self.ok_latency.saturating_record(latency),
+            Err(error) => self.error(error.into_kind()),
+        }
+    }
+
+    /// Records a request that was never sent: its latency is at least `lower_bound`.
+    pub fn missed(&mut self, lower_bound: Duration) {
+        self.latency.saturating_record(nanos(lower_bound));
     }
 
     /// Counts one failure of `kind`.
-    pub fn error(&mut self, kind: Cow<'static, str>) {
+    fn error(&mut self, kind: Cow<'static, str>) {
         match self.errors.iter_mut().find(|(k, _)| *k == kind) {
             Some((_, count)) => *count += 1,
             None => self.errors.push((kind, 1)),
         }
     }
+
+    /// Adds everything `other` recorded (both made with the same bound).
+    fn add(&mut self, other: &Recorder) {
+        for (into, from) in [
+            (&mut self.latency, &other.latency),
+            (&mut self.ok_latency, &other.ok_latency),
+            (&mut self.service, &other.service),
+            (&mut self.lag, &other.lag),
+        ] {
+            for value in from.iter_recorded() {
+                into.saturating_record_n(value.value_iterated_to(), value.count_at_value());
+            }
+        }
+        for (kind, count) in &other.errors {
+            match self.errors.iter_mut().find(|(k, _)| k == kind) {
+                Some((_, total)) => *total += count,
+                None => self.errors.push((kind.clone(), *count)),
+            }
+        }
+    }
+
+    /// The errors by kind, sorted by kind.
+    pub fn errors_by_kind(&self) -> BTreeMap<String, u64> {
+        self.errors
+            .iter()
+            .map(|(kind, count)| (kind.to_string(), *count))
+            .collect()
+    }
 }
 
 /// An empty histogram of nanoseconds from 1 to `highest`, at [`SIGNIFICANT_DIGITS`].
-fn histogram<T: hdrhistogram::Counter>(highest: Duration) -> Histogram<T> {
+pub(crate) fn histogram(highest: Duration) -> Histogram<u64> {
     let highest = nanos(highest).max(2);
     Histogram::new_with_bounds(1, highest, SIGNIFICANT_DIGITS)
         .expect("bounds 1..highest with highest >= 2 at 3 digits are always valid")
@@ -73,52 +122,77 @@ fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// The merged measurements of every worker.
+/// A run's recorders, one per runtime thread; see the module documentation.
 #[derive(Debug)]
-pub(crate) struct Merged {
-    pub latency: Histogram<u64>,
-    pub service: Histogram<u64>,
-    pub lag: Histogram<u64>,
-    pub errors: BTreeMap<String, u64>,
-    pub sends: Option<(Instant, Instant)>,
+pub(crate) struct Recorders {
+    /// Tells this run's shard claims apart from another run's in a thread's cache.
+    run: u64,
+    next_shard: AtomicUsize,
+    shards: Box<[Shard]>,
 }
 
-impl Merged {
-    /// Merges the workers' recorders, made with the same `highest` bound.
-    pub fn from_workers(workers: Vec<WorkerRecorder>, highest: Duration) -> Self {
-        let mut merged = Self {
-            latency: histogram(highest),
-            service: histogram(highest),
-            lag: histogram(highest),
-            errors: BTreeMap::new(),
-            sends: None,
-        };
-        for worker in workers {
-            add(&mut merged.latency, &worker.latency);
-            add(&mut merged.service, &worker.service);
-            add(&mut merged.lag, &worker.lag);
-            for (kind, count) in worker.errors {
-                *merged.errors.entry(kind.into_owned()).or_default() += count;
+/// One shard, padded so that two shards never share a cache line.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Shard(Mutex<Recorder>);
+
+/// Numbers runs so that a thread knows which run its cached shard belongs to.
+static RUNS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// The run this thread last recorded for, and its shard in that run.
+    static CLAIMED: Cell<(u64, usize)> = const { Cell::new((u64::MAX, 0)) };
+}
+
+impl Recorders {
+    /// `shards` empty recorders (one per thread that will record) holding values up to
+    /// `highest`.
+    pub fn new(shards: usize, highest: Duration) -> Self {
+        Self {
+            run: RUNS.fetch_add(1, Ordering::Relaxed),
+            next_shard: AtomicUsize::new(0),
+            shards: (0..shards.max(1))
+                .map(|_| Shard(Mutex::new(Recorder::new(highest))))
+                .collect(),
+        }
+    }
+
+    /// The calling thread's recorder, locked.
+    pub fn local(&self) -> MutexGuard<'_, Recorder> {
+        let shard = CLAIMED.with(|claimed| {
+            let (run, shard) = claimed.get();
+            if run == self.run {
+                return shard;
             }
-            if let Some((first, last)) = worker.sends {
-                merged.sends = Some(match merged.sends {
-                    None => (first, last),
-                    Some((f, l)) => (f.min(first), l.max(last)),
-                });
-            }
+            let shard = self.next_shard.fetch_add(1, Ordering::Relaxed) % self.shards.len();
+            claimed.set((self.run, shard));
+            shard
+        });
+        // Recording cannot panic halfway; a poisoned lock still holds valid counts.
+        self.shards[shard]
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every shard added into one recorder.
+    pub fn merge(self) -> Recorder {
+        let mut shards = self
+            .shards
+            .into_iter()
+            .map(|shard| shard.0.into_inner().unwrap_or_else(PoisonError::into_inner));
+        let mut merged = shards.next().expect("at least one shard");
+        for shard in shards {
+            merged.add(&shard);
         }
         merged
     }
 }
 
-fn add(into: &mut Histogram<u64>, from: &Histogram<u32>) {
-    for value in from.iter_recorded() {
-        into.saturating_record_n(value.value_iterated_to(), u64::from(value.count_at_value()));
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use proptest::prelude::*;
 
     use super::*;
@@ -143,16 +217,24 @@ mod tests {
         #[test]
         fn merged_percentiles_match_an_exact_computation(
             samples in proptest::collection::vec(1u64..20_000_000_000, 1..2000),
-            workers in 1usize..5,
+            threads in 1usize..5,
         ) {
             let base = Instant::now();
-            let mut recorders: Vec<_> =
-                (0..workers).map(|_| WorkerRecorder::new(Duration::from_secs(30))).collect();
-            for (i, &ns) in samples.iter().enumerate() {
-                let done = base + Duration::from_nanos(ns);
-                recorders[i % workers].record(base, base, done);
-            }
-            let merged = Merged::from_workers(recorders, Duration::from_secs(30));
+            let recorders = Arc::new(Recorders::new(threads, Duration::from_secs(30)));
+            let chunks: Vec<Vec<u64>> =
+                samples.chunks(samples.len().div_ceil(threads)).map(<[u64]>::to_vec).collect();
+            std::thread::scope(|scope| {
+                for chunk in chunks {
+                    let recorders = Arc::clone(&recorders);
+                    scope.spawn(move || {
+                        for ns in chunk {
+                            let done = base + Duration::from_nanos(ns);
+                            recorders.local().record(base, base, done, Ok(()));
+                        }
+                    });
+                }
+            });
+            let merged = Arc::into_inner(recorders).unwrap().merge();
             let mut sorted = samples.clone();
             sorted.sort_unstable();
             let p = Percentiles::from_histogram(&merged.latency);
@@ -161,6 +243,7 @@ mod tests {
             }
             prop_assert!(close(p.max, *sorted.last().unwrap()));
             prop_assert_eq!(merged.latency.len(), samples.len() as u64);
+            prop_assert_eq!(merged.ok_latency.len(), samples.len() as u64);
             prop_assert_eq!(merged.service.len(), samples.len() as u64);
         }
     }
@@ -168,12 +251,14 @@ mod tests {
     #[test]
     fn known_samples_give_known_percentiles() {
         let base = Instant::now();
-        let mut recorder = WorkerRecorder::new(Duration::from_secs(1));
+        let recorders = Recorders::new(1, Duration::from_secs(1));
         // 1..=1000 microseconds, once each.
         for us in 1..=1000u64 {
-            recorder.record(base, base, base + Duration::from_micros(us));
+            recorders
+                .local()
+                .record(base, base, base + Duration::from_micros(us), Ok(()));
         }
-        let merged = Merged::from_workers(vec![recorder], Duration::from_secs(1));
+        let merged = recorders.merge();
         let p = Percentiles::from_histogram(&merged.latency);
         assert!((p.p50 - 0.500).abs() < 0.001, "{p:?}");
         assert!((p.p99 - 0.990).abs() < 0.001, "{p:?}");
@@ -183,15 +268,41 @@ mod tests {
     }
 
     #[test]
-    fn errors_are_counted_by_kind_across_workers() {
-        let mut a = WorkerRecorder::new(Duration::from_secs(1));
-        let mut b = WorkerRecorder::new(Duration::from_secs(1));
-        a.error("timeout".into());
-        a.error("http_503".into());
-        a.error("timeout".into());
-        b.error(String::from("timeout").into());
-        let merged = Merged::from_workers(vec![a, b], Duration::from_secs(1));
-        assert_eq!(merged.errors.get("timeout"), Some(&3));
-        assert_eq!(merged.errors.get("http_503"), Some(&1));
+    fn failures_count_by_kind_and_stay_out_of_the_success_latency() {
+        let base = Instant::now();
+        let done = base + Duration::from_millis(3);
+        let mut a = Recorder::new(Duration::from_secs(1));
+        let mut b = Recorder::new(Duration::from_secs(1));
+        a.record(base, base, done, Err(RequestError::new("timeout")));
+        a.record(base, base, done, Err(RequestError::new("http_503")));
+        a.record(base, base, done, Ok(()));
+        b.record(
+            base,
+            base,
+            done,
+            Err(RequestError::new(String::from("timeout"))),
+        );
+        b.missed(Duration::from_millis(500));
+        a.add(&b);
+        let errors = a.errors_by_kind();
+        assert_eq!(errors.get("timeout"), Some(&2));
+        assert_eq!(errors.get("http_503"), Some(&1));
+        assert_eq!(a.latency.len(), 5, "four sent and one missed");
+        assert_eq!(a.ok_latency.len(), 1);
+        assert_eq!(a.service.len(), 4, "a missed request has no service time");
+        assert!(a.latency.max() >= 499_000_000);
+    }
+
+    #[test]
+    fn each_thread_keeps_its_own_shard() {
+        let recorders = Recorders::new(4, Duration::from_secs(1));
+        let shard = || {
+            let recorder = recorders.local();
+            &*recorder as *const Recorder as usize
+        };
+        let first = shard();
+        assert_eq!(first, shard());
+        let other = std::thread::scope(|scope| scope.spawn(shard).join().unwrap());
+        assert_ne!(first, other);
     }
 }

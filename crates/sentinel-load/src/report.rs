@@ -24,11 +24,15 @@ pub fn write_text(result: &LoadTestResult, out: &mut impl Write) -> io::Result<(
     )?;
     writeln!(
         out,
-        "Rates       throughput {:.1} ok/s  send rate {:.1} req/s  success {:.2}%  elapsed {:.3} s",
+        "Rates       throughput {:.1} ok/s  send rate {:.1} req/s  success {:.2}%",
         result.throughput,
         result.send_rate,
         result.success_rate() * 100.0,
-        result.elapsed_s
+    )?;
+    writeln!(
+        out,
+        "Time        elapsed {:.3} s  drain {:.3} s  pacing slack {:.3} ms",
+        result.elapsed_s, result.drain_s, result.pacing_slack_ms
     )?;
     writeln!(out)?;
     writeln!(
@@ -37,6 +41,7 @@ pub fn write_text(result: &LoadTestResult, out: &mut impl Write) -> io::Result<(
         "(ms)", "p50", "p90", "p95", "p99", "p99.9", "max"
     )?;
     percentile_row(out, "latency", &result.latency_ms)?;
+    percentile_row(out, "latency (ok)", &result.ok_latency_ms)?;
     percentile_row(out, "service time", &result.service_time_ms)?;
     percentile_row(out, "schedule lag", &result.schedule_lag_ms)?;
     if !result.errors_by_kind.is_empty() {

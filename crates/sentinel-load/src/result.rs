@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::config::LoadTestConfig;
 use crate::error::RequestError;
 use crate::progress::ProgressSnapshot;
-use crate::recorder::Merged;
+use crate::recorder::Recorder;
 
 /// Everything a run measured.
 #[derive(Debug, Clone, Serialize)]
@@ -21,28 +21,37 @@ pub struct LoadTestResult {
     pub target_rate: f64,
     /// The configured duration, seconds.
     pub duration_s: f64,
-    /// Wall time from the first due time to the end of the schedule or, if later, of the drain,
-    /// seconds.
+    /// Wall time from the first due time to the end of the drain: the schedule (the duration,
+    /// or up to the stop when cancelled) plus `drain_s`, seconds.
     pub elapsed_s: f64,
+    /// How long requests still in flight when scheduling ended took to finish, seconds.
+    pub drain_s: f64,
     /// The number of workers (the concurrency cap).
     pub workers: usize,
     /// Whether the run was cancelled before its schedule ended.
     pub cancelled: bool,
+    /// The most a request was released after its due time so that one timer wakeup served
+    /// several (it shows in the schedule lag), milliseconds.
+    pub pacing_slack_ms: f64,
     /// What happened to the scheduled requests.
     pub requests: RequestCounts,
-    /// Successful requests per second of elapsed time.
+    /// Successful requests per second of the schedule (`ok / (elapsed_s - drain_s)`).
     pub throughput: f64,
-    /// The achieved send rate: sends per second between the first and the last send.
+    /// Requests sent per second of the schedule (`sent / (elapsed_s - drain_s)`).
     pub send_rate: f64,
-    /// Percentiles of the time from each request's due time to its completion.
+    /// Percentiles of the time from each request's due time to its completion, over every
+    /// sent request; a missed request counts at its lower bound (the end of scheduling minus
+    /// its due time).
     pub latency_ms: Percentiles,
+    /// The same, over successful requests only.
+    pub ok_latency_ms: Percentiles,
     /// Percentiles of the time from each request's actual send to its completion.
     pub service_time_ms: Percentiles,
     /// Percentiles of how late each request was sent (actual send − due time).
     pub schedule_lag_ms: Percentiles,
     /// Failed requests by kind (`timeout`, `http_503`, ...).
     pub errors_by_kind: BTreeMap<String, u64>,
-    /// The full distributions behind the percentiles, for `.hgrm` output.
+    /// The full distributions behind the percentiles, for `.hgrm` output and thresholds.
     #[serde(skip)]
     pub histograms: Histograms,
 }
@@ -84,8 +93,10 @@ pub struct Percentiles {
 /// The merged HDR histograms of a run, in nanoseconds.
 #[derive(Debug, Clone)]
 pub struct Histograms {
-    /// Due time to completion.
+    /// Due time to completion, every sent request and the missed ones at their lower bound.
     pub latency: Histogram<u64>,
+    /// Due time to completion, successful requests only.
+    pub ok_latency: Histogram<u64>,
     /// Actual send to completion.
     pub service_time: Histogram<u64>,
     /// Due time to actual send.
@@ -108,54 +119,64 @@ impl Percentiles {
     }
 }
 
+/// How a run's wall time divided: scheduling, then draining the requests still in flight.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RunTimes {
+    /// From the first due time to the end of the schedule (or the stop).
+    pub scheduled: Duration,
+    /// From then until the last request finished.
+    pub drain: Duration,
+}
+
 impl LoadTestResult {
     pub(crate) fn new(
         config: &LoadTestConfig,
         target: u64,
         counts: ProgressSnapshot,
-        elapsed: Duration,
+        times: RunTimes,
         cancelled: bool,
-        merged: Merged,
+        recorded: Recorder,
     ) -> Self {
-        let elapsed_s = elapsed.as_secs_f64();
-        let send_rate = match merged.sends {
-            Some((first, last)) if last > first => {
-                (counts.sent - 1) as f64 / (last - first).as_secs_f64()
+        let scheduled_s = times.scheduled.as_secs_f64();
+        let per_second = |count: u64| {
+            if scheduled_s > 0.0 {
+                count as f64 / scheduled_s
+            } else {
+                0.0
             }
-            _ => 0.0,
         };
+        let errors_by_kind = recorded.errors_by_kind();
         Self {
             target_rate: config.requests_per_second,
             duration_s: config.duration.as_secs_f64(),
-            elapsed_s,
+            elapsed_s: scheduled_s + times.drain.as_secs_f64(),
+            drain_s: times.drain.as_secs_f64(),
             workers: config.workers,
             cancelled,
+            pacing_slack_ms: config.pacing_slack.as_secs_f64() * 1e3,
             requests: RequestCounts {
                 target,
                 sent: counts.sent,
                 ok: counts.ok,
                 errors: counts.errors,
-                timeouts: merged
-                    .errors
+                timeouts: errors_by_kind
                     .get(RequestError::TIMEOUT)
                     .copied()
                     .unwrap_or(0),
                 missed: target.saturating_sub(counts.sent),
             },
-            throughput: if elapsed_s > 0.0 {
-                counts.ok as f64 / elapsed_s
-            } else {
-                0.0
-            },
-            send_rate,
-            latency_ms: Percentiles::from_histogram(&merged.latency),
-            service_time_ms: Percentiles::from_histogram(&merged.service),
-            schedule_lag_ms: Percentiles::from_histogram(&merged.lag),
-            errors_by_kind: merged.errors,
+            throughput: per_second(counts.ok),
+            send_rate: per_second(counts.sent),
+            latency_ms: Percentiles::from_histogram(&recorded.latency),
+            ok_latency_ms: Percentiles::from_histogram(&recorded.ok_latency),
+            service_time_ms: Percentiles::from_histogram(&recorded.service),
+            schedule_lag_ms: Percentiles::from_histogram(&recorded.lag),
+            errors_by_kind,
             histograms: Histograms {
-                latency: merged.latency,
-                service_time: merged.service,
-                schedule_lag: merged.lag,
+                latency: recorded.latency,
+                ok_latency: recorded.ok_latency,
+                service_time: recorded.service,
+                schedule_lag: recorded.lag,
             },
         }
     }

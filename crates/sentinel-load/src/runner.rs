@@ -1,8 +1,10 @@
 //! The run itself: `workers` tasks that claim the next request index from a shared counter,
-//! wait for its due time, send it under a timeout, and record the outcome privately.
+//! wait on the [`Gate`] until it is due, send it under a timeout and record the outcome in
+//! their thread's recorder; one pacer task releases the parked requests.
 //!
 //! Nothing is spawned, sent through a channel or allocated per request: a worker's loop is an
-//! atomic increment, a clock read or two, the request, and three histogram updates.
+//! atomic increment, a clock read or two, the request, and a few histogram updates under an
+//! uncontended lock.
 
 use std::future::Future;
 use std::pin::pin;
@@ -16,10 +18,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{ConfigError, LoadTestConfig};
 use crate::error::RequestError;
-use crate::pacing::{PreciseTimer, wait_until};
+use crate::pacing::Gate;
 use crate::progress::Progress;
-use crate::recorder::{Merged, WorkerRecorder};
-use crate::result::LoadTestResult;
+use crate::recorder::Recorders;
+use crate::result::{LoadTestResult, RunTimes};
 use crate::schedule::Schedule;
 
 /// Which request a call of the request function is: the worker running it and its sequence
@@ -58,8 +60,9 @@ struct Shared<F> {
     request_fn: F,
     schedule: Schedule,
     next: AtomicU64,
+    gate: Gate,
+    recorders: Recorders,
     timeout: Duration,
-    highest: Duration,
     cancel: CancellationToken,
     abort: CancellationToken,
     progress: Progress,
@@ -80,6 +83,11 @@ impl LoadTest {
     /// A handle on the run's live counters.
     pub fn progress(&self) -> Progress {
         self.progress.clone()
+    }
+
+    /// The per-request timeout (the configuration's).
+    pub fn timeout(&self) -> Duration {
+        self.config.timeout
     }
 
     /// The token that stops this run (the configuration's).
@@ -108,30 +116,38 @@ impl LoadTest {
         );
         // Nothing measured can exceed the whole run: schedule, timeout and grace.
         let highest = config.duration + config.timeout + config.grace + Duration::from_secs(1);
+        let threads = tokio::runtime::Handle::current().metrics().num_workers();
         let shared = Arc::new(Shared {
             request_fn,
             schedule,
             next: AtomicU64::new(0),
+            gate: Gate::new(config.workers, config.pacing_slack),
+            // One per runtime thread, and one for a thread outside it (the caller's).
+            recorders: Recorders::new(threads + 1, highest),
             timeout: config.timeout,
-            highest,
             cancel: config.cancel.clone(),
             abort: CancellationToken::new(),
             progress: self.progress.clone(),
         });
         self.progress.start(start);
 
+        let stop_pacer = CancellationToken::new();
+        let pacer = tokio::spawn({
+            let (shared, stop) = (Arc::clone(&shared), stop_pacer.clone());
+            async move { shared.gate.pace(&shared.schedule, &stop).await }
+        });
         let mut workers = JoinSet::new();
         for index in 0..config.workers {
             workers.spawn(worker(index, Arc::clone(&shared)));
         }
-        let mut recorders = Vec::with_capacity(config.workers);
+        let mut abandoned = Vec::new();
         let mut stopped: Option<Instant> = None;
         let mut grace = pin!(tokio::time::sleep(Duration::MAX / 4));
         loop {
             tokio::select! {
                 joined = workers.join_next() => match joined {
                     None => break,
-                    Some(Ok(recorder)) => recorders.push(recorder),
+                    Some(Ok(unsent)) => abandoned.extend(unsent),
                     Some(Err(error)) if error.is_panic() => {
                         std::panic::resume_unwind(error.into_panic())
                     }
@@ -148,54 +164,69 @@ impl LoadTest {
                 }
             }
         }
-        if stopped.is_none() {
-            // A run lasts its whole duration even when the last request finished early, so
-            // rates are per second of the schedule.
+        stop_pacer.cancel();
+        let _ = pacer.await;
+        let finished = Instant::now();
+        if stopped.is_none() && finished < schedule.end {
+            // A run lasts its whole duration even when the last request finished early.
             tokio::time::sleep_until(schedule.end.into()).await;
         }
-        let elapsed = start.elapsed();
-        let merged = Merged::from_workers(recorders, highest);
+
         let counts = self.progress.snapshot();
+        let scheduled_until = stopped.unwrap_or(schedule.end);
         let target = match stopped {
             Some(at) => schedule.due_before(at).max(counts.sent),
             None => self.target,
         };
-        LoadTestResult::new(&config, target, counts, elapsed, stopped.is_some(), merged)
+        let shared = Arc::into_inner(shared).expect("every worker and the pacer have ended");
+        let mut recorded = shared.recorders.merge();
+        // A request never sent was still unanswered when scheduling ended: its latency is at
+        // least that long, so a stall at the end of a run shows in the percentiles.
+        let never_claimed = shared.next.load(Ordering::Relaxed).min(target)..target;
+        for index in abandoned
+            .into_iter()
+            .filter(|&index| index < target)
+            .chain(never_claimed)
+        {
+            recorded.missed(scheduled_until.saturating_duration_since(schedule.due(index)));
+        }
+        let times = RunTimes {
+            scheduled: scheduled_until - start,
+            drain: finished.saturating_duration_since(scheduled_until),
+        };
+        LoadTestResult::new(&config, target, counts, times, stopped.is_some(), recorded)
     }
 }
 
 /// One worker: claim, wait, send, record, until the schedule is exhausted, over or cancelled.
-async fn worker<F, Fut>(index: usize, shared: Arc<Shared<F>>) -> WorkerRecorder
+/// Returns the index it claimed but did not send, if any (the runner counts it as missed when
+/// it was due).
+async fn worker<F, Fut>(index: usize, shared: Arc<Shared<F>>) -> Option<u64>
 where
     F: Fn(RequestContext) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<(), RequestError>> + Send + 'static,
 {
-    let mut recorder = WorkerRecorder::new(shared.highest);
     let counters = shared.progress.worker(index);
-    let mut sleep = pin!(tokio::time::sleep(Duration::ZERO));
-    let mut timer = PreciseTimer::new().ok();
+    let mut timeout = pin!(tokio::time::sleep(Duration::ZERO));
     while !shared.cancel.is_cancelled() {
         let seq = shared.next.fetch_add(1, Ordering::Relaxed);
         if seq >= shared.schedule.target {
-            break;
+            return None;
         }
         let now = Instant::now();
         if now >= shared.schedule.end {
-            // Due within the duration, but no worker was free for it before the end: missed
-            // (counted by the runner as target − sent).
-            break;
+            // Due within the duration, but no worker was free for it before the end.
+            return Some(seq);
         }
         let due = shared.schedule.due(seq);
         let sent = if due <= now {
             now
+        } else if shared.gate.wait(seq, index, &shared.cancel).await {
+            Instant::now()
         } else {
-            match wait_until(due, &mut timer, sleep.as_mut(), &shared.cancel).await {
-                Some(sent) => sent,
-                None => break,
-            }
+            return Some(seq);
         };
         counters.sent.fetch_add(1, Ordering::Relaxed);
-        recorder.sent(sent);
 
         let mut request = pin!((shared.request_fn)(RequestContext { worker: index, seq }));
         // Poll once before arming the timeout: a request that completes at once costs no timer.
@@ -203,24 +234,23 @@ where
         let outcome = match first {
             Poll::Ready(outcome) => outcome,
             Poll::Pending => {
-                sleep.as_mut().reset((sent + shared.timeout).into());
+                timeout.as_mut().reset((sent + shared.timeout).into());
                 tokio::select! {
                     biased;
                     outcome = request.as_mut() => outcome,
-                    () = sleep.as_mut() => Err(RequestError::new(RequestError::TIMEOUT)),
+                    () = timeout.as_mut() => Err(RequestError::new(RequestError::TIMEOUT)),
                     () = shared.abort.cancelled() => Err(RequestError::new(RequestError::CANCELLED)),
                 }
             }
         };
         let done = Instant::now();
-        recorder.record(due, sent, done);
-        match outcome {
-            Ok(()) => counters.ok.fetch_add(1, Ordering::Relaxed),
-            Err(error) => {
-                recorder.error(error.into_kind());
-                counters.errors.fetch_add(1, Ordering::Relaxed)
-            }
+        let counter = if outcome.is_ok() {
+            &counters.ok
+        } else {
+            &counters.errors
         };
+        shared.recorders.local().record(due, sent, done, outcome);
+        counter.fetch_add(1, Ordering::Relaxed);
     }
-    recorder
+    None
 }

@@ -1,9 +1,22 @@
 //! Pass/fail criteria for CI (`p99<10ms`, `success>=99%`, `throughput>=800`), parsed from
 //! text and checked against a result; a breach names the criterion and the measured value.
+//!
+//! Every criterion is judged over the requests that were *due*, so a failing target never
+//! passes one:
+//! - `pX<D` holds only if at least X% of the due requests (sent or missed) succeeded within D.
+//!   An error, a timeout or a missed request counts as slower than any bound; `max<D` asks it
+//!   of every due request. A latency criterion is an upper bound (`<`, `<=`).
+//! - `success>=S` compares the successful share of the due requests with S, written as a
+//!   percentage (`99%`) or a fraction (`0.99`); a bare number above 1 is refused as ambiguous.
+//! - `throughput>=R` compares successful requests per second of the schedule with R.
+//!
+//! Success and throughput are lower bounds (`>`, `>=`): a criterion that a dead target meets
+//! would pass every broken run, so none can be written.
 
 use std::fmt;
 use std::str::FromStr;
 
+use hdrhistogram::Histogram;
 use sentinel_duration::parse_duration;
 
 use crate::result::LoadTestResult;
@@ -15,7 +28,7 @@ pub struct Threshold {
     op: Op,
     /// The limit in the metric's unit: milliseconds, a percentage, or requests per second.
     limit: f64,
-    /// The limit as written, for messages.
+    /// The limit as printed (a success limit always as a percentage).
     limit_text: String,
 }
 
@@ -36,12 +49,60 @@ enum Quantile {
     Max,
 }
 
+impl Quantile {
+    /// The share of due requests that must have succeeded within the bound.
+    fn fraction(self) -> f64 {
+        match self {
+            Quantile::P50 => 0.50,
+            Quantile::P90 => 0.90,
+            Quantile::P95 => 0.95,
+            Quantile::P99 => 0.99,
+            Quantile::P999 => 0.999,
+            Quantile::Max => 1.0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Op {
     Lt,
     Le,
     Gt,
     Ge,
+}
+
+impl Op {
+    fn holds(self, actual: f64, limit: f64) -> bool {
+        match self {
+            Op::Lt => actual < limit,
+            Op::Le => actual <= limit,
+            Op::Gt => actual > limit,
+            Op::Ge => actual >= limit,
+        }
+    }
+
+    fn symbol(self) -> &'static str {
+        match self {
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+        }
+    }
+
+    /// The comparison that holds when this one does not.
+    fn negated(self) -> &'static str {
+        match self {
+            Op::Lt => ">=",
+            Op::Le => ">",
+            Op::Gt => "<=",
+            Op::Ge => "<",
+        }
+    }
+
+    fn is_upper_bound(self) -> bool {
+        matches!(self, Op::Lt | Op::Le)
+    }
 }
 
 /// Why a threshold expression was rejected.
@@ -53,6 +114,14 @@ pub enum ThresholdError {
     /// Unknown metric name.
     #[error("`{0}` is not a metric: expected p50, p90, p95, p99, p999, max, success or throughput")]
     Metric(String),
+    /// The comparison points the wrong way for the metric.
+    #[error("`{expr}`: {why}")]
+    Direction {
+        /// The whole expression.
+        expr: String,
+        /// Which comparisons the metric takes.
+        why: &'static str,
+    },
     /// The limit does not fit the metric.
     #[error("`{expr}`: {why}")]
     Limit {
@@ -109,28 +178,46 @@ impl FromStr for Threshold {
             "throughput" => Metric::Throughput,
             other => return Err(ThresholdError::Metric(other.to_owned())),
         };
+        let direction = |why| ThresholdError::Direction {
+            expr: expr.to_owned(),
+            why,
+        };
+        match metric {
+            Metric::Latency(_) if !op.is_upper_bound() => {
+                return Err(direction(
+                    "a latency threshold is an upper bound: use < or <=, like p99<10ms",
+                ));
+            }
+            Metric::Success | Metric::Throughput if op.is_upper_bound() => {
+                return Err(direction(
+                    "success and throughput thresholds are lower bounds: use > or >=, \
+                     like success>=99%",
+                ));
+            }
+            _ => {}
+        }
         let bad = |why: &str| ThresholdError::Limit {
             expr: expr.to_owned(),
             why: why.to_owned(),
         };
-        let limit = match metric {
+        let (limit, limit_text) = match metric {
             Metric::Latency(_) => {
-                parse_duration(limit_text)
-                    .map_err(|e| bad(&e.to_string()))?
-                    .as_secs_f64()
-                    * 1e3
+                let limit = parse_duration(limit_text).map_err(|e| bad(&e.to_string()))?;
+                (limit.as_secs_f64() * 1e3, limit_text.to_owned())
             }
             Metric::Success => {
-                let number = limit_text.strip_suffix('%').unwrap_or(limit_text).trim();
-                match number.parse::<f64>() {
-                    Ok(p) if (0.0..=100.0).contains(&p) => p,
-                    _ => return Err(bad("expected a percentage from 0 to 100, like 99%")),
-                }
+                let percent = parse_share(limit_text).ok_or_else(|| {
+                    bad(
+                        "expected a percentage from 0% to 100% (99%) or a fraction from 0 to 1 \
+                         (0.99); a bare number above 1 is ambiguous",
+                    )
+                })?;
+                (percent, format!("{}%", trim_number(percent)))
             }
             Metric::Throughput => {
                 let number = limit_text.strip_suffix("/s").unwrap_or(limit_text).trim();
                 match number.parse::<f64>() {
-                    Ok(r) if r.is_finite() && r >= 0.0 => r,
+                    Ok(r) if r.is_finite() && r >= 0.0 => (r, limit_text.to_owned()),
                     _ => return Err(bad("expected requests per second, like 800")),
                 }
             }
@@ -139,54 +226,76 @@ impl FromStr for Threshold {
             metric,
             op,
             limit,
-            limit_text: limit_text.to_owned(),
+            limit_text,
         })
     }
+}
+
+/// A success limit as a percentage: `99%` or `99.5 %` as written, `0.99` as a fraction.
+fn parse_share(text: &str) -> Option<f64> {
+    let (number, scale) = match text.strip_suffix('%') {
+        Some(number) => (number.trim(), 1.0),
+        None => (text, 100.0),
+    };
+    let value: f64 = number.parse().ok()?;
+    let percent = value * scale;
+    ((0.0..=100.0).contains(&percent) && (scale == 1.0 || value <= 1.0)).then_some(percent)
 }
 
 impl Threshold {
     /// Checks the threshold against a result: `Err` names the breach.
     pub fn check(&self, result: &LoadTestResult) -> Result<(), Breach> {
         let (actual, unit) = match self.metric {
-            Metric::Latency(q) => {
-                let p = &result.latency_ms;
-                let ms = match q {
-                    Quantile::P50 => p.p50,
-                    Quantile::P90 => p.p90,
-                    Quantile::P95 => p.p95,
-                    Quantile::P99 => p.p99,
-                    Quantile::P999 => p.p999,
-                    Quantile::Max => p.max,
-                };
-                (ms, "ms")
-            }
+            Metric::Latency(quantile) => return self.check_latency(quantile, result),
             Metric::Success => (result.success_rate() * 100.0, "%"),
             Metric::Throughput => (result.throughput, ""),
         };
-        let holds = match self.op {
-            Op::Lt => actual < self.limit,
-            Op::Le => actual <= self.limit,
-            Op::Gt => actual > self.limit,
-            Op::Ge => actual >= self.limit,
-        };
-        if holds {
+        if self.op.holds(actual, self.limit) {
             return Ok(());
         }
-        let negated = match self.op {
-            Op::Lt => ">=",
-            Op::Le => ">",
-            Op::Gt => "<=",
-            Op::Ge => "<",
-        };
-        let actual = format!("{}{unit}", trim_number(actual));
-        Err(Breach {
+        Err(self.breach(format!("{}{unit}", trim_number(actual))))
+    }
+
+    /// `pX<D`: the latency within which X% of the due requests succeeded, or a breach naming
+    /// how many failed when fewer than X% succeeded at all.
+    fn check_latency(&self, quantile: Quantile, result: &LoadTestResult) -> Result<(), Breach> {
+        let due = result.requests.target;
+        let unmet = |detail: String| Breach {
+            actual: "unbounded".to_owned(),
             message: format!(
-                "{} {actual} {negated} {}",
+                "{} {} {}: {detail}",
                 self.metric_name(),
+                self.op.negated(),
+                self.limit_text
+            ),
+        };
+        if due == 0 {
+            return Err(unmet("no request was due".to_owned()));
+        }
+        let rank = ((quantile.fraction() * due as f64 - 1e-9).ceil() as u64).clamp(1, due);
+        let Some(nanos) = value_at_rank(&result.histograms.ok_latency, rank) else {
+            let failed = due - result.requests.ok.min(due);
+            return Err(unmet(format!(
+                "{failed} of {due} due requests failed or were missed"
+            )));
+        };
+        let ms = nanos as f64 / 1e6;
+        if self.op.holds(ms, self.limit) {
+            return Ok(());
+        }
+        Err(self.breach(format!("{}ms", trim_number(ms))))
+    }
+
+    fn breach(&self, actual: String) -> Breach {
+        Breach {
+            message: format!(
+                "{} {actual} {} {}",
+                self.metric_name(),
+                self.op.negated(),
                 self.limit_text
             ),
             actual,
-        })
+        }
     }
 
     fn metric_name(&self) -> &'static str {
@@ -203,15 +312,28 @@ impl Threshold {
     }
 }
 
+/// The `rank`-th smallest recorded value (1-based, as the highest value its bucket stands
+/// for), or `None` when fewer values were recorded.
+fn value_at_rank(histogram: &Histogram<u64>, rank: u64) -> Option<u64> {
+    let mut seen = 0;
+    for value in histogram.iter_recorded() {
+        seen += value.count_at_value();
+        if seen >= rank {
+            return Some(histogram.highest_equivalent(value.value_iterated_to()));
+        }
+    }
+    None
+}
+
 impl fmt::Display for Threshold {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let op = match self.op {
-            Op::Lt => "<",
-            Op::Le => "<=",
-            Op::Gt => ">",
-            Op::Ge => ">=",
-        };
-        write!(f, "{}{op}{}", self.metric_name(), self.limit_text)
+        write!(
+            f,
+            "{}{}{}",
+            self.metric_name(),
+            self.op.symbol(),
+            self.limit_text
+        )
     }
 }
 
@@ -224,7 +346,136 @@ fn trim_number(value: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, Instant};
+
     use super::*;
+    use crate::config::LoadTestConfig;
+    use crate::error::RequestError;
+    use crate::progress::ProgressSnapshot;
+    use crate::recorder::Recorder;
+    use crate::result::RunTimes;
+
+    /// A one-second run whose successes took `ok_ms`, with `errors` failures and `missed`
+    /// requests never sent.
+    fn run(ok_ms: &[f64], errors: u64, missed: u64) -> LoadTestResult {
+        let base = Instant::now();
+        let mut recorder = Recorder::new(Duration::from_secs(60));
+        let after = |ms: f64| base + Duration::from_secs_f64(ms / 1e3);
+        for &ms in ok_ms {
+            recorder.record(base, base, after(ms), Ok(()));
+        }
+        for _ in 0..errors {
+            recorder.record(base, base, after(1.0), Err(RequestError::new("connect")));
+        }
+        for _ in 0..missed {
+            recorder.missed(Duration::from_millis(100));
+        }
+        let ok = ok_ms.len() as u64;
+        let target = ok + errors + missed;
+        let counts = ProgressSnapshot {
+            elapsed: Duration::from_secs(1),
+            target,
+            sent: ok + errors,
+            ok,
+            errors,
+        };
+        let times = RunTimes {
+            scheduled: Duration::from_secs(1),
+            drain: Duration::from_secs(2),
+        };
+        let config = LoadTestConfig::new(target.max(1) as f64, Duration::from_secs(1));
+        LoadTestResult::new(&config, target, counts, times, false, recorder)
+    }
+
+    #[test]
+    fn every_threshold_is_judged_over_the_due_requests() {
+        let fast = |n: usize| vec![1.0; n];
+        let with_slow = {
+            let mut ms = fast(98);
+            ms.extend([50.0, 50.0]);
+            ms
+        };
+        // (what the run was, the run, the threshold, Ok or the breach it prints)
+        let table: Vec<(&str, LoadTestResult, &str, Result<(), &str>)> = vec![
+            ("all fast", run(&fast(100), 0, 0), "p99<10ms", Ok(())),
+            ("all fast", run(&fast(100), 0, 0), "max<=2ms", Ok(())),
+            ("1% failed", run(&fast(99), 1, 0), "p99<10ms", Ok(())),
+            (
+                "1% failed",
+                run(&fast(99), 1, 0),
+                "max<10ms",
+                Err("max >= 10ms: 1 of 100 due requests failed or were missed"),
+            ),
+            (
+                "2% failed",
+                run(&fast(98), 2, 0),
+                "p99<10ms",
+                Err("p99 >= 10ms: 2 of 100 due requests failed or were missed"),
+            ),
+            (
+                "every connection refused",
+                run(&[], 400, 0),
+                "p99<10ms",
+                Err("p99 >= 10ms: 400 of 400 due requests failed or were missed"),
+            ),
+            (
+                "2% slow",
+                run(&with_slow, 0, 0),
+                "p99<10ms",
+                Err("p99 50.004ms >= 10ms"),
+            ),
+            ("2% slow", run(&with_slow, 0, 0), "p95<10ms", Ok(())),
+            ("10% missed", run(&fast(90), 0, 10), "p90<10ms", Ok(())),
+            (
+                "10% missed",
+                run(&fast(90), 0, 10),
+                "p95<10ms",
+                Err("p95 >= 10ms: 10 of 100 due requests failed or were missed"),
+            ),
+            (
+                "nothing due",
+                run(&[], 0, 0),
+                "p50<1s",
+                Err("p50 >= 1s: no request was due"),
+            ),
+            ("99 of 100 ok", run(&fast(99), 1, 0), "success>=99%", Ok(())),
+            (
+                "99 of 100 ok",
+                run(&fast(99), 1, 0),
+                "success>=0.99",
+                Ok(()),
+            ),
+            (
+                "98 of 100 ok",
+                run(&fast(98), 0, 2),
+                "success>=0.99",
+                Err("success 98% < 99%"),
+            ),
+            (
+                "nothing due",
+                run(&[], 0, 0),
+                "success>=1%",
+                Err("success 0% < 1%"),
+            ),
+            (
+                "a 2 s drain after a 1 s schedule",
+                run(&fast(100), 0, 0),
+                "throughput>=100",
+                Ok(()),
+            ),
+            (
+                "half failed",
+                run(&fast(50), 50, 0),
+                "throughput>=100",
+                Err("throughput 50 < 100"),
+            ),
+        ];
+        for (case, result, expr, expected) in table {
+            let threshold: Threshold = expr.parse().unwrap();
+            let verdict = threshold.check(&result).map_err(|breach| breach.message);
+            assert_eq!(verdict, expected.map_err(str::to_owned), "{case}: {expr}");
+        }
+    }
 
     #[test]
     fn parses_the_documented_forms() {
@@ -238,6 +489,45 @@ mod tests {
         let t: Threshold = "p99<10ms".parse().unwrap();
         assert_eq!((t.limit, t.op), (10.0, Op::Lt));
         assert_eq!(t.to_string(), "p99<10ms");
+    }
+
+    #[test]
+    fn a_success_limit_is_a_percentage_or_a_fraction_never_a_guess() {
+        let share = |text: &str| text.parse::<Threshold>().map(|t| (t.limit, t.to_string()));
+        assert_eq!(share("success>=99%"), Ok((99.0, "success>=99%".to_owned())));
+        assert_eq!(
+            share("success>=0.99"),
+            Ok((99.0, "success>=99%".to_owned()))
+        );
+        assert_eq!(share("success>=1"), Ok((100.0, "success>=100%".to_owned())));
+        assert_eq!(share("success>0.5%"), Ok((0.5, "success>0.5%".to_owned())));
+        for ambiguous in [
+            "success>=99",
+            "success>=1.5",
+            "success>=120%",
+            "success>=-1%",
+        ] {
+            assert!(
+                matches!(
+                    ambiguous.parse::<Threshold>(),
+                    Err(ThresholdError::Limit { .. })
+                ),
+                "{ambiguous}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_threshold_a_dead_target_would_meet_is_refused() {
+        for text in ["p99>10ms", "max>=1s", "success<50%", "throughput<=100"] {
+            assert!(
+                matches!(
+                    text.parse::<Threshold>(),
+                    Err(ThresholdError::Direction { .. })
+                ),
+                "{text}"
+            );
+        }
     }
 
     #[test]
@@ -259,10 +549,6 @@ mod tests {
             Err(ThresholdError::Limit { .. })
         ));
         assert!(matches!(
-            "success>=120%".parse::<Threshold>(),
-            Err(ThresholdError::Limit { .. })
-        ));
-        assert!(matches!(
             "throughput>=fast".parse::<Threshold>(),
             Err(ThresholdError::Limit { .. })
         ));
@@ -270,6 +556,18 @@ mod tests {
             "".parse::<Threshold>(),
             Err(ThresholdError::Operator(_))
         ));
+    }
+
+    #[test]
+    fn the_rank_counts_from_the_fastest() {
+        let mut histogram = Histogram::<u64>::new_with_bounds(1, 1_000_000_000, 3).unwrap();
+        for ms in 1..=10u64 {
+            histogram.record(ms * 1_000_000).unwrap();
+        }
+        let at = |rank| value_at_rank(&histogram, rank).map(|ns| (ns as f64 / 1e6).round());
+        assert_eq!(at(1), Some(1.0));
+        assert_eq!(at(10), Some(10.0));
+        assert_eq!(at(11), None);
     }
 
     #[test]

@@ -32,13 +32,20 @@ async fn thresholds_pass_or_name_their_breach() {
     let result = slow_run().await;
     assert!(result.latency_ms.p50 >= 19.0, "{:?}", result.latency_ms);
 
+    // 80% succeed in about 20 ms; the failed fifth counts as slower than any bound.
     assert_eq!(check("p50<1s", &result), Ok(()));
-    assert_eq!(check("max<=5s", &result), Ok(()));
-    let breach = check("p99<10ms", &result).unwrap_err();
+    let breach = check("p50<10ms", &result).unwrap_err();
     assert!(
-        breach.starts_with("p99 ") && breach.ends_with("ms >= 10ms"),
+        breach.starts_with("p50 ") && breach.ends_with("ms >= 10ms"),
         "{breach}"
     );
+    let breach = check("p90<1s", &result).unwrap_err();
+    assert!(
+        breach.starts_with("p90 >= 1s: ")
+            && breach.ends_with(" due requests failed or were missed"),
+        "{breach}"
+    );
+    assert!(check("max<=5s", &result).is_err());
 
     // At most 80% succeed (fewer if the machine is too busy to send them all).
     assert!(result.success_rate() <= 0.8);

@@ -166,6 +166,8 @@ fn a_breached_threshold_fails_the_run_and_names_itself() {
 #[test]
 fn find_max_searches_up_to_the_rate_the_thresholds_allow() {
     let home = tempfile::tempdir().expect("temp dir");
+    // In process the generator itself is the limit: once it cannot send every due request,
+    // the missed ones count against p99 and the search turns back.
     let args = [
         "--scenario",
         "policy-eval",
@@ -175,7 +177,7 @@ fn find_max_searches_up_to_the_rate_the_thresholds_allow() {
         "--json",
         "-q",
         "--threshold",
-        "throughput<=3000",
+        "p99<1s",
     ];
     let output = sentinel(home.path(), &args);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -195,7 +197,7 @@ fn find_max_searches_up_to_the_rate_the_thresholds_allow() {
         .filter_map(|step| step["rate"].as_f64())
         .collect();
     assert_eq!(held.iter().copied().fold(0.0, f64::max), max);
-    assert!((2000.0..=3000.0).contains(&max), "{max}");
+    assert!(max >= 2000.0, "{max}");
 }
 
 #[test]

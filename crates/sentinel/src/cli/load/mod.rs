@@ -56,9 +56,9 @@ pub struct LoadArgs {
     workers: Option<usize>,
     #[arg(long, value_parser = parse_duration, help = help::timeout())]
     timeout: Option<Duration>,
-    /// The HTTP method.
-    #[arg(long, default_value = "GET")]
-    method: String,
+    /// The HTTP method [default: GET].
+    #[arg(long)]
+    method: Option<String>,
     /// A header sent with every request; repeat for more.
     #[arg(long = "header", value_name = "NAME: VALUE")]
     headers: Vec<String>,

@@ -191,8 +191,10 @@ fn summarised(run: &ScenarioRun, hgrm: Option<&Path>) -> Outcome {
 /// A flag that means nothing for this run: request shaping without `--url`, or a load shape
 /// without a target (`sentinel load` alone runs the quick tour at its own loads).
 fn unusable_flag(args: &LoadArgs) -> Option<String> {
-    if !args.headers.is_empty() || args.body.is_some() {
-        return Some("--header and --body shape HTTP requests: they need --url URL".to_owned());
+    if args.method.is_some() || !args.headers.is_empty() || args.body.is_some() {
+        return Some(
+            "--method, --header and --body shape HTTP requests: they need --url URL".to_owned(),
+        );
     }
     let shaped = [
         (args.rate.is_some(), "--rate"),
@@ -367,6 +369,7 @@ mod tests {
         assert!(unusable_flag(&flags(&["--scenario", "all", "--workers", "3"])).is_none());
         let problem = unusable_flag(&flags(&["--scenario", "mixed", "--body", "x"]));
         assert!(problem.is_some_and(|p| p.contains("need --url")));
+        assert!(unusable_flag(&flags(&["--method", "POST"])).is_some());
         assert!(unusable_flag(&flags(&[])).is_none());
     }
 

@@ -38,7 +38,11 @@ pub async fn run_at(
     let target = target(args).await?;
     let workers = config.workers;
     let test = LoadTest::new(config)?;
-    let driver = HttpDriver::new(target, workers);
+    let driver = HttpDriver::new(target, workers)?;
+    // Opened before the schedule starts, so that the run measures requests, not set-up.
+    driver
+        .open_connections(test.timeout(), &test.cancel_token())
+        .await;
     let result = session::run(test, args.report.quiet, move |ctx| {
         Arc::clone(&driver).request(ctx)
     })
@@ -54,11 +58,12 @@ async fn target(args: &LoadArgs) -> anyhow::Result<HttpTarget> {
         .as_deref()
         .context("--url is required: the load target")?;
     let mut target = HttpTarget::from_url(url).await?;
-    target.method = args
-        .method
-        .to_ascii_uppercase()
-        .parse()
-        .with_context(|| format!("`{}` is not an HTTP method", args.method))?;
+    if let Some(method) = &args.method {
+        target.method = method
+            .to_ascii_uppercase()
+            .parse()
+            .with_context(|| format!("`{method}` is not an HTTP method"))?;
+    }
     for header in &args.headers {
         target.header(header)?;
     }

@@ -1,0 +1,230 @@
+//! What every request sends, built from a URL: where to connect (every address the host
+//! resolved to), the request line, the headers and the body.
+//!
+//! User info in the URL (`http://user:secret@host/`) becomes an `Authorization: Basic` header,
+//! as curl and browsers do; it never reaches the `Host` header, and the URL is only ever shown
+//! with it hidden.
+
+use std::net::SocketAddr;
+
+use base64::Engine;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, HOST, HeaderName, HeaderValue};
+use http::uri::Authority;
+use http::{HeaderMap, Method, Uri};
+
+/// What every request sends.
+#[derive(Debug, Clone)]
+pub struct HttpTarget {
+    /// Where to connect: every address the host resolved to, tried in order until one accepts.
+    pub addrs: Vec<SocketAddr>,
+    /// The method.
+    pub method: Method,
+    /// Path and query sent on the request line.
+    pub path: Uri,
+    /// Headers sent with every request (`Host` included; credentials are marked sensitive, so
+    /// `Debug` does not print them).
+    pub headers: HeaderMap,
+    /// The request body (empty for none).
+    pub body: Bytes,
+    /// The URL with any user info hidden, for reports and messages.
+    shown: String,
+}
+
+/// Why a target could not be built from a URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    /// The URL does not parse (shown with any user info hidden).
+    #[error("`{0}` is not a URL")]
+    Url(String),
+    /// Only `http://` is spoken.
+    #[error("`{0}`: only http:// URLs are supported")]
+    Scheme(String),
+    /// The host did not resolve.
+    #[error("cannot resolve `{host}`: {why}")]
+    Resolve {
+        /// The host and port.
+        host: String,
+        /// The resolver's message.
+        why: String,
+    },
+    /// A header is not `Name: value` or is invalid.
+    #[error("header `{0}` is not `Name: value` with a valid name and value")]
+    Header(String),
+}
+
+impl HttpTarget {
+    /// A `GET` of `url` with no extra headers and no body; the host is resolved once, here.
+    pub async fn from_url(url: &str) -> Result<Self, TargetError> {
+        let shown = hide_user_info(url);
+        let bad_url = || TargetError::Url(shown.clone());
+        let uri: Uri = url.parse().map_err(|_| bad_url())?;
+        if uri.scheme_str() != Some("http") {
+            return Err(TargetError::Scheme(shown));
+        }
+        let authority = uri.authority().ok_or_else(bad_url)?;
+        let (user_info, host_port) = split_user_info(authority);
+        let port = authority.port_u16().unwrap_or(80);
+        let host = authority.host();
+        let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+        let resolve_error = |why: String| TargetError::Resolve {
+            host: format!("{host}:{port}"),
+            why,
+        };
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare_host, port))
+            .await
+            .map_err(|e| resolve_error(e.to_string()))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(resolve_error("no address".to_owned()));
+        }
+        let path = uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .parse()
+            .map_err(|_| bad_url())?;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            HOST,
+            HeaderValue::from_str(host_port).map_err(|_| bad_url())?,
+        );
+        if let Some(user_info) = user_info {
+            headers.insert(
+                AUTHORIZATION,
+                basic_authorization(user_info).ok_or_else(bad_url)?,
+            );
+        }
+        Ok(Self {
+            addrs,
+            method: Method::GET,
+            path,
+            headers,
+            body: Bytes::new(),
+            shown,
+        })
+    }
+
+    /// Adds (or replaces) a header given as `Name: value`.
+    pub fn header(&mut self, line: &str) -> Result<(), TargetError> {
+        let bad = || TargetError::Header(line.to_owned());
+        let (name, value) = line.split_once(':').ok_or_else(bad)?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| bad())?;
+        let mut value = HeaderValue::from_str(value.trim()).map_err(|_| bad())?;
+        if is_credential(&name) {
+            value.set_sensitive(true);
+        }
+        self.headers.insert(name, value);
+        Ok(())
+    }
+
+    /// The URL as it may be shown: user info replaced by `***`.
+    pub fn url(&self) -> &str {
+        &self.shown
+    }
+}
+
+/// The user info and the `host[:port]` of an authority.
+fn split_user_info(authority: &Authority) -> (Option<&str>, &str) {
+    match authority.as_str().rsplit_once('@') {
+        Some((user_info, host_port)) => (Some(user_info), host_port),
+        None => (None, authority.as_str()),
+    }
+}
+
+/// `Basic base64(user:password)` from percent-encoded URL user info, marked sensitive.
+fn basic_authorization(user_info: &str) -> Option<HeaderValue> {
+    let (user, password) = user_info.split_once(':').unwrap_or((user_info, ""));
+    let mut credentials = percent_encoding::percent_decode_str(user).collect::<Vec<u8>>();
+    credentials.push(b':');
+    credentials.extend(percent_encoding::percent_decode_str(password));
+    let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+    let mut value = HeaderValue::from_str(&format!("Basic {encoded}")).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// Whether a header carries credentials, so that `Debug` output must not show it.
+fn is_credential(name: &HeaderName) -> bool {
+    [
+        AUTHORIZATION,
+        http::header::PROXY_AUTHORIZATION,
+        http::header::COOKIE,
+    ]
+    .contains(name)
+}
+
+/// `url` with everything between `://` and the host's `@` replaced by `***`, so that a
+/// password never reaches a report, a message or a log.
+pub(crate) fn hide_user_info(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|at| at + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..scheme_end], &rest[at..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn user_info_becomes_basic_authorization_and_never_the_host() {
+        let target = HttpTarget::from_url("http://al%40ice:s%3Acret@127.0.0.1:9/x")
+            .await
+            .unwrap();
+        assert_eq!(target.headers[HOST], "127.0.0.1:9");
+        let expected = base64::engine::general_purpose::STANDARD.encode("al@ice:s:cret");
+        assert_eq!(
+            target.headers[AUTHORIZATION],
+            format!("Basic {expected}").as_str()
+        );
+        assert!(target.headers[AUTHORIZATION].is_sensitive());
+        assert_eq!(target.url(), "http://***@127.0.0.1:9/x");
+        assert!(
+            !format!("{target:?}").contains(&expected),
+            "Debug hides credentials"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_user_without_a_password_still_authenticates() {
+        let target = HttpTarget::from_url("http://token@127.0.0.1:9/")
+            .await
+            .unwrap();
+        let expected = base64::engine::general_purpose::STANDARD.encode("token:");
+        assert_eq!(
+            target.headers[AUTHORIZATION],
+            format!("Basic {expected}").as_str()
+        );
+    }
+
+    #[tokio::test]
+    async fn errors_never_show_the_password() {
+        let error = HttpTarget::from_url("https://u:hunter2@127.0.0.1/")
+            .await
+            .unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+        let error = HttpTarget::from_url("http://u:hunter2@bad host/")
+            .await
+            .unwrap_err();
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+
+    #[test]
+    fn hides_user_info_only_in_the_authority() {
+        assert_eq!(hide_user_info("http://a:b@h:1/p@q"), "http://***@h:1/p@q");
+        assert_eq!(hide_user_info("http://h/p@q"), "http://h/p@q");
+        assert_eq!(hide_user_info("not a url"), "not a url");
+    }
+
+    #[tokio::test]
+    async fn resolves_every_address_and_brackets_an_ipv6_host_only_in_the_header() {
+        let target = HttpTarget::from_url("http://[::1]:9/").await.unwrap();
+        assert_eq!(target.addrs, ["[::1]:9".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(target.headers[HOST], "[::1]:9");
+    }
+}
