@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use sentinel_core::source::CacheConfig;
 use sentinel_duration::parse_duration;
+use sentinel_load::raise_open_file_limit;
 use sentinel_server::{
     CredentialService, Limits, RESERVED_DESCRIPTORS, Server, Token, fit_connections,
 };
@@ -94,8 +95,7 @@ impl ServerArgs {
             ..CacheConfig::default()
         };
         let issuance = Issuance::prepare_with(issue, Some(cache)).await?;
-        let budget = fit_connections(self.max_connections)
-            .context("cannot read the open-file limit (RLIMIT_NOFILE)")?;
+        let budget = fit_connections(raise_open_file_limit(), self.max_connections);
         if budget.lowered {
             eprintln!(
                 "sentinel: --max-connections {} lowered to {}: the open-file limit is {} and {} \
