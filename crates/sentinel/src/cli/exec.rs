@@ -49,7 +49,7 @@ pub struct ExecArgs {
 /// Runs `sentinel exec`.
 pub fn run(args: ExecArgs) -> ExitCode {
     if args.server {
-        return super::exec_server::run(&args.issue, &args.command, args.kill_after);
+        return super::exec_server::run(&args.issue, &args.remote, &args.command, args.kill_after);
     }
     let (credentials, region) = match block_on(obtain(&args.issue, &args.remote)) {
         Ok(issued) => issued,

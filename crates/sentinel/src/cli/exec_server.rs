@@ -4,29 +4,37 @@
 //! session's lifetime, and every refresh is a policy decision.
 
 use std::ffi::OsString;
+use std::net::SocketAddr;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitCode;
-
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
-use sentinel_server::Token;
+use sentinel_server::{Limits, Server, Token};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::issue::IssueArgs;
+use super::remote::RemoteArgs;
 use super::serve::ServerArgs;
 use super::{child_env, signals};
 
 /// Runs CMD against its own server; exits with CMD's status (128 + N if signal N ended it).
 /// `kill_after` is how long CMD may take to exit after a signal that ends processes.
-pub fn run(issue: &IssueArgs, command: &[OsString], kill_after: Duration) -> ExitCode {
-    super::block_on(serve_and_run(issue, command, kill_after))
+pub fn run(
+    issue: &IssueArgs,
+    remote: &RemoteArgs,
+    command: &[OsString],
+    kill_after: Duration,
+) -> ExitCode {
+    super::block_on(serve_and_run(issue, remote, command, kill_after))
         .unwrap_or_else(|error| super::fail(&error))
 }
 
 async fn serve_and_run(
     issue: &IssueArgs,
+    remote: &RemoteArgs,
     command: &[OsString],
     kill_after: Duration,
 ) -> Result<ExitCode> {
@@ -34,10 +42,28 @@ async fn serve_and_run(
         .split_first()
         .ok_or_else(|| anyhow!("no command given after --"))?;
     let token = Token::generate()?;
-    let (server, issuance) = ServerArgs::loopback().bind(issue, token.clone()).await?;
+    // With a remote server, every SDK refresh is a request to it; otherwise to a broker here.
+    let (server, region) = match remote.source(&issue.profile, issue.sts_timeout).await? {
+        Some(source) => {
+            let region = source.region();
+            let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+            let server = Server::bind_forwarding(
+                loopback,
+                Limits::default(),
+                token.clone(),
+                Arc::new(source),
+            )
+            .await?;
+            (server, region)
+        }
+        None => {
+            let (server, issuance) = ServerArgs::loopback().bind(issue, token.clone()).await?;
+            (server, issuance.settings.region)
+        }
+    };
     let mut child = tokio::process::Command::new(program);
     child.args(arguments);
-    child_env::prepare(child.as_std_mut(), issuance.settings.region.as_deref());
+    child_env::prepare(child.as_std_mut(), region.as_deref());
     child
         .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", server.url())
         .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.expose())

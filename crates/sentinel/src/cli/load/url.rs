@@ -7,12 +7,22 @@ use anyhow::Context;
 use sentinel_load::http::{HttpDriver, HttpTarget};
 use sentinel_load::{LoadTest, LoadTestConfig, LoadTestResult, Verdict};
 
+use super::files::RunFiles;
 use super::report::{self, Judged};
 use super::{LoadArgs, Outcome, session};
 
 /// Runs one load at the URL and reports it.
 pub async fn run(args: &LoadArgs) -> Outcome {
-    match run_at(args, args.url_load()).await {
+    let mut config = args.url_load();
+    let title = args.url.as_deref().map(shown).unwrap_or_default();
+    let files = match RunFiles::open(&args.report, &title, None, &mut config) {
+        Ok(files) => files,
+        Err(error) => {
+            eprintln!("sentinel: {error:#}");
+            return Outcome::Usage;
+        }
+    };
+    match run_at(args, config).await {
         Ok((result, verdicts)) => report::finish(
             &Judged {
                 result: &result,
@@ -20,7 +30,7 @@ pub async fn run(args: &LoadArgs) -> Outcome {
                 findings: None,
             },
             &args.report,
-            args.report.hgrm.as_deref(),
+            files,
         ),
         Err(error) => {
             eprintln!("sentinel: {error:#}");
@@ -76,4 +86,29 @@ async fn target(args: &LoadArgs) -> anyhow::Result<HttpTarget> {
         };
     }
     Ok(target)
+}
+
+/// `url` as a report may show it: any user info (`user:password@`) replaced by `***`.
+fn shown(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}://***@{host}{path}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn user_info_never_shows() {
+        assert_eq!(shown("http://u:secret@h:8/p?q"), "http://***@h:8/p?q");
+        assert_eq!(shown("http://h/a@b"), "http://h/a@b");
+        assert_eq!(shown("not a url"), "not a url");
+    }
 }
