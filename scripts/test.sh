@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test from a clean clone: installs the moto AWS emulator and the real AWS clients
 # (boto3, the AWS CLI) into .venv, starts two moto instances on 127.0.0.1 (one that checks no
-# signature, one that checks every signature and IAM decision), runs the whole test suite, the
-# load scenarios included, and stops them again, whatever happens.
+# signature, one that checks every signature and IAM decision), installs Debian's chromium when
+# missing (the HTML load report is checked in it), runs the whole test suite, the load
+# scenarios included, and stops them again, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -18,6 +19,16 @@ if ! "$venv/bin/python" -c 'import moto, boto3, awscli' 2>/dev/null; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/test-requirements.txt
 fi
+
+# The HTML load report is checked in a real browser: Debian's headless Chromium.
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "==> installing chromium (the HTML report's browser test)"
+    sudo_cmd=""
+    if [ "$(id -u)" -ne 0 ]; then sudo_cmd=sudo; fi
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
+fi
+export SENTINEL_TEST_CHROMIUM=chromium
 
 free_port() { "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 mkdir -p target

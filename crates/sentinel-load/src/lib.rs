@@ -103,6 +103,7 @@ pub use error::RequestError;
 pub use exchange::Exchange;
 pub use merge::{MergeError, merge};
 pub use mix::{MAX_TOTAL_WEIGHT, Mix, MixError};
+pub use open_files::raise_limit as raise_open_file_limit;
 pub use progress::{Progress, ProgressSnapshot};
 pub use report::{write_figures, write_hgrm, write_text};
 pub use result::{
