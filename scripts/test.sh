@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test from a clean clone: installs the moto AWS emulator and the real AWS clients
-# (boto3, the AWS CLI) into .venv, starts two moto instances on 127.0.0.1 (one that checks no
-# signature, one that checks every signature and IAM decision), runs the whole test suite, the
-# load scenarios included, and stops them again, whatever happens.
+# Runs every test from a clean clone: installs nginx (for the load tests), the moto AWS emulator
+# and the real AWS clients (boto3, the AWS CLI) into .venv, starts two moto instances on
+# 127.0.0.1 (one that checks no signature, one that checks every signature and IAM decision),
+# runs the whole test suite, the load scenarios included, and stops them again, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -11,6 +11,15 @@ venv=$root/.venv
 if ! command -v cargo-nextest >/dev/null 2>&1; then
     echo "==> installing cargo-nextest"
     cargo install --locked cargo-nextest
+fi
+
+# The load tests run against Debian's nginx where a real server's configuration gives the
+# behaviour under test (closing idle keep-alive connections).
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+    echo "==> installing nginx"
+    sudo=$([ "$(id -u)" -eq 0 ] || echo sudo)
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq nginx-light >/dev/null \
+        || $sudo apt-get install -y -qq nginx >/dev/null
 fi
 
 if ! "$venv/bin/python" -c 'import moto, boto3, awscli' 2>/dev/null; then

@@ -86,6 +86,9 @@ pub use progress::{Progress, ProgressSnapshot};
 pub use report::{write_hgrm, write_text};
 pub use result::{Histograms, LoadTestResult, Percentiles, RequestCounts};
 pub use runner::{LoadTest, RequestContext, run_load_test};
-pub use search::{RateSearch, SearchStep};
+pub use search::{
+    DEFAULT_LAG_BOUND, DEFAULT_SUCCESS, Found, MAX_STEPS, PRECISION, Probe, RateSearch, SearchStep,
+    StepVerdict, judge_step, step_thresholds,
+};
 pub use threshold::{Breach, Threshold, ThresholdError};
 pub use verdict::{Verdict, judge};

@@ -31,7 +31,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use self::connection::{Connection, Failure, Response};
-pub use self::target::{HttpTarget, TargetError};
+pub use self::target::{HttpTarget, TargetError, hide_user_info};
 use crate::error::RequestError;
 use crate::open_files;
 use crate::runner::RequestContext;

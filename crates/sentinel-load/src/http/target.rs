@@ -155,7 +155,7 @@ fn is_credential(name: &HeaderName) -> bool {
 
 /// `url` with everything between `://` and the host's `@` replaced by `***`, so that a
 /// password never reaches a report, a message or a log.
-pub(crate) fn hide_user_info(url: &str) -> String {
+pub fn hide_user_info(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|at| at + 3) else {
         return url.to_owned();
     };

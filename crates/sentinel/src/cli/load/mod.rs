@@ -4,7 +4,10 @@
 //! path (`--scenario`, in [`scenarios`]; with neither, every scenario briefly). Everything around
 //! the run itself (progress bar and Ctrl-C in [`session`], the text/JSON/`.hgrm` report in
 //! [`report`]) is shared by both kinds of target; [`find_max`] searches the highest rate either
-//! sustains. This module holds the flags and the one place they become a load configuration.
+//! sustains. This module holds the flags, the one place they become a load configuration, and
+//! the one Ctrl-C watcher of the command: it is listening from the first moment to the last
+//! (resolving a host, opening connections, running, pausing between find-max steps), and every
+//! run's cancellation token is a child of its token.
 
 mod find_max;
 mod interrupt;
@@ -20,6 +23,7 @@ use std::time::Duration;
 use clap::Args;
 use sentinel_duration::parse_duration;
 use sentinel_load::LoadTestConfig;
+use tokio_util::sync::CancellationToken;
 
 use super::Outcome;
 
@@ -67,30 +71,49 @@ pub struct LoadArgs {
     body: Option<String>,
     #[command(flatten)]
     report: report::ReportArgs,
+    /// Cancelled by the first Ctrl-C.
+    #[arg(skip)]
+    stop: CancellationToken,
 }
 
 /// Runs `sentinel load`.
 pub fn run(args: LoadArgs) -> Outcome {
     super::block_on(async {
-        Ok(if args.find_max {
+        let watcher = interrupt::watch(args.stop.clone());
+        let outcome = if args.find_max {
             find_max::run(&args).await
         } else if args.url.is_some() {
             url::run(&args).await
         } else {
             scenarios::run(&args).await
-        })
+        };
+        watcher.abort();
+        Ok(outcome)
     })
     .unwrap_or_else(|error| super::fail(&error))
 }
 
+/// The outcome of a command that ended in `error`: interrupted if Ctrl-C caused it, else a
+/// failure, named on stderr.
+fn failed(error: &anyhow::Error) -> Outcome {
+    if error.is::<interrupt::Interrupted>() {
+        eprintln!("sentinel: {error}");
+        Outcome::Interrupted
+    } else {
+        super::fail(error)
+    }
+}
+
 impl LoadArgs {
-    /// `base` with the load flags given on the command line in place of its own values.
+    /// `base` with the load flags given on the command line in place of its own values, and
+    /// stopped by the command's Ctrl-C.
     fn load(&self, base: LoadTestConfig) -> LoadTestConfig {
         LoadTestConfig {
             requests_per_second: self.rate.unwrap_or(base.requests_per_second),
             duration: self.duration.unwrap_or(base.duration),
             workers: self.workers.unwrap_or(base.workers),
             timeout: self.timeout.unwrap_or(base.timeout),
+            cancel: self.stop.child_token(),
             ..base
         }
     }

@@ -7,6 +7,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use sentinel_load::http::HttpStats;
 use sentinel_load::{LoadTestResult, Threshold, Verdict, write_hgrm, write_text};
 use sentinel_scenarios::{Findings, ScenarioRun};
 use serde::Serialize;
@@ -39,6 +40,8 @@ pub struct Judged<'a> {
     pub verdicts: &'a [Verdict],
     /// A scenario's own figures and checks.
     pub findings: Option<&'a Findings>,
+    /// What the HTTP client did, for a `--url` run.
+    pub http: Option<&'a HttpStats>,
 }
 
 impl<'a> Judged<'a> {
@@ -48,6 +51,7 @@ impl<'a> Judged<'a> {
             result: &run.result,
             verdicts: &run.thresholds,
             findings: Some(&run.findings),
+            http: None,
         }
     }
 
@@ -75,6 +79,8 @@ struct JsonReport<'a> {
     result: &'a LoadTestResult,
     #[serde(flatten)]
     findings: Option<&'a Findings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http: Option<&'a HttpStats>,
     thresholds: &'a [Verdict],
 }
 
@@ -83,6 +89,7 @@ pub fn write_json(out: &mut impl Write, judged: &Judged) -> io::Result<()> {
     let report = JsonReport {
         result: judged.result,
         findings: judged.findings,
+        http: judged.http,
         thresholds: judged.verdicts,
     };
     // Through a JSON value, whose map keeps its keys sorted, so the order is the same whatever
@@ -95,6 +102,14 @@ pub fn write_json(out: &mut impl Write, judged: &Judged) -> io::Result<()> {
 /// Writes `judged` as text: the load generator's report, then the thresholds and the checks.
 pub fn write_report(out: &mut impl Write, judged: &Judged) -> io::Result<()> {
     write_text(judged.result, out)?;
+    if let Some(http) = judged.http {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "HTTP        {} connections opened, {} requests sent again on a fresh connection",
+            http.connections_opened, http.retried
+        )?;
+    }
     if !judged.verdicts.is_empty() {
         writeln!(out)?;
         writeln!(out, "Thresholds")?;
@@ -209,6 +224,7 @@ mod tests {
             result: &result,
             verdicts: &verdicts,
             findings: Some(&findings),
+            http: None,
         };
         let generator = text(|out| write_text(&result, out));
         assert_eq!(
@@ -222,6 +238,7 @@ mod tests {
             result: &result,
             verdicts: &[],
             findings: None,
+            http: None,
         };
         assert_eq!(text(|out| write_report(out, &bare)), generator);
     }
@@ -235,6 +252,7 @@ mod tests {
             result: &result,
             verdicts: &verdicts,
             findings: Some(&findings),
+            http: None,
         };
         let line = text(|out| write_json(out, &judged));
         assert!(line.ends_with("}\n") && line.lines().count() == 1, "{line}");
@@ -260,6 +278,34 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_url_run_reports_what_its_http_client_did() {
+        let result = result(10, 5).await;
+        let http = HttpStats {
+            connections_opened: 4,
+            retried: 3,
+        };
+        let judged = Judged {
+            result: &result,
+            verdicts: &[],
+            findings: None,
+            http: Some(&http),
+        };
+        let report = text(|out| write_report(out, &judged));
+        assert!(
+            report.ends_with(
+                "\nHTTP        4 connections opened, 3 requests sent again on a fresh connection\n"
+            ),
+            "{report}"
+        );
+        let line = text(|out| write_json(out, &judged));
+        let value: Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!(
+            value["http"],
+            json!({"connections_opened": 4, "retried": 3})
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_interruption_outranks_a_failure_which_outranks_success() {
         let mut result = result(10, 5).await;
         let held = sentinel_load::judge(&thresholds(&["success>=0%"]), &result);
@@ -268,6 +314,7 @@ mod tests {
             result: &result,
             verdicts,
             findings,
+            http: None,
         };
         let failed_check = findings(false);
         assert_eq!(judged(&held, None).outcome(), Outcome::Success);
@@ -281,6 +328,7 @@ mod tests {
             result: &result,
             verdicts: &breached,
             findings: None,
+            http: None,
         };
         assert_eq!(interrupted.outcome(), Outcome::Interrupted);
     }

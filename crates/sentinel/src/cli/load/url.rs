@@ -4,24 +4,37 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use sentinel_load::http::{HttpDriver, HttpTarget};
-use sentinel_load::{LoadTest, LoadTestConfig, LoadTestResult, Verdict};
+use sentinel_load::http::{HttpDriver, HttpStats, HttpTarget};
+use sentinel_load::{LoadTest, LoadTestConfig, LoadTestResult, Threshold, Verdict};
 
+use super::interrupt::Interrupted;
 use super::report::{self, Judged};
 use super::{LoadArgs, Outcome, session};
 
+/// One judged run at the URL.
+pub struct UrlRun {
+    /// The load generator's result.
+    pub result: LoadTestResult,
+    /// Each threshold, judged once.
+    pub verdicts: Vec<Verdict>,
+    /// What the HTTP client did besides sending requests.
+    pub http: HttpStats,
+}
+
 /// Runs one load at the URL and reports it.
 pub async fn run(args: &LoadArgs) -> Outcome {
-    match run_at(args, args.url_load()).await {
-        Ok((result, verdicts)) => report::finish(
+    match run_at(args, args.url_load(), &args.report.thresholds).await {
+        Ok(run) => report::finish(
             &Judged {
-                result: &result,
-                verdicts: &verdicts,
+                result: &run.result,
+                verdicts: &run.verdicts,
                 findings: None,
+                http: Some(&run.http),
             },
             &args.report,
             args.report.hgrm.as_deref(),
         ),
+        Err(error) if error.is::<Interrupted>() => super::failed(&error),
         Err(error) => {
             eprintln!("sentinel: {error:#}");
             Outcome::Usage
@@ -29,13 +42,18 @@ pub async fn run(args: &LoadArgs) -> Outcome {
     }
 }
 
-/// Runs a load at the URL with `config` (progress, Ctrl-C) and judges the thresholds. Fails,
-/// before any request, on flags that cannot make a request.
+/// Runs a load at the URL with `config` (progress, Ctrl-C) over connections opened first, and
+/// judges `thresholds`. Fails, before any request, on flags that cannot make a request, and
+/// with [`Interrupted`] if Ctrl-C came while the host was resolved.
 pub async fn run_at(
     args: &LoadArgs,
     config: LoadTestConfig,
-) -> anyhow::Result<(LoadTestResult, Vec<Verdict>)> {
-    let target = target(args).await?;
+    thresholds: &[Threshold],
+) -> anyhow::Result<UrlRun> {
+    let target = tokio::select! {
+        target = target(args) => target?,
+        () = args.stop.cancelled() => return Err(Interrupted("the host was resolved").into()),
+    };
     let workers = config.workers;
     let test = LoadTest::new(config)?;
     let driver = HttpDriver::new(target, workers)?;
@@ -43,12 +61,17 @@ pub async fn run_at(
     driver
         .open_connections(test.timeout(), &test.cancel_token())
         .await;
+    let request = Arc::clone(&driver);
     let result = session::run(test, args.report.quiet, move |ctx| {
-        Arc::clone(&driver).request(ctx)
+        Arc::clone(&request).request(ctx)
     })
     .await;
-    let verdicts = sentinel_load::judge(&args.report.thresholds, &result);
-    Ok((result, verdicts))
+    let verdicts = sentinel_load::judge(thresholds, &result);
+    Ok(UrlRun {
+        result,
+        verdicts,
+        http: driver.stats(),
+    })
 }
 
 /// The request every worker sends, from the flags.
