@@ -34,7 +34,7 @@ pub const MAX_PACING_SLACK: Duration = Duration::from_millis(1);
 
 impl LoadTestConfig {
     /// A configuration with the given rate and duration, 64 workers, a 2 s timeout, a 1 s grace
-    /// period, a 250 µs pacing slack and a fresh cancellation token.
+    /// period, a 500 µs pacing slack and a fresh cancellation token.
     pub fn new(requests_per_second: f64, duration: Duration) -> Self {
         Self {
             requests_per_second,
@@ -43,7 +43,7 @@ impl LoadTestConfig {
             timeout: Duration::from_secs(2),
             grace: Duration::from_secs(1),
             cancel: CancellationToken::new(),
-            pacing_slack: Duration::from_micros(250),
+            pacing_slack: Duration::from_micros(500),
         }
     }
 

@@ -45,8 +45,9 @@ pub struct LoadArgs {
     /// --url, every scenario runs briefly.
     #[arg(long, value_name = "NAME|all")]
     scenario: Option<scenarios::Choice>,
-    /// Search the highest rate at which the thresholds hold (short steps, doubling then
-    /// bisecting) for one --scenario or the --url.
+    /// Search the highest rate at which the thresholds hold, for one --scenario or the --url:
+    /// short steps, doubling then bisecting, the maximum confirmed by a second run; a step the
+    /// generator itself could not keep is named generator-limited.
     #[arg(long)]
     find_max: bool,
     /// The decision log the `issuance` scenario appends to [default: a temporary file].
@@ -60,6 +61,8 @@ pub struct LoadArgs {
     workers: Option<usize>,
     #[arg(long, value_parser = parse_duration, help = help::timeout())]
     timeout: Option<Duration>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help = help::pacing_slack())]
+    pacing_slack: Option<Duration>,
     /// The HTTP method.
     #[arg(long, default_value = "GET")]
     method: String,
@@ -113,6 +116,7 @@ impl LoadArgs {
             duration: self.duration.unwrap_or(base.duration),
             workers: self.workers.unwrap_or(base.workers),
             timeout: self.timeout.unwrap_or(base.timeout),
+            pacing_slack: self.pacing_slack.unwrap_or(base.pacing_slack),
             cancel: self.stop.child_token(),
             ..base
         }
@@ -170,6 +174,17 @@ mod help {
             "At most this many requests in flight, one connection each [default: {} for \
              --url, the scenario's own otherwise]",
             library().workers
+        )
+    }
+
+    pub fn pacing_slack() -> String {
+        format!(
+            "How late a request may be released so that one timer wakeup sends every request \
+             due within it: more slack costs less CPU at high rates, and shows in the schedule \
+             lag (latency is measured from the due time either way) [default: {:?}, at most \
+             {:?}]",
+            library().pacing_slack,
+            sentinel_load::MAX_PACING_SLACK
         )
     }
 

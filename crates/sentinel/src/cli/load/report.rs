@@ -24,7 +24,9 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     pub hgrm: Option<PathBuf>,
     /// Fail (exit 1) unless the result meets EXPR: `p50|p90|p95|p99|p999|max` `<`/`<=` a
-    /// duration (`p99<10ms`), `success>=99%` or `throughput>=800`. Repeatable.
+    /// duration (`p99<10ms`: 99% of the due requests succeeded within 10 ms; a failed or missed
+    /// request counts as slower than any bound), `success>=99%` (or `0.99`) or
+    /// `throughput>=800` (ok/s of the schedule). Repeatable.
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<Threshold>,
     /// No progress bar.
