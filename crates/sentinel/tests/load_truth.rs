@@ -94,11 +94,11 @@ fn find_max_against_a_target_that_only_answers_503_finds_no_rate() {
     assert!(stdout.contains("no rate held"), "{stdout}");
 }
 
-#[test]
-fn ctrl_c_during_find_max_reports_the_steps_so_far_as_one_json_object() {
+/// A find-max at a healthy target, interrupted by Ctrl-C `after` it started; `extra` flags.
+fn interrupted_find_max(after: Duration, extra: &[&str]) -> std::process::Output {
     let target = server();
     let url = target.url("/ok");
-    let child = spawn_sentinel(&[
+    let mut args = vec![
         "--url",
         &url,
         "--find-max",
@@ -108,10 +108,10 @@ fn ctrl_c_during_find_max_reports_the_steps_so_far_as_one_json_object() {
         "300ms",
         "--threshold",
         "p99<1s",
-        "--json",
-    ]);
-    // Long enough for a few steps (each 300 ms after a 500 ms pause), far from the end.
-    std::thread::sleep(Duration::from_millis(2500));
+    ];
+    args.extend_from_slice(extra);
+    let child = spawn_sentinel(&args);
+    std::thread::sleep(after);
     let began = Instant::now();
     interrupt(&child);
     let output = child.wait_with_output().unwrap();
@@ -121,6 +121,13 @@ fn ctrl_c_during_find_max_reports_the_steps_so_far_as_one_json_object() {
         began.elapsed()
     );
     assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    output
+}
+
+#[test]
+fn ctrl_c_during_find_max_reports_the_steps_so_far_as_one_json_object() {
+    // Long enough for a few steps (each 300 ms after a 500 ms pause), far from the end.
+    let output = interrupted_find_max(Duration::from_millis(2500), &["--json"]);
     let v = json(&output);
     assert_eq!(v["interrupted"], true, "{v}");
     let steps = v["steps"].as_array().unwrap();
@@ -138,23 +145,7 @@ fn ctrl_c_during_find_max_reports_the_steps_so_far_as_one_json_object() {
 
 #[test]
 fn ctrl_c_during_find_max_in_text_says_what_ran() {
-    let target = server();
-    let url = target.url("/ok");
-    let child = spawn_sentinel(&[
-        "--url",
-        &url,
-        "--find-max",
-        "--rate",
-        "50",
-        "--duration",
-        "300ms",
-        "--threshold",
-        "p99<1s",
-    ]);
-    std::thread::sleep(Duration::from_millis(1800));
-    interrupt(&child);
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    let output = interrupted_find_max(Duration::from_millis(1800), &[]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("   1        50"), "{stdout}");
     assert!(stdout.contains("\ninterrupted after "), "{stdout}");
