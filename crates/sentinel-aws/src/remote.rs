@@ -20,6 +20,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use sentinel_core::issuer::Credentials;
 use sentinel_server::remote::{CredentialsRequest, REMOTE_CREDENTIALS_PATH};
+use sentinel_server::{ForwardCredentials, Forwarded};
 use serde::Deserialize;
 
 use crate::profile::{BaseCredentials, ProfileSettings};
@@ -277,6 +278,31 @@ impl RemoteSource {
     /// The region of the caller's own configuration, to hand on to a command.
     pub fn region(&self) -> Option<String> {
         self.base.region().map(ToString::to_string)
+    }
+}
+
+#[async_trait::async_trait]
+impl ForwardCredentials for RemoteSource {
+    async fn credentials(&self) -> Result<Credentials, Forwarded> {
+        RemoteSource::credentials(self)
+            .await
+            .map_err(|error| match error {
+                RemoteError::Refused {
+                    status,
+                    code,
+                    message,
+                    ..
+                } => Forwarded {
+                    status,
+                    code,
+                    message,
+                },
+                other => Forwarded {
+                    status: 502,
+                    code: "RemoteUnavailable".to_owned(),
+                    message: other.to_string(),
+                },
+            })
     }
 }
 

@@ -1,16 +1,35 @@
 //! What a load test is asked to do, and the checks that refuse a test that cannot run.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
+
+use crate::segment::Segment;
+use crate::stages::{RateProfile, Stage};
+use crate::timeline::TimelineSink;
 
 /// The parameters of one open-loop run.
 #[derive(Debug, Clone)]
 pub struct LoadTestConfig {
-    /// Target rate: request *i* is due at `start + i / requests_per_second`.
+    /// Target rate: request *i* is due at `start + i / requests_per_second`. With
+    /// [`LoadTestConfig::stages`], the rate the first stage ramps from (0 allowed).
     pub requests_per_second: f64,
-    /// How long requests are scheduled for; `rate × duration` requests are due in total.
+    /// How long requests are scheduled for; `rate × duration` requests are due in total. With
+    /// stages, their total duration (see [`LoadTestConfig::with_stages`]).
     pub duration: Duration,
+    /// Arrival-rate stages: when not empty, the rate ramps (or holds) through them in turn and
+    /// request *i* is due where the integral of the rate reaches *i*.
+    pub stages: Vec<Stage>,
+    /// The share of the schedule this run sends ([`Segment::WHOLE`] unless the schedule is
+    /// split between generators).
+    pub segment: Segment,
+    /// The wall-clock instant the schedule starts (shared by every generator of a split
+    /// schedule); `None` starts it when the run starts. A start already past by more than the
+    /// first interval (the time until this run's second request is due) is refused.
+    pub start_at: Option<SystemTime>,
+    /// Record a per-second timeline (keyed by due time) into the result, handing each second to
+    /// the sink as it closes.
+    pub timeline: Option<TimelineSink>,
     /// At most this many requests are in flight at once (one worker each).
     pub workers: usize,
     /// A request still running after this long (from its actual send) is cancelled and counted
@@ -44,14 +63,59 @@ impl LoadTestConfig {
             grace: Duration::from_secs(1),
             cancel: CancellationToken::new(),
             pacing_slack: Duration::from_micros(500),
+            stages: Vec::new(),
+            segment: Segment::WHOLE,
+            start_at: None,
+            timeline: None,
+        }
+    }
+
+    /// This configuration ramping from `requests_per_second` through `stages`, its duration
+    /// their total.
+    pub fn with_stages(self, stages: Vec<Stage>) -> Self {
+        Self {
+            duration: stages.iter().map(|stage| stage.duration).sum(),
+            stages,
+            ..self
+        }
+    }
+
+    /// The rate over time this configuration schedules.
+    pub(crate) fn profile(&self) -> RateProfile {
+        if self.stages.is_empty() {
+            RateProfile::constant(self.requests_per_second, self.duration)
+        } else {
+            RateProfile::staged(self.requests_per_second, &self.stages)
+        }
+    }
+
+    /// This run's mean scheduled rate (its share of the schedule, over the whole duration),
+    /// requests per second: what a throughput expectation should be measured against.
+    pub fn mean_rate(&self) -> f64 {
+        let seconds = self.duration.as_secs_f64();
+        if seconds > 0.0 {
+            self.profile().total() / self.segment.count() as f64 / seconds
+        } else {
+            0.0
         }
     }
 
     /// Checks the configuration and returns the number of requests it schedules.
     pub(crate) fn validate(&self) -> Result<u64, ConfigError> {
         let rate = self.requests_per_second;
-        if !rate.is_finite() || rate <= 0.0 {
+        let staged = !self.stages.is_empty();
+        if !rate.is_finite() || rate < 0.0 || (rate == 0.0 && !staged) {
             return Err(ConfigError::Rate(rate));
+        }
+        if let Some(stage) = self
+            .stages
+            .iter()
+            .find(|stage| stage.duration.is_zero() || !stage.rate.is_finite() || stage.rate < 0.0)
+        {
+            return Err(ConfigError::Stage(stage.to_string()));
+        }
+        if staged && self.duration != self.stages.iter().map(|stage| stage.duration).sum() {
+            return Err(ConfigError::StagesDuration(self.duration));
         }
         if self.duration.is_zero() {
             return Err(ConfigError::Duration);
@@ -65,26 +129,52 @@ impl LoadTestConfig {
         if self.pacing_slack > MAX_PACING_SLACK {
             return Err(ConfigError::PacingSlack(self.pacing_slack));
         }
-        let target = (rate * self.duration.as_secs_f64() + 1e-9).floor();
-        if target < 1.0 {
+        let profile = self.profile();
+        let whole = (profile.total() + 1e-9).floor();
+        if whole > u32::MAX as f64 * 16.0 {
+            return Err(ConfigError::TooManyRequests(whole));
+        }
+        let target = self.segment.share_of(whole as u64);
+        if target < 1 {
             return Err(ConfigError::NoRequests {
                 rate,
                 duration: self.duration,
             });
         }
-        if target > u32::MAX as f64 * 16.0 {
-            return Err(ConfigError::TooManyRequests(target));
+        if let Some(at) = self.start_at {
+            // Late by up to the first interval (until this run's second request is due), only the
+            // first request is late; later than that, the start would be a burst.
+            let first = profile.time_of(self.segment.global(1) as f64);
+            let late = SystemTime::now()
+                .duration_since(at)
+                .unwrap_or(Duration::ZERO)
+                .as_secs_f64();
+            if late > first {
+                return Err(ConfigError::StartPassed(Duration::from_secs_f64(late)));
+            }
         }
-        Ok(target as u64)
+        Ok(target)
     }
 }
 
 /// Why a configuration was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
-    /// The rate is zero, negative or not a number.
+    /// The rate is zero (without stages), negative or not a number.
     #[error("the rate must be a positive number of requests per second, not {0}")]
     Rate(f64),
+    /// A stage has no duration or a rate that is negative or not a number.
+    #[error("stage {0}: a stage needs a duration above zero and a rate of 0 or more")]
+    Stage(String),
+    /// The duration is not the stages' total.
+    #[error("a staged run lasts as long as its stages together, not {0:?}")]
+    StagesDuration(Duration),
+    /// The shared start instant is already further past than this run's first due time.
+    #[error(
+        "the start instant passed {0:?} ago, before this generator's first request was due: \
+         give a --start-at far enough ahead for every generator to be ready"
+    )]
+    StartPassed(Duration),
     /// The duration is zero.
     #[error("the duration must be longer than zero")]
     Duration,

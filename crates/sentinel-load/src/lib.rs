@@ -17,7 +17,14 @@
 //!   into [`Verdict`]s;
 //! - [`http`]: a keep-alive HTTP/1.1 request function, one connection per worker, opened
 //!   before the run;
-//! - [`RateSearch`]: the bookkeeping of a search for the highest rate a target sustains.
+//! - [`RateSearch`]: the bookkeeping of a search for the highest rate a target sustains;
+//! - [`Stage`]s: an arrival rate that ramps and holds over the run, request *i* due where the
+//!   integral of the rate reaches *i*;
+//! - the [`Second`]s of a timeline keyed by due time, recorded in flat memory and handed to a
+//!   [`TimelineSink`] as each second closes;
+//! - [`Segment`]s: one schedule split between N generators, whose results [`merge()`] adds up
+//!   through their histograms (carried in the HdrHistogram interchange encoding, see
+//!   [`interchange`]).
 //!
 //! The crate knows nothing about what it loads: a request is any async function returning
 //! `Result<(), RequestError>`.
@@ -66,6 +73,8 @@
 mod config;
 mod error;
 pub mod http;
+pub mod interchange;
+mod merge;
 mod open_files;
 mod pacing;
 #[cfg(target_os = "linux")]
@@ -77,18 +86,25 @@ mod result;
 mod runner;
 mod schedule;
 mod search;
+mod segment;
+mod stages;
 mod threshold;
+mod timeline;
 mod verdict;
 
 pub use config::{ConfigError, LoadTestConfig, MAX_PACING_SLACK};
 pub use error::RequestError;
+pub use merge::{MergeError, merge};
 pub use progress::{Progress, ProgressSnapshot};
 pub use report::{write_hgrm, write_text};
-pub use result::{Histograms, LoadTestResult, Percentiles, RequestCounts};
+pub use result::{Histograms, LoadTestResult, Percentiles, RequestCounts, StageResult};
 pub use runner::{LoadTest, RequestContext, run_load_test};
 pub use search::{
     DEFAULT_LAG_BOUND, DEFAULT_SUCCESS, Found, MAX_STEPS, PRECISION, Probe, RateSearch, SearchStep,
     StepVerdict, judge_step, step_thresholds,
 };
+pub use segment::{Segment, SegmentError};
+pub use stages::{Stage, StageError};
 pub use threshold::{Breach, Threshold, ThresholdError};
+pub use timeline::{Second, SecondLatency, TimelineSink};
 pub use verdict::{Verdict, judge};

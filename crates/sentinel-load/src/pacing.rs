@@ -190,11 +190,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn releases_parked_requests_at_their_due_time_and_never_before() {
         let start = Instant::now() + Duration::from_millis(20);
-        let schedule = Schedule::new(start, 1000.0, Duration::from_millis(50), 50);
+        let schedule = Schedule::constant(start, 1000.0, Duration::from_millis(50));
         let gate = Arc::new(Gate::new(4, Duration::from_micros(200)));
         let stop = CancellationToken::new();
         let pacer = tokio::spawn({
-            let (gate, stop) = (Arc::clone(&gate), stop.clone());
+            let (gate, stop, schedule) = (Arc::clone(&gate), stop.clone(), schedule.clone());
             async move { gate.pace(&schedule, &stop).await }
         });
         let mut lateness = Vec::new();

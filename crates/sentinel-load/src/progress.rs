@@ -14,6 +14,10 @@ pub(crate) struct WorkerCounters {
     pub sent: AtomicU64,
     pub ok: AtomicU64,
     pub errors: AtomicU64,
+    /// The request this worker claimed last (not yet recorded, or recorded and about to be
+    /// followed by a higher one); `u64::MAX` once it has nothing more to claim. Every request
+    /// below the lowest of these (and below the next unclaimed one) has been recorded.
+    pub claimed: AtomicU64,
 }
 
 /// A shared handle on a run's live counters; clone it freely and read it from any thread.
@@ -61,6 +65,17 @@ impl Progress {
 
     pub(crate) fn worker(&self, index: usize) -> &WorkerCounters {
         &self.inner.workers[index]
+    }
+
+    /// The lowest request index some worker may still record (see
+    /// [`WorkerCounters::claimed`]).
+    pub(crate) fn lowest_claimed(&self) -> u64 {
+        self.inner
+            .workers
+            .iter()
+            .map(|worker| worker.claimed.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(u64::MAX)
     }
 
     /// Sums the workers' counters now.

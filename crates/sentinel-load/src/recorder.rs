@@ -7,6 +7,10 @@
 //! it (a thread-local), so a shard's lock is in practice never contended; a thread that
 //! records for two runs in turn claims a new shard each time it switches, which stays correct
 //! and merely shares shards.
+//!
+//! A shard holds one [`Recorder`] per arrival-rate stage (one for a run without stages; the
+//! run's figures are their sum) and, when a timeline is recorded, the per-second slots that
+//! the timeline's collector drains a few times a second.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -18,6 +22,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use crate::error::RequestError;
+use crate::timeline::SecondSlot;
 
 /// Significant decimal digits kept by every histogram.
 pub(crate) const SIGNIFICANT_DIGITS: u8 = 3;
@@ -82,8 +87,8 @@ impl Recorder {
         }
     }
 
-    /// Adds everything `other` recorded (both made with the same bound).
-    fn add(&mut self, other: &Recorder) {
+    /// Adds everything `other` recorded.
+    pub fn add(&mut self, other: &Recorder) {
         for (into, from) in [
             (&mut self.latency, &other.latency),
             (&mut self.ok_latency, &other.ok_latency),
@@ -122,6 +127,55 @@ fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// Where in the run a request falls: its stage and the second of the schedule it was due in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Position {
+    /// The arrival-rate stage (0 without stages).
+    pub stage: usize,
+    /// Whole seconds from the schedule's start to the due time.
+    pub second: u64,
+}
+
+/// One thread's measurements: a recorder per stage and, with a timeline, per-second slots.
+#[derive(Debug)]
+pub(crate) struct ShardRecorder {
+    stages: Vec<Recorder>,
+    seconds: Option<Vec<SecondSlot>>,
+}
+
+impl ShardRecorder {
+    fn new(stages: usize, highest: Duration, timeline: bool) -> Self {
+        Self {
+            stages: (0..stages.max(1)).map(|_| Recorder::new(highest)).collect(),
+            seconds: timeline.then(Vec::new),
+        }
+    }
+
+    /// Records one sent request at `at`; see [`Recorder::record`].
+    pub fn record(
+        &mut self,
+        at: Position,
+        due: Instant,
+        sent: Instant,
+        done: Instant,
+        outcome: Result<(), RequestError>,
+    ) {
+        if let Some(seconds) = &mut self.seconds {
+            SecondSlot::of(seconds, at.second).sent(nanos(done - due), &outcome);
+        }
+        self.stages[at.stage].record(due, sent, done, outcome);
+    }
+}
+
+/// A run's measurements once every shard is added up.
+#[derive(Debug)]
+pub(crate) struct Merged {
+    /// One recorder per stage (one without stages).
+    pub stages: Vec<Recorder>,
+    /// The per-second slots not yet drained.
+    pub seconds: Vec<SecondSlot>,
+}
+
 /// A run's recorders, one per runtime thread; see the module documentation.
 #[derive(Debug)]
 pub(crate) struct Recorders {
@@ -134,7 +188,7 @@ pub(crate) struct Recorders {
 /// One shard, padded so that two shards never share a cache line.
 #[derive(Debug)]
 #[repr(align(128))]
-struct Shard(Mutex<Recorder>);
+struct Shard(Mutex<ShardRecorder>);
 
 /// Numbers runs so that a thread knows which run its cached shard belongs to.
 static RUNS: AtomicU64 = AtomicU64::new(0);
@@ -145,20 +199,20 @@ thread_local! {
 }
 
 impl Recorders {
-    /// `shards` empty recorders (one per thread that will record) holding values up to
-    /// `highest`.
-    pub fn new(shards: usize, highest: Duration) -> Self {
+    /// `shards` empty recorders (one per thread that will record), each with a recorder for
+    /// each of `stages` holding values up to `highest`, and per-second slots if `timeline`.
+    pub fn new(shards: usize, highest: Duration, stages: usize, timeline: bool) -> Self {
         Self {
             run: RUNS.fetch_add(1, Ordering::Relaxed),
             next_shard: AtomicUsize::new(0),
             shards: (0..shards.max(1))
-                .map(|_| Shard(Mutex::new(Recorder::new(highest))))
+                .map(|_| Shard(Mutex::new(ShardRecorder::new(stages, highest, timeline))))
                 .collect(),
         }
     }
 
     /// The calling thread's recorder, locked.
-    pub fn local(&self) -> MutexGuard<'_, Recorder> {
+    pub fn local(&self) -> MutexGuard<'_, ShardRecorder> {
         let shard = CLAIMED.with(|claimed| {
             let (run, shard) = claimed.get();
             if run == self.run {
@@ -175,18 +229,46 @@ impl Recorders {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Every shard added into one recorder.
-    pub fn merge(self) -> Recorder {
+    /// Takes every per-second slot recorded so far out of the shards.
+    pub fn drain_seconds(&self) -> Vec<SecondSlot> {
+        let mut drained = Vec::new();
+        for shard in self.shards.iter() {
+            let mut shard = shard.0.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(seconds) = &mut shard.seconds {
+                drained.append(seconds);
+            }
+        }
+        drained
+    }
+
+    /// Every shard added up: one recorder per stage, and the slots not yet drained.
+    pub fn merge(self) -> Merged {
         let mut shards = self
             .shards
             .into_iter()
             .map(|shard| shard.0.into_inner().unwrap_or_else(PoisonError::into_inner));
-        let mut merged = shards.next().expect("at least one shard");
+        let first = shards.next().expect("at least one shard");
+        let mut merged = Merged {
+            stages: first.stages,
+            seconds: first.seconds.unwrap_or_default(),
+        };
         for shard in shards {
-            merged.add(&shard);
+            for (into, from) in merged.stages.iter_mut().zip(&shard.stages) {
+                into.add(from);
+            }
+            merged.seconds.extend(shard.seconds.unwrap_or_default());
         }
         merged
     }
+}
+
+/// The sum of several recorders (all made with the same bound).
+pub(crate) fn sum(recorders: &[Recorder], highest: Duration) -> Recorder {
+    let mut total = Recorder::new(highest);
+    for recorder in recorders {
+        total.add(recorder);
+    }
+    total
 }
 
 #[cfg(test)]
@@ -197,6 +279,11 @@ mod tests {
 
     use super::*;
     use crate::result::Percentiles;
+
+    const AT: Position = Position {
+        stage: 0,
+        second: 0,
+    };
 
     /// The nearest-rank percentile of sorted samples, the definition HDR histograms follow.
     fn exact(sorted: &[u64], quantile: f64) -> u64 {
@@ -220,7 +307,7 @@ mod tests {
             threads in 1usize..5,
         ) {
             let base = Instant::now();
-            let recorders = Arc::new(Recorders::new(threads, Duration::from_secs(30)));
+            let recorders = Arc::new(Recorders::new(threads, Duration::from_secs(30), 1, false));
             let chunks: Vec<Vec<u64>> =
                 samples.chunks(samples.len().div_ceil(threads)).map(<[u64]>::to_vec).collect();
             std::thread::scope(|scope| {
@@ -229,12 +316,12 @@ mod tests {
                     scope.spawn(move || {
                         for ns in chunk {
                             let done = base + Duration::from_nanos(ns);
-                            recorders.local().record(base, base, done, Ok(()));
+                            recorders.local().record(AT, base, base, done, Ok(()));
                         }
                     });
                 }
             });
-            let merged = Arc::into_inner(recorders).unwrap().merge();
+            let merged = Arc::into_inner(recorders).unwrap().merge().stages.remove(0);
             let mut sorted = samples.clone();
             sorted.sort_unstable();
             let p = Percentiles::from_histogram(&merged.latency);
@@ -251,14 +338,14 @@ mod tests {
     #[test]
     fn known_samples_give_known_percentiles() {
         let base = Instant::now();
-        let recorders = Recorders::new(1, Duration::from_secs(1));
+        let recorders = Recorders::new(1, Duration::from_secs(1), 1, false);
         // 1..=1000 microseconds, once each.
         for us in 1..=1000u64 {
             recorders
                 .local()
-                .record(base, base, base + Duration::from_micros(us), Ok(()));
+                .record(AT, base, base, base + Duration::from_micros(us), Ok(()));
         }
-        let merged = recorders.merge();
+        let merged = recorders.merge().stages.remove(0);
         let p = Percentiles::from_histogram(&merged.latency);
         assert!((p.p50 - 0.500).abs() < 0.001, "{p:?}");
         assert!((p.p99 - 0.990).abs() < 0.001, "{p:?}");
@@ -294,11 +381,33 @@ mod tests {
     }
 
     #[test]
+    fn each_stage_and_each_second_is_recorded_apart() {
+        let base = Instant::now();
+        let recorders = Recorders::new(2, Duration::from_secs(1), 2, true);
+        let done = base + Duration::from_millis(2);
+        let at = |stage, second| Position { stage, second };
+        recorders.local().record(at(0, 0), base, base, done, Ok(()));
+        recorders.local().record(at(1, 3), base, base, done, Ok(()));
+        recorders
+            .local()
+            .record(at(1, 3), base, base, done, Err(RequestError::new("io")));
+        let drained = recorders.drain_seconds();
+        assert_eq!(drained.len(), 2, "one slot per second seen");
+        assert!(recorders.drain_seconds().is_empty(), "drained once");
+        let merged = recorders.merge();
+        assert_eq!(merged.stages[0].service.len(), 1);
+        assert_eq!(merged.stages[1].service.len(), 2);
+        assert_eq!(merged.stages[1].errors_by_kind().get("io"), Some(&1));
+        let total = sum(&merged.stages, Duration::from_secs(1));
+        assert_eq!(total.latency.len(), 3);
+    }
+
+    #[test]
     fn each_thread_keeps_its_own_shard() {
-        let recorders = Recorders::new(4, Duration::from_secs(1));
+        let recorders = Recorders::new(4, Duration::from_secs(1), 1, false);
         let shard = || {
             let recorder = recorders.local();
-            &*recorder as *const Recorder as usize
+            &*recorder as *const ShardRecorder as usize
         };
         let first = shard();
         assert_eq!(first, shard());

@@ -1,23 +1,32 @@
-//! The outcome of a run: counts, rates and percentiles, serialisable to the JSON contract.
+//! The outcome of a run: counts, rates and percentiles, serialisable to the JSON contract and
+//! read back from it.
 //!
 //! The struct serialises to exactly the documented object; a caller that needs more fields
 //! serialises it to a `serde_json::Value` (or flattens it into its own struct) and adds them.
+//! The object carries the run's histograms in the HdrHistogram interchange encoding and every
+//! raw count, so that a saved result can be rendered again or merged with the results of other
+//! generators ([`crate::merge`]); the percentiles and rates are derived from those.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::LoadTestConfig;
 use crate::error::RequestError;
+use crate::interchange::serde_histogram;
 use crate::progress::ProgressSnapshot;
 use crate::recorder::Recorder;
+use crate::segment::Segment;
+use crate::stages::Stage;
+use crate::timeline::Second;
 
 /// Everything a run measured.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoadTestResult {
-    /// The configured rate, requests per second.
+    /// The whole schedule's rate (its mean rate with stages), requests per second, before any
+    /// split into segments.
     pub target_rate: f64,
     /// The configured duration, seconds.
     pub duration_s: f64,
@@ -51,13 +60,49 @@ pub struct LoadTestResult {
     pub schedule_lag_ms: Percentiles,
     /// Failed requests by kind (`timeout`, `http_503`, ...).
     pub errors_by_kind: BTreeMap<String, u64>,
-    /// The full distributions behind the percentiles, for `.hgrm` output and thresholds.
-    #[serde(skip)]
+    /// The full distributions behind the percentiles, for `.hgrm` output, thresholds and
+    /// merging; in JSON, each in the HdrHistogram interchange encoding (V2, compressed,
+    /// base64).
     pub histograms: Histograms,
+    /// The arrival-rate stages, each with its own figures (empty for a constant rate).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageResult>,
+    /// One entry per second of the schedule, keyed by due time, when a timeline was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Vec<Second>>,
+    /// The share of the schedule this run sent (absent in JSON for the whole schedule).
+    #[serde(default, skip_serializing_if = "is_whole")]
+    pub segment: Segment,
+    /// The shared start instant of the schedule, RFC 3339, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_at: Option<String>,
+}
+
+fn is_whole(segment: &Segment) -> bool {
+    segment.is_whole()
+}
+
+/// One arrival-rate stage of a run and what happened to the requests due in it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StageResult {
+    /// The stage as given (`30s:1000`, `60s:=2000`).
+    pub stage: Stage,
+    /// When the stage starts, seconds from the start of the schedule.
+    pub start_s: f64,
+    /// When it ends.
+    pub end_s: f64,
+    /// The rate at its start, requests per second.
+    pub from_rate: f64,
+    /// The rate at its end.
+    pub to_rate: f64,
+    /// The stage's figures, as a run of its own: its `target_rate` is the stage's mean rate and
+    /// its `duration_s` the stage's duration.
+    #[serde(flatten)]
+    pub result: Box<LoadTestResult>,
 }
 
 /// What happened to the scheduled requests: `sent = ok + errors`, `missed = target - sent`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestCounts {
     /// Requests due within the run (all of them, or those due before cancellation).
     pub target: u64,
@@ -74,7 +119,7 @@ pub struct RequestCounts {
 }
 
 /// A distribution's percentiles, in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     /// Median.
     pub p50: f64,
@@ -91,15 +136,19 @@ pub struct Percentiles {
 }
 
 /// The merged HDR histograms of a run, in nanoseconds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Histograms {
     /// Due time to completion, every sent request and the missed ones at their lower bound.
+    #[serde(with = "serde_histogram")]
     pub latency: Histogram<u64>,
     /// Due time to completion, successful requests only.
+    #[serde(with = "serde_histogram")]
     pub ok_latency: Histogram<u64>,
     /// Actual send to completion.
+    #[serde(with = "serde_histogram")]
     pub service_time: Histogram<u64>,
     /// Due time to actual send.
+    #[serde(with = "serde_histogram")]
     pub schedule_lag: Histogram<u64>,
 }
 
@@ -146,8 +195,13 @@ impl LoadTestResult {
             }
         };
         let errors_by_kind = recorded.errors_by_kind();
+        let whole_rate = if config.stages.is_empty() {
+            config.requests_per_second
+        } else {
+            config.profile().total() / config.duration.as_secs_f64()
+        };
         Self {
-            target_rate: config.requests_per_second,
+            target_rate: whole_rate,
             duration_s: config.duration.as_secs_f64(),
             elapsed_s: scheduled_s + times.drain.as_secs_f64(),
             drain_s: times.drain.as_secs_f64(),
@@ -178,7 +232,39 @@ impl LoadTestResult {
                 service_time: recorded.service,
                 schedule_lag: recorded.lag,
             },
+            stages: Vec::new(),
+            timeline: None,
+            segment: config.segment,
+            start_at: config
+                .start_at
+                .and_then(|at| jiff::Timestamp::try_from(at).ok().map(|at| at.to_string())),
         }
+    }
+
+    /// How long requests were scheduled for (the duration, or up to the stop), seconds: what
+    /// the rates are per.
+    pub fn scheduled_s(&self) -> f64 {
+        self.elapsed_s - self.drain_s
+    }
+
+    /// Reads the percentiles and rates again from the histograms and counts (after they were
+    /// added to).
+    pub(crate) fn derive(&mut self) {
+        let h = &self.histograms;
+        self.latency_ms = Percentiles::from_histogram(&h.latency);
+        self.ok_latency_ms = Percentiles::from_histogram(&h.ok_latency);
+        self.service_time_ms = Percentiles::from_histogram(&h.service_time);
+        self.schedule_lag_ms = Percentiles::from_histogram(&h.schedule_lag);
+        let scheduled_s = self.scheduled_s();
+        let per_second = |count: u64| {
+            if scheduled_s > 0.0 {
+                count as f64 / scheduled_s
+            } else {
+                0.0
+            }
+        };
+        self.throughput = per_second(self.requests.ok);
+        self.send_rate = per_second(self.requests.sent);
     }
 
     /// The fraction of scheduled requests that succeeded, in `0.0..=1.0`. Missed requests count
@@ -194,6 +280,11 @@ impl LoadTestResult {
     /// The result as one JSON object (the documented contract).
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("a result has only numbers, strings and maps")
+    }
+
+    /// Reads a result back from its JSON object (any fields a caller added are ignored).
+    pub fn from_json(value: &serde_json::Value) -> Result<Self, serde_json::Error> {
+        Self::deserialize(value)
     }
 }
 

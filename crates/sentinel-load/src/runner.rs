@@ -4,14 +4,15 @@
 //!
 //! Nothing is spawned, sent through a channel or allocated per request: a worker's loop is an
 //! atomic increment, a clock read or two, the request, and a few histogram updates under an
-//! uncontended lock.
+//! uncontended lock. With a timeline, one more task collects the per-second slots a few times
+//! a second (see the `timeline` module).
 
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -20,9 +21,14 @@ use crate::config::{ConfigError, LoadTestConfig};
 use crate::error::RequestError;
 use crate::pacing::Gate;
 use crate::progress::Progress;
-use crate::recorder::Recorders;
-use crate::result::{LoadTestResult, RunTimes};
+use crate::progress::ProgressSnapshot;
+use crate::recorder::{self, Position, Recorder, Recorders};
+use crate::result::{LoadTestResult, RunTimes, StageResult};
 use crate::schedule::Schedule;
+use crate::timeline::{self, Collector};
+
+/// How often the timeline's collector closes the seconds whose requests are all recorded.
+const TIMELINE_TICK: Duration = Duration::from_millis(200);
 
 /// Which request a call of the request function is: the worker running it and its sequence
 /// number in the schedule.
@@ -59,6 +65,8 @@ where
 struct Shared<F> {
     request_fn: F,
     schedule: Schedule,
+    /// The index of each stage's first request (`[0]` without stages).
+    stage_firsts: Vec<u64>,
     next: AtomicU64,
     gate: Gate,
     recorders: Recorders,
@@ -107,23 +115,30 @@ impl LoadTest {
         Fut: Future<Output = Result<(), RequestError>> + Send + 'static,
     {
         let config = self.config;
-        let start = Instant::now();
-        let schedule = Schedule::new(
-            start,
-            config.requests_per_second,
-            config.duration,
-            self.target,
-        );
+        let start = start_instant(config.start_at);
+        let schedule = Schedule::new(start, config.profile(), config.segment);
+        debug_assert_eq!(schedule.target, self.target);
+        let stage_firsts: Vec<u64> = schedule
+            .profile()
+            .stage_first_requests()
+            .map(|first| config.segment.share_of(first))
+            .collect();
         // Nothing measured can exceed the whole run: schedule, timeout and grace.
         let highest = config.duration + config.timeout + config.grace + Duration::from_secs(1);
         let threads = tokio::runtime::Handle::current().metrics().num_workers();
         let shared = Arc::new(Shared {
             request_fn,
-            schedule,
+            schedule: schedule.clone(),
             next: AtomicU64::new(0),
             gate: Gate::new(config.workers, config.pacing_slack),
             // One per runtime thread, and one for a thread outside it (the caller's).
-            recorders: Recorders::new(threads + 1, highest),
+            recorders: Recorders::new(
+                threads + 1,
+                highest,
+                stage_firsts.len(),
+                config.timeline.is_some(),
+            ),
+            stage_firsts,
             timeout: config.timeout,
             cancel: config.cancel.clone(),
             abort: CancellationToken::new(),
@@ -135,6 +150,10 @@ impl LoadTest {
         let pacer = tokio::spawn({
             let (shared, stop) = (Arc::clone(&shared), stop_pacer.clone());
             async move { shared.gate.pace(&shared.schedule, &stop).await }
+        });
+        let collector = config.timeline.clone().map(|sink| {
+            let (shared, stop) = (Arc::clone(&shared), stop_pacer.clone());
+            tokio::spawn(async move { collect(&shared, &stop, Collector::new(sink)).await })
         });
         let mut workers = JoinSet::new();
         for index in 0..config.workers {
@@ -166,6 +185,10 @@ impl LoadTest {
         }
         stop_pacer.cancel();
         let _ = pacer.await;
+        let collector = match collector {
+            Some(task) => task.await.ok(),
+            None => None,
+        };
         let finished = Instant::now();
         if stopped.is_none() && finished < schedule.end {
             // A run lasts its whole duration even when the last request finished early.
@@ -178,8 +201,13 @@ impl LoadTest {
             Some(at) => schedule.due_before(at).max(counts.sent),
             None => self.target,
         };
-        let shared = Arc::into_inner(shared).expect("every worker and the pacer have ended");
-        let mut recorded = shared.recorders.merge();
+        let shared =
+            Arc::into_inner(shared).expect("every worker, the pacer and the collector have ended");
+        let mut merged = shared.recorders.merge();
+        let mut collector = collector.map(|mut collector| {
+            collector.absorb(std::mem::take(&mut merged.seconds));
+            collector
+        });
         // A request never sent was still unanswered when scheduling ended: its latency is at
         // least that long, so a stall at the end of a run shows in the percentiles.
         let never_claimed = shared.next.load(Ordering::Relaxed).min(target)..target;
@@ -188,13 +216,153 @@ impl LoadTest {
             .filter(|&index| index < target)
             .chain(never_claimed)
         {
-            recorded.missed(scheduled_until.saturating_duration_since(schedule.due(index)));
+            let due = schedule.due(index);
+            let lower_bound = scheduled_until.saturating_duration_since(due);
+            let at = position(&shared.stage_firsts, &schedule, index, due);
+            merged.stages[at.stage].missed(lower_bound);
+            if let Some(collector) = &mut collector {
+                collector
+                    .slot(at.second)
+                    .missed(u64::try_from(lower_bound.as_nanos()).unwrap_or(u64::MAX));
+            }
         }
+        let scheduled = scheduled_until.saturating_duration_since(start);
         let times = RunTimes {
-            scheduled: scheduled_until - start,
+            scheduled,
             drain: finished.saturating_duration_since(scheduled_until),
         };
-        LoadTestResult::new(&config, target, counts, times, stopped.is_some(), recorded)
+        let whole = recorder::sum(&merged.stages, highest);
+        let cancelled = stopped.is_some();
+        let mut result = LoadTestResult::new(&config, target, counts, times, cancelled, whole);
+        if !config.stages.is_empty() {
+            let stages = StageFigures {
+                config: &config,
+                schedule: &schedule,
+                firsts: &shared.stage_firsts,
+                target,
+                scheduled,
+                cancelled,
+            };
+            result.stages = merged
+                .stages
+                .into_iter()
+                .enumerate()
+                .map(|(index, recorded)| stages.result(index, recorded))
+                .collect();
+        }
+        result.timeline =
+            collector.map(|collector| collector.finish(&schedule, timeline::seconds_in(scheduled)));
+        result
+    }
+}
+
+/// The instant the schedule starts: now, or the wall-clock `start_at` (in the past or the
+/// future) on this process's monotonic clock.
+fn start_instant(start_at: Option<SystemTime>) -> Instant {
+    let now = Instant::now();
+    let Some(at) = start_at else { return now };
+    match at.duration_since(SystemTime::now()) {
+        Ok(ahead) => now + ahead,
+        Err(passed) => now.checked_sub(passed.duration()).unwrap_or(now),
+    }
+}
+
+/// The stage and the second of request `index`, due at `due`.
+fn position(stage_firsts: &[u64], schedule: &Schedule, index: u64, due: Instant) -> Position {
+    Position {
+        stage: stage_firsts
+            .partition_point(|&first| first <= index)
+            .saturating_sub(1),
+        second: due.saturating_duration_since(schedule.start).as_secs(),
+    }
+}
+
+/// What turns a stage's recorder into its result.
+struct StageFigures<'a> {
+    config: &'a LoadTestConfig,
+    schedule: &'a Schedule,
+    firsts: &'a [u64],
+    /// The run's target (smaller than the schedule's when cancelled).
+    target: u64,
+    /// How long the run scheduled requests.
+    scheduled: Duration,
+    cancelled: bool,
+}
+
+impl StageFigures<'_> {
+    fn result(&self, index: usize, recorded: Recorder) -> StageResult {
+        let stage = self.config.stages[index];
+        let profile = self.schedule.profile();
+        let start_s = profile.stage_starts().nth(index).unwrap_or(0.0);
+        let end_s = start_s + stage.duration.as_secs_f64();
+        let (from_rate, to_rate) = profile.stage_rates().nth(index).unwrap_or((0.0, 0.0));
+        let first = self.firsts[index].min(self.target);
+        let end = self
+            .firsts
+            .get(index + 1)
+            .map_or(self.target, |&next| next.min(self.target));
+        let started = Duration::from_secs_f64(start_s);
+        let scheduled = self.scheduled.saturating_sub(started).min(stage.duration);
+        let stage_config = LoadTestConfig {
+            requests_per_second: (profile.integral(end_s) - profile.integral(start_s))
+                / stage.duration.as_secs_f64(),
+            duration: stage.duration,
+            stages: Vec::new(),
+            timeline: None,
+            ..self.config.clone()
+        };
+        let counts = ProgressSnapshot {
+            elapsed: scheduled,
+            target: end - first,
+            sent: recorded.service.len(),
+            ok: recorded.ok_latency.len(),
+            errors: recorded.errors.iter().map(|(_, count)| count).sum(),
+        };
+        let times = RunTimes {
+            scheduled,
+            drain: Duration::ZERO,
+        };
+        let cancelled = self.cancelled && scheduled < stage.duration;
+        StageResult {
+            stage,
+            start_s,
+            end_s,
+            from_rate,
+            to_rate,
+            result: Box::new(LoadTestResult::new(
+                &stage_config,
+                end - first,
+                counts,
+                times,
+                cancelled,
+                recorded,
+            )),
+        }
+    }
+}
+
+/// The timeline's collector: every [`TIMELINE_TICK`], takes the shards' per-second slots and
+/// closes the seconds whose requests are all recorded, until `stop`.
+async fn collect<F>(
+    shared: &Shared<F>,
+    stop: &CancellationToken,
+    mut collector: Collector,
+) -> Collector {
+    let seconds = timeline::seconds_in(shared.schedule.end - shared.schedule.start);
+    let mut tick = tokio::time::interval(TIMELINE_TICK);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = stop.cancelled() => return collector,
+        }
+        // The mark first, then the slots: every request below the mark was recorded before
+        // the slots were taken, so a closed second is complete.
+        let recorded = shared
+            .next
+            .load(Ordering::Acquire)
+            .min(shared.progress.lowest_claimed());
+        collector.absorb(shared.recorders.drain_seconds());
+        collector.close_recorded(&shared.schedule, seconds, recorded);
     }
 }
 
@@ -211,8 +379,11 @@ where
     while !shared.cancel.is_cancelled() {
         let seq = shared.next.fetch_add(1, Ordering::Relaxed);
         if seq >= shared.schedule.target {
+            counters.claimed.store(u64::MAX, Ordering::Release);
             return None;
         }
+        // Until now this held the previous request, already recorded: still a lower bound.
+        counters.claimed.store(seq, Ordering::Release);
         let now = Instant::now();
         if now >= shared.schedule.end {
             // Due within the duration, but no worker was free for it before the end.
@@ -249,8 +420,13 @@ where
         } else {
             &counters.errors
         };
-        shared.recorders.local().record(due, sent, done, outcome);
+        let at = position(&shared.stage_firsts, &shared.schedule, seq, due);
+        shared
+            .recorders
+            .local()
+            .record(at, due, sent, done, outcome);
         counter.fetch_add(1, Ordering::Relaxed);
     }
+    counters.claimed.store(u64::MAX, Ordering::Release);
     None
 }

@@ -45,8 +45,8 @@ pub struct IssuanceWorkload {
 }
 
 /// The decision log file of a run and where the run's lines start in it.
-struct LogFile {
-    path: PathBuf,
+pub(crate) struct LogFile {
+    pub(crate) path: PathBuf,
     offset: u64,
     /// Removes a temporary log when the workload is dropped.
     _temporary: Option<TempPath>,
@@ -122,18 +122,7 @@ impl Workload for IssuanceWorkload {
     }
 
     fn finish(&self, result: &LoadTestResult) -> (IssuanceFigures, Vec<CheckResult>) {
-        let sent = result.requests.sent;
-        let (lines, check) = match count_decision_lines(&self.log.path, self.log.offset) {
-            Ok(lines) => (Some(lines), check_decision_lines(lines, sent)),
-            Err(error) => (
-                None,
-                CheckResult::new(
-                    "decision_log_lines",
-                    false,
-                    format!("cannot read {}: {error}", self.log.path.display()),
-                ),
-            ),
-        };
+        let (lines, check) = self.log.check(result.requests.sent);
         let figures = IssuanceFigures {
             cache: self.cache.figures(),
             decision_log_lines: lines,
@@ -152,8 +141,35 @@ impl Figures for IssuanceFigures {
 }
 
 impl LogFile {
+    /// This log, counting from its current end, and keeping `earlier`'s temporary file (if it
+    /// was one) alive as long as itself.
+    pub(crate) fn keeping(mut self, earlier: LogFile) -> LogFile {
+        self._temporary = earlier._temporary;
+        self
+    }
+
+    /// The decision lines the run added to the log.
+    pub(crate) fn lines(&self) -> io::Result<u64> {
+        count_decision_lines(&self.path, self.offset)
+    }
+
+    /// The decision lines the run added, and the check that there is one per request sent.
+    pub(crate) fn check(&self, sent: u64) -> (Option<u64>, CheckResult) {
+        match self.lines() {
+            Ok(lines) => (Some(lines), check_decision_lines(lines, sent)),
+            Err(error) => (
+                None,
+                CheckResult::new(
+                    "decision_log_lines",
+                    false,
+                    format!("cannot read {}: {error}", self.path.display()),
+                ),
+            ),
+        }
+    }
+
     /// Opens `path` for appending after its current end, or a fresh temporary file.
-    fn open(path: Option<PathBuf>) -> Result<LogFile, SetupError> {
+    pub(crate) fn open(path: Option<PathBuf>) -> Result<LogFile, SetupError> {
         match path {
             Some(path) => {
                 let offset = match std::fs::metadata(&path) {

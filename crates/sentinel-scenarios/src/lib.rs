@@ -79,6 +79,7 @@ pub mod mixed;
 mod per_worker;
 pub mod policy_eval;
 mod registry;
+pub mod remote;
 mod run;
 mod scenario;
 

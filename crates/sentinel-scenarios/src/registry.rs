@@ -13,7 +13,7 @@ use sentinel_load::{LoadTest, LoadTestConfig, LoadTestResult, RequestContext, Th
 
 use crate::findings::Findings;
 use crate::scenario::{LoadScenario, Setup, SetupError, Workload};
-use crate::{cached_eval, identity, issuance, mixed, policy_eval};
+use crate::{cached_eval, identity, issuance, mixed, policy_eval, remote};
 
 /// A registered load scenario: a copyable handle on its [`LoadScenario`].
 #[derive(Clone, Copy)]
@@ -23,12 +23,13 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 impl Scenario {
     /// Every built-in scenario, in the order they are run and reported.
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::new(&policy_eval::PolicyEval),
         Scenario::new(&cached_eval::CachedEval),
         Scenario::new(&identity::Identity),
         Scenario::new(&mixed::Mixed),
         Scenario::new(&issuance::Issuance),
+        Scenario::new(&remote::Remote),
     ];
 
     /// The handle on `scenario`.
@@ -242,8 +243,8 @@ mod tests {
         let error = "policy".parse::<Scenario>().expect_err("not a scenario");
         assert_eq!(
             error.to_string(),
-            "`policy` is not a scenario: expected policy-eval, cached-eval, identity, mixed or \
-             issuance"
+            "`policy` is not a scenario: expected policy-eval, cached-eval, identity, mixed, \
+             issuance or remote"
         );
         let one = Scenario::find("x", &Scenario::ALL[..1]).expect_err("not there");
         assert_eq!(
@@ -269,8 +270,8 @@ mod tests {
     }
 
     #[test]
-    fn the_quick_tour_schedules_twelve_seconds_of_load() {
+    fn the_quick_tour_schedules_fourteen_seconds_of_load() {
         let total: Duration = Scenario::ALL.iter().map(|s| s.tour_config().duration).sum();
-        assert_eq!(total, Duration::from_secs(12));
+        assert_eq!(total, Duration::from_secs(14));
     }
 }

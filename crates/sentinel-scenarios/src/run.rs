@@ -85,7 +85,7 @@ pub async fn run(
     setup: &Setup,
     watch: &mut impl Watch,
 ) -> Result<ScenarioRun, RunError> {
-    let thresholds = thresholds.unwrap_or_else(|| scenario.thresholds(config.requests_per_second));
+    let thresholds = thresholds.unwrap_or_else(|| scenario.thresholds(config.mean_rate()));
     // The configuration is checked before anything (a decision log file) is prepared.
     let test = LoadTest::new(config.clone())?;
     let workload = scenario.prepare(&config, setup).await?;

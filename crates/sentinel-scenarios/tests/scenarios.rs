@@ -1,4 +1,4 @@
-//! The five scenarios at their default rates, durations, workers and thresholds. They take
+//! The built-in scenarios at their default rates, durations, workers and thresholds. They take
 //! seconds each and measure timing, so they run only with the `loadtest` feature, one at a
 //! time (their names contain `timing::`, which the test script runs serially).
 
@@ -7,6 +7,7 @@ mod timing {
     use sentinel_scenarios::identity::IdentityFigures;
     use sentinel_scenarios::issuance::IssuanceFigures;
     use sentinel_scenarios::mixed::{Class, MixedFigures};
+    use sentinel_scenarios::remote::RemoteFigures;
     use sentinel_scenarios::{CacheFigures, Scenario, ScenarioRun, Setup, Unwatched, run};
 
     /// Runs `scenario` at its defaults with `setup` and asserts every threshold and check.
@@ -87,5 +88,14 @@ mod timing {
         let text = std::fs::read_to_string(&path).expect("the log");
         // The earlier line, then a decision and an outcome line per issued request.
         assert_eq!(text.lines().count() as u64, 1 + 2 * sent);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn remote_serves_signed_proofs_over_tls_at_its_rate() {
+        let run = assert_holds("remote", &Setup::default()).await;
+        assert_eq!(run.result.requests.target, 10_000);
+        let figures = run.findings.figures::<RemoteFigures>().expect("figures");
+        assert!(figures.sts_verified >= run.result.requests.ok);
+        assert!(figures.decision_log_lines >= Some(run.result.requests.ok));
     }
 }

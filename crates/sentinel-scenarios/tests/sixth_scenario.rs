@@ -86,7 +86,9 @@ async fn a_sixth_scenario_is_found_run_and_reported_like_the_built_in_ones() {
     scenarios.push(Scenario::new(&Counting));
     let unknown = Scenario::find("nope", &scenarios).expect_err("not registered");
     assert!(
-        unknown.to_string().ends_with("mixed, issuance or counting"),
+        unknown
+            .to_string()
+            .ends_with("issuance, remote or counting"),
         "{unknown}"
     );
 

@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use jiff::Timestamp;
 use sentinel_core::broker::{self, Broker, Grant, Profile, Refusal};
 use sentinel_core::caller::{Identify, IdentifyError};
+use sentinel_core::issuer::Credentials;
 
 use crate::connections::Handle;
 use crate::origin::host_allowed;
@@ -33,17 +34,51 @@ pub struct CredentialService {
     pub token: Token,
 }
 
+/// Credentials that another Sentinel (a `sentinel server`) issues: what the server hands on,
+/// fetched anew for every request, instead of asking a broker of its own.
+#[async_trait::async_trait]
+pub trait ForwardCredentials: Send + Sync {
+    /// Fresh credentials, or the refusal to hand on.
+    async fn credentials(&self) -> Result<Credentials, Forwarded>;
+}
+
+/// A refusal from where credentials are forwarded from, answered as it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarded {
+    /// The HTTP status to answer with.
+    pub status: u16,
+    /// The `Code`.
+    pub code: String,
+    /// The `Message`.
+    pub message: String,
+}
+
+/// Where a server's credentials come from.
+pub(crate) enum Source {
+    /// A broker in this process, for one profile and one caller.
+    Broker(CredentialService),
+    /// Another Sentinel, asked on every request (the token is the server's own).
+    Forward {
+        /// Asks for the credentials.
+        forward: Arc<dyn ForwardCredentials>,
+        /// The token clients must present.
+        token: Token,
+    },
+}
+
 /// Why a request that passed the server's checks got no credentials.
 enum Failure {
     /// The caller could not be identified, so the broker was not asked.
     Unidentified(IdentifyError),
     /// The broker refused.
     Refused(Refusal),
+    /// Where credentials are forwarded from refused.
+    Forwarded(Forwarded),
 }
 
-/// A [`CredentialService`] with the time limit each request gets.
+/// A [`Source`] with the time limit each request gets.
 pub(crate) struct Handler {
-    pub(crate) service: CredentialService,
+    pub(crate) source: Source,
     pub(crate) request_timeout: Duration,
 }
 
@@ -53,7 +88,11 @@ impl Handle for Handler {
             return rejection.reply();
         }
         match tokio::time::timeout(self.request_timeout, self.issue()).await {
-            Ok(Ok(grant)) => wire::credentials(&grant.credentials),
+            Ok(Ok(credentials)) => wire::credentials(&credentials),
+            Ok(Err(Failure::Forwarded(refused))) => {
+                eprintln!("sentinel: request failed: {}", refused.message);
+                wire::forwarded(&refused)
+            }
             Ok(Err(Failure::Refused(refusal))) => {
                 if !refusal.is_policy_decision() {
                     eprintln!("sentinel serve: request failed: {refusal}");
@@ -76,24 +115,38 @@ impl Handle for Handler {
 }
 
 impl Handler {
-    /// Who is asking now, then the broker.
-    async fn issue(&self) -> Result<Grant, Failure> {
-        let caller = self
-            .service
+    /// Who is asking now, then the broker; or the credentials forwarded from elsewhere.
+    async fn issue(&self) -> Result<Credentials, Failure> {
+        let service = match &self.source {
+            Source::Broker(service) => service,
+            Source::Forward { forward, .. } => {
+                return forward.credentials().await.map_err(Failure::Forwarded);
+            }
+        };
+        let caller = service
             .caller
             .identify()
             .await
             .map_err(Failure::Unidentified)?;
         let request = broker::Request {
             caller: &caller,
-            profile: &self.service.profile,
+            profile: &service.profile,
             at: Timestamp::now(),
         };
-        self.service
+        service
             .broker
             .issue(request)
             .await
+            .map(|grant: Grant| grant.credentials)
             .map_err(Failure::Refused)
+    }
+
+    /// The token clients must present.
+    fn token(&self) -> &Token {
+        match &self.source {
+            Source::Broker(service) => &service.token,
+            Source::Forward { token, .. } => token,
+        }
     }
 
     /// The checks that need no broker, cheapest and most telling first.
@@ -104,7 +157,7 @@ impl Handler {
             return Err(Rejection::ForeignHost);
         }
         let presented = headers.get(AUTHORIZATION).map(|value| value.as_bytes());
-        if !presented.is_some_and(|presented| self.service.token.matches(presented)) {
+        if !presented.is_some_and(|presented| self.token().matches(presented)) {
             return Err(Rejection::Unauthorized);
         }
         if request.method() != Method::GET {

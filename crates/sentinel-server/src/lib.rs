@@ -7,6 +7,9 @@
 //! fresh credentials issued on `allow`. A deny is `403` naming the rule; a failure is `5xx`; both
 //! carry `{"Code", "Message"}`. The crate links no AWS SDK: the issuer is whatever the broker
 //! was built with.
+//!
+//! [`remote`] is the protocol of `sentinel server`, the broker as a network service, served
+//! over TLS ([`tls`]) through the same accept loop.
 
 #![warn(missing_docs)]
 
@@ -20,7 +23,7 @@ mod token;
 mod wire;
 
 pub use connections::{Drained, Limits};
-pub use handler::CredentialService;
+pub use handler::{CredentialService, ForwardCredentials, Forwarded};
 pub use origin::{RemoteRefused, check_listen};
 pub use server::{ServeError, Server};
 pub use token::{Token, TokenError};

@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::connections::{Bound, Drained, Limits, Transport};
-use crate::handler::{CREDENTIALS_PATH, CredentialService, Handler};
+use crate::handler::{CREDENTIALS_PATH, CredentialService, ForwardCredentials, Handler, Source};
 use crate::origin::{RemoteRefused, check_listen};
+use crate::token::Token;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +54,29 @@ impl Server {
         Ok(Server {
             bound,
             handler: Arc::new(Handler {
-                service,
+                source: Source::Broker(service),
+                request_timeout: limits.request_timeout,
+            }),
+            limits,
+        })
+    }
+
+    /// Binds the loopback address `addr` for credentials `forward` fetches on every request
+    /// from another Sentinel, for clients presenting `token`.
+    pub async fn bind_forwarding(
+        addr: SocketAddr,
+        limits: Limits,
+        token: Token,
+        forward: Arc<dyn ForwardCredentials>,
+    ) -> Result<Server, ServeError> {
+        check_listen(addr, false)?;
+        let bound = Bound::bind(addr)
+            .await
+            .map_err(|source| ServeError::Bind { addr, source })?;
+        Ok(Server {
+            bound,
+            handler: Arc::new(Handler {
+                source: Source::Forward { forward, token },
                 request_timeout: limits.request_timeout,
             }),
             limits,

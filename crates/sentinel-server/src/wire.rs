@@ -145,6 +145,16 @@ pub fn unidentified(failure: &IdentifyError) -> Reply {
     )
 }
 
+/// A refusal forwarded from another Sentinel, with its status, `Code` and `Message` (a status
+/// that is not a refusal's is answered `502`).
+pub fn forwarded(refused: &crate::handler::Forwarded) -> Reply {
+    let status = StatusCode::from_u16(refused.status)
+        .ok()
+        .filter(|status| status.is_client_error() || status.is_server_error())
+        .unwrap_or(StatusCode::BAD_GATEWAY);
+    error(status, &refused.code, &refused.message)
+}
+
 /// A `{"Code", "Message"}` answer with `status`.
 pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Reply {
     json(status, &ErrorBody { code, message })

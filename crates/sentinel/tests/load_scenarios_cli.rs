@@ -59,7 +59,8 @@ fn every_scenario_reports_its_figures_as_one_json_line() {
             "cached-eval",
             "identity",
             "mixed",
-            "issuance"
+            "issuance",
+            "remote"
         ]
     );
     for line in &lines {
@@ -81,6 +82,17 @@ fn every_scenario_reports_its_figures_as_one_json_line() {
     assert_eq!(mix[1]["class"], "deny");
     assert_eq!(lines[4]["decision_log_lines"], lines[4]["requests"]["sent"]);
     assert!(lines[4]["checks"][0]["passed"].as_bool().unwrap_or(false));
+    // remote: every credential issued was verified by STS and has its decision line.
+    let ok = &lines[5]["requests"]["ok"];
+    assert!(ok.as_u64().is_some_and(|n| n > 0), "{}", lines[5]);
+    assert_eq!(&lines[5]["sts_verified"], ok);
+    assert!(
+        lines[5]["checks"]
+            .as_array()
+            .is_some_and(|checks| checks.iter().all(|c| c["passed"] == true)),
+        "{}",
+        lines[5]
+    );
     // The decision log was a temporary file: nothing was written under the user's home.
     let written: Vec<_> = walk(home.path())
         .into_iter()

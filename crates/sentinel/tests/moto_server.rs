@@ -604,23 +604,36 @@ fn two_replicas_serve_one_client_alternately_with_one_decision_line_per_request(
 }
 
 #[test]
-fn exec_remote_puts_the_role_in_the_commands_environment() {
+fn exec_remote_runs_a_command_with_the_role_in_its_environment_or_from_a_local_server() {
     let world = World::new();
     let server = world.serve("server.yaml");
     let (alice, alice_key) = &world.alice;
-    let output = world
-        .caller(SENTINEL, alice_key, "[profile me]\nregion = us-east-1\n")
-        .args(["exec", "--remote", &server.base(), "--audience", AUDIENCE])
-        .arg("--cacert")
-        .arg(&world.certs.ca)
-        .args(["--source-profile", "me", "--profile", "prod", "--"])
-        .args([world.moto.python(), "-c", "import boto3; print(boto3.client('sts', region_name='us-east-1').get_caller_identity()['Arn'])"])
-        .output()
-        .expect("sentinel exec");
-    assert!(output.status.success(), "{}", text(&output.stderr));
-    assert!(
-        text(&output.stdout).contains(&format!("/sentinel.{alice}.")),
-        "{}",
-        text(&output.stdout)
-    );
+    let script = "import boto3; print(boto3.client('sts', region_name='us-east-1').get_caller_identity()['Arn'])";
+    for local_server in [false, true] {
+        let mut command = world.caller(SENTINEL, alice_key, "[profile me]\nregion = us-east-1\n");
+        command
+            .args(["exec", "--remote", &server.base(), "--audience", AUDIENCE])
+            .arg("--cacert")
+            .arg(&world.certs.ca)
+            .args(["--source-profile", "me", "--profile", "prod"]);
+        if local_server {
+            command.arg("--server");
+        }
+        let output = command
+            .arg("--")
+            .args([world.moto.python(), "-c", script])
+            .output()
+            .expect("sentinel exec");
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        let arn = text(&output.stdout);
+        assert!(arn.contains(&format!("/sentinel.{alice}.")), "{arn}");
+    }
+    let issued = world
+        .log_lines("decisions.jsonl")
+        .iter()
+        .filter(|line| line["outcome"] == "issued")
+        .count();
+    // One fetch for the environment, at least one through the local server (an SDK may
+    // refresh credentials of a 15-minute session at once).
+    assert!(issued >= 2, "{issued} fetches");
 }

@@ -42,7 +42,7 @@ pub struct ExecArgs {
 /// Runs `sentinel exec`.
 pub fn run(args: ExecArgs) -> ExitCode {
     if args.server {
-        return super::exec_server::run(&args.issue, &args.command);
+        return super::exec_server::run(&args.issue, &args.remote, &args.command);
     }
     let (credentials, region) = match block_on(obtain(&args.issue, &args.remote)) {
         Ok(issued) => issued,

@@ -4,15 +4,18 @@
 //! session's lifetime, and every refresh is a policy decision.
 
 use std::ffi::OsString;
+use std::net::SocketAddr;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
-use sentinel_server::Token;
+use sentinel_server::{Limits, Server, Token};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::oneshot;
 
 use super::issue::IssueArgs;
+use super::remote::RemoteArgs;
 use super::serve::ServerArgs;
 
 /// Variables that would make CMD's SDK take other credentials before the container provider's,
@@ -32,16 +35,39 @@ const CLEARED: [&str; 11] = [
 ];
 
 /// Runs CMD against its own server; exits with CMD's status (128 + N if signal N ended it).
-pub fn run(issue: &IssueArgs, command: &[OsString]) -> ExitCode {
-    super::block_on(serve_and_run(issue, command)).unwrap_or_else(|error| super::fail(&error))
+pub fn run(issue: &IssueArgs, remote: &RemoteArgs, command: &[OsString]) -> ExitCode {
+    super::block_on(serve_and_run(issue, remote, command))
+        .unwrap_or_else(|error| super::fail(&error))
 }
 
-async fn serve_and_run(issue: &IssueArgs, command: &[OsString]) -> Result<ExitCode> {
+async fn serve_and_run(
+    issue: &IssueArgs,
+    remote: &RemoteArgs,
+    command: &[OsString],
+) -> Result<ExitCode> {
     let (program, arguments) = command
         .split_first()
         .ok_or_else(|| anyhow!("no command given after --"))?;
     let token = Token::generate()?;
-    let (server, issuance) = ServerArgs::loopback().bind(issue, token.clone()).await?;
+    // With a remote server, every SDK refresh is a request to it; otherwise to a broker here.
+    let (server, region) = match remote.source(&issue.profile, issue.sts_timeout).await? {
+        Some(source) => {
+            let region = source.region();
+            let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+            let server = Server::bind_forwarding(
+                loopback,
+                Limits::default(),
+                token.clone(),
+                Arc::new(source),
+            )
+            .await?;
+            (server, region)
+        }
+        None => {
+            let (server, issuance) = ServerArgs::loopback().bind(issue, token.clone()).await?;
+            (server, issuance.settings.region)
+        }
+    };
     let mut child = tokio::process::Command::new(program);
     child
         .args(arguments)
@@ -56,7 +82,7 @@ async fn serve_and_run(issue: &IssueArgs, command: &[OsString]) -> Result<ExitCo
     for variable in CLEARED {
         child.env_remove(variable);
     }
-    if let Some(region) = &issuance.settings.region {
+    if let Some(region) = &region {
         child
             .env("AWS_REGION", region)
             .env("AWS_DEFAULT_REGION", region);

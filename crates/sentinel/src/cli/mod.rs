@@ -36,7 +36,7 @@ enum Command {
     /// Run a command with policy-gated credentials in its environment.
     Exec(exec::ExecArgs),
     /// Drive an open-loop load at a target and report latency, errors and thresholds.
-    Load(load::LoadArgs),
+    Load(Box<load::LoadArgs>),
     /// Serve policy-gated credentials to AWS SDKs over the container-credentials protocol.
     Serve(serve::ServeArgs),
     /// Run the broker as a network service: callers prove who they are with AWS itself.
@@ -103,7 +103,7 @@ pub fn run() -> ExitCode {
         Command::Policy(command) => policy::run(command),
         Command::Credentials(args) => guarded(|| credentials::run(args)),
         Command::Exec(args) => guarded(|| exec::run(args)),
-        Command::Load(args) => load::run(args).into(),
+        Command::Load(args) => load::run(*args).into(),
         Command::Serve(args) => guarded(|| serve::run(args)),
         Command::Server(args) => server::run(args),
         Command::Iam(command) => iam::run(command),

@@ -4,25 +4,29 @@
 //! path (`--scenario`, in [`scenarios`]; with neither, every scenario briefly). Everything around
 //! the run itself (progress bar and Ctrl-C in [`session`], the text/JSON/`.hgrm` report in
 //! [`report`]) is shared by both kinds of target; [`find_max`] searches the highest rate either
-//! sustains. This module holds the flags, the one place they become a load configuration, and
-//! the one Ctrl-C watcher of the command: it is listening from the first moment to the last
-//! (resolving a host, opening connections, running, pausing between find-max steps), and every
-//! run's cancellation token is a child of its token.
+//! sustains. Its files (`--timeline`, `--html`, `--hgrm`) are written by [`files`]; the
+//! `report` and `merge` subcommands ([`saved`]) render and add up saved `--json` results. This
+//! module holds the flags, the one place they become a load configuration, and the one Ctrl-C
+//! watcher of the command: it is listening from the first moment to the last (resolving a
+//! host, opening connections, running, pausing between find-max steps), and every run's
+//! cancellation token is a child of its token.
 
+mod files;
 mod find_max;
 mod interrupt;
 mod progress;
 mod report;
+mod saved;
 mod scenarios;
 mod session;
 mod url;
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::Args;
 use sentinel_duration::parse_duration;
-use sentinel_load::LoadTestConfig;
+use sentinel_load::{LoadTestConfig, Segment, Stage};
 use tokio_util::sync::CancellationToken;
 
 use super::Outcome;
@@ -36,8 +40,10 @@ const STEP_DURATION: Duration = Duration::from_secs(2);
 
 /// Flags of `sentinel load`.
 #[derive(Debug, Args)]
-#[command(after_help = scenarios::after_help())]
+#[command(after_help = scenarios::after_help(), args_conflicts_with_subcommands = true)]
 pub struct LoadArgs {
+    #[command(subcommand)]
+    command: Option<saved::SavedCommand>,
     /// The HTTP URL to load (http:// only).
     #[arg(long, value_name = "URL", conflicts_with = "scenario")]
     url: Option<String>,
@@ -57,15 +63,34 @@ pub struct LoadArgs {
     rate: Option<f64>,
     #[arg(long, value_parser = parse_duration, help = help::duration())]
     duration: Option<Duration>,
+    /// An arrival-rate stage: DURATION:RATE ramps linearly from the rate before it (the first
+    /// from --rate, default 0) to RATE over DURATION; DURATION:=RATE holds RATE. Repeat for
+    /// more, in order; the run lasts their total (`--stage 30s:1000 --stage 1m:=1000 --stage
+    /// 30s:0`).
+    #[arg(
+        long = "stage",
+        value_name = "DURATION:RATE",
+        conflicts_with_all = ["duration", "find_max"]
+    )]
+    stages: Vec<Stage>,
+    /// Send only segment K of N of the schedule: the requests whose index is K-1 modulo N, so
+    /// that N generators with the same flags and --start-at send, together, exactly the
+    /// schedule one would. --workers and the thresholds are this generator's.
+    #[arg(long, value_name = "K/N", conflicts_with = "find_max")]
+    segment: Option<Segment>,
+    /// The instant the schedule starts, RFC 3339 (2030-01-01T12:00:00Z), shared by every
+    /// generator of a split schedule; refused if it passed more than one request interval ago.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_instant, conflicts_with = "find_max")]
+    start_at: Option<SystemTime>,
     #[arg(long, value_name = "N", help = help::workers())]
     workers: Option<usize>,
     #[arg(long, value_parser = parse_duration, help = help::timeout())]
     timeout: Option<Duration>,
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, help = help::pacing_slack())]
     pacing_slack: Option<Duration>,
-    /// The HTTP method.
-    #[arg(long, default_value = "GET")]
-    method: String,
+    /// The HTTP method [default: GET].
+    #[arg(long)]
+    method: Option<String>,
     /// A header sent with every request; repeat for more.
     #[arg(long = "header", value_name = "NAME: VALUE")]
     headers: Vec<String>,
@@ -81,6 +106,9 @@ pub struct LoadArgs {
 
 /// Runs `sentinel load`.
 pub fn run(args: LoadArgs) -> Outcome {
+    if let Some(command) = &args.command {
+        return saved::run(command);
+    }
     super::block_on(async {
         let watcher = interrupt::watch(args.stop.clone());
         let outcome = if args.find_max {
@@ -108,17 +136,31 @@ fn failed(error: &anyhow::Error) -> Outcome {
 }
 
 impl LoadArgs {
-    /// `base` with the load flags given on the command line in place of its own values, and
-    /// stopped by the command's Ctrl-C.
+    /// `base` with the load flags given on the command line in place of its own values (with
+    /// `--stage`, ramping from `--rate` (or 0) through the stages), stopped by the command's
+    /// Ctrl-C.
     fn load(&self, base: LoadTestConfig) -> LoadTestConfig {
-        LoadTestConfig {
-            requests_per_second: self.rate.unwrap_or(base.requests_per_second),
+        let staged = !self.stages.is_empty();
+        let start_rate = if staged {
+            0.0
+        } else {
+            base.requests_per_second
+        };
+        let config = LoadTestConfig {
+            requests_per_second: self.rate.unwrap_or(start_rate),
             duration: self.duration.unwrap_or(base.duration),
             workers: self.workers.unwrap_or(base.workers),
             timeout: self.timeout.unwrap_or(base.timeout),
             pacing_slack: self.pacing_slack.unwrap_or(base.pacing_slack),
             cancel: self.stop.child_token(),
+            segment: self.segment.unwrap_or(base.segment),
+            start_at: self.start_at.or(base.start_at),
             ..base
+        };
+        if staged {
+            config.with_stages(self.stages.clone())
+        } else {
+            config
         }
     }
 
@@ -142,6 +184,14 @@ impl LoadArgs {
     fn step_duration(&self) -> Duration {
         self.duration.unwrap_or(STEP_DURATION)
     }
+}
+
+/// An RFC 3339 instant (`2030-01-01T12:00:00Z`, `2030-01-01T13:00:00+01:00`).
+fn parse_instant(text: &str) -> Result<SystemTime, String> {
+    let refuse =
+        |error: jiff::Error| format!("not an RFC 3339 instant like 2030-01-01T12:00:00Z: {error}");
+    let instant = text.parse::<jiff::Timestamp>().map_err(refuse)?;
+    SystemTime::try_from(instant).map_err(refuse)
 }
 
 /// Help texts that state a default, built from the values themselves so they cannot drift.
@@ -259,6 +309,39 @@ mod tests {
         assert_eq!(step.requests_per_second, 400.0);
         assert_eq!(step.duration, STEP_DURATION);
         assert_eq!(step.workers, 3);
+    }
+
+    #[test]
+    fn stages_ramp_from_the_rate_or_zero_and_set_the_duration() {
+        let args = flags(&[
+            "--url",
+            "http://h/",
+            "--stage",
+            "2s:100",
+            "--stage",
+            "1s:=50",
+        ]);
+        let config = args.url_load();
+        assert_eq!(config.requests_per_second, 0.0);
+        assert_eq!(config.duration, Duration::from_secs(3));
+        assert_eq!(config.stages.len(), 2);
+        let args = flags(&["--url", "http://h/", "--rate", "10", "--stage", "2s:100"]);
+        assert_eq!(args.url_load().requests_per_second, 10.0);
+        let args = flags(&[
+            "--url",
+            "h",
+            "--segment",
+            "2/3",
+            "--start-at",
+            "2030-01-01T00:00:00Z",
+        ]);
+        let config = args.url_load();
+        assert_eq!(config.segment.to_string(), "2/3");
+        let at = config.start_at.expect("given");
+        let since = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .expect("after 1970");
+        assert_eq!(since.as_secs(), 1_893_456_000);
     }
 
     #[test]

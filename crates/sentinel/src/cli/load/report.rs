@@ -1,18 +1,19 @@
-//! The end of a run: the text or JSON report on stdout, the `.hgrm` file, the breaches and
-//! failed checks on stderr, and the [`Outcome`] that CI reads. The printers write to any
-//! [`Write`], so both formats are tested without running the binary.
+//! The end of a run: the text or JSON report on stdout, the files (in [`super::files`]), the
+//! breaches and failed checks on stderr, and the [`Outcome`] that CI reads. The printers write
+//! to any [`Write`], so both formats are tested without running the binary.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
+use std::path::PathBuf;
 
 use clap::Args;
 use sentinel_load::http::HttpStats;
-use sentinel_load::{LoadTestResult, Threshold, Verdict, write_hgrm, write_text};
+use sentinel_load::{LoadTestResult, Threshold, Verdict, write_text};
 use sentinel_scenarios::{Findings, ScenarioRun};
 use serde::Serialize;
+use serde_json::Value;
 
 use super::Outcome;
+use super::files::RunFiles;
 
 /// Output and pass/fail flags, shared by every kind of load target.
 #[derive(Debug, Args)]
@@ -23,6 +24,14 @@ pub struct ReportArgs {
     /// Write the latency percentile distribution (HdrHistogram `.hgrm`, ms) to FILE.
     #[arg(long, value_name = "FILE")]
     pub hgrm: Option<PathBuf>,
+    /// Write one JSON object per second of the schedule to FILE as each second closes (the
+    /// requests due in it: sent, ok, errors, missed, latency); --json then carries it too.
+    #[arg(long, value_name = "FILE")]
+    pub timeline: Option<PathBuf>,
+    /// Write a self-contained HTML report (summary, verdicts, charts over time and of the
+    /// percentile distribution) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Fail (exit 1) unless the result meets EXPR: `p50|p90|p95|p99|p999|max` `<`/`<=` a
     /// duration (`p99<10ms`: 99% of the due requests succeeded within 10 ms; a failed or missed
     /// request counts as slower than any bound), `success>=99%` (or `0.99`) or
@@ -96,9 +105,28 @@ pub fn write_json(out: &mut impl Write, judged: &Judged) -> io::Result<()> {
     };
     // Through a JSON value, whose map keeps its keys sorted, so the order is the same whatever
     // the order of the fields above.
-    let value = serde_json::to_value(&report)?;
+    let mut value = serde_json::to_value(&report)?;
+    judge_stages(&mut value, judged);
     serde_json::to_writer(&mut *out, &value)?;
     writeln!(out)
+}
+
+/// Adds to each stage of the JSON report the run's thresholds judged on that stage alone.
+fn judge_stages(report: &mut Value, judged: &Judged) {
+    let thresholds: Vec<Threshold> = judged
+        .verdicts
+        .iter()
+        .map(|verdict| verdict.threshold.clone())
+        .collect();
+    let Some(Value::Array(stages)) = report.get_mut("stages") else {
+        return;
+    };
+    for (json, stage) in stages.iter_mut().zip(&judged.result.stages) {
+        let verdicts = sentinel_load::judge(&thresholds, &stage.result);
+        if let (Value::Object(fields), Ok(verdicts)) = (json, serde_json::to_value(verdicts)) {
+            fields.insert("thresholds".to_owned(), verdicts);
+        }
+    }
 }
 
 /// Writes `judged` as text: the load generator's report, then the thresholds and the checks.
@@ -136,10 +164,10 @@ pub fn write_report(out: &mut impl Write, judged: &Judged) -> io::Result<()> {
     Ok(())
 }
 
-/// Prints `judged` on stdout (JSON or text), writes the `.hgrm` file, names each breach and
-/// failed check on stderr and returns the outcome: interrupted, failed (a breach, a failed
-/// check, or a report that could not be written) or succeeded.
-pub fn finish(judged: &Judged, args: &ReportArgs, hgrm: Option<&Path>) -> Outcome {
+/// Prints `judged` on stdout (JSON or text), writes its `files`, names each breach and failed
+/// check on stderr and returns the outcome: interrupted, failed (a breach, a failed check, or a
+/// report or file that could not be written) or succeeded.
+pub fn finish(judged: &Judged, args: &ReportArgs, files: RunFiles) -> Outcome {
     let mut out = io::stdout().lock();
     let written = if args.json {
         write_json(&mut out, judged)
@@ -152,12 +180,7 @@ pub fn finish(judged: &Judged, args: &ReportArgs, hgrm: Option<&Path>) -> Outcom
         eprintln!("sentinel: writing the report: {error}");
         complete = false;
     }
-    if let Some(path) = hgrm
-        && let Err(error) = write_hgrm_file(judged.result, path)
-    {
-        eprintln!("sentinel: writing {}: {error}", path.display());
-        complete = false;
-    }
+    complete &= files.finish(judged);
     for verdict in judged.verdicts {
         if let Some(breach) = &verdict.breach {
             eprintln!("sentinel: threshold breached: {breach}");
@@ -179,13 +202,6 @@ pub fn finish(judged: &Judged, args: &ReportArgs, hgrm: Option<&Path>) -> Outcom
         Outcome::Success if complete => Outcome::Success,
         _ => Outcome::Failure,
     }
-}
-
-/// Writes the latency distribution of `result` to `path` as an `.hgrm` file.
-pub fn write_hgrm_file(result: &LoadTestResult, path: &Path) -> io::Result<()> {
-    let mut file = BufWriter::new(File::create(path)?);
-    write_hgrm(&result.histograms.latency, &mut file)?;
-    file.flush()
 }
 
 #[cfg(test)]

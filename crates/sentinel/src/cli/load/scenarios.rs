@@ -9,12 +9,12 @@
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use sentinel_load::{LoadTest, LoadTestConfig, Threshold};
 use sentinel_scenarios::{Scenario, ScenarioRun, Setup, UnknownScenario};
 
+use super::files::RunFiles;
 use super::report::{self, Judged};
 use super::session::Session;
 use super::{LoadArgs, Outcome};
@@ -133,22 +133,25 @@ pub async fn run(args: &LoadArgs) -> Outcome {
     let table = !single && !args.report.json;
     let mut runs = Vec::new();
     let mut outcome = Outcome::Success;
-    for (scenario, config) in loads {
+    for (scenario, mut config) in loads {
+        let name = (!single).then(|| scenario.name());
+        let files = match RunFiles::open(&args.report, scenario.name(), name, &mut config) {
+            Ok(files) => files,
+            Err(error) => {
+                eprintln!("sentinel: {error:#}");
+                return Outcome::Usage;
+            }
+        };
         let run = match run_one(scenario, config, user_thresholds(args), args).await {
             Ok(run) => run,
             Err(error) => {
                 return super::super::fail(&error.context(format!("scenario {scenario}")));
             }
         };
-        let hgrm = args
-            .report
-            .hgrm
-            .as_deref()
-            .map(|path| hgrm_path(path, scenario, single));
         let reported = if table {
-            summarised(&run, hgrm.as_deref())
+            summarised(&run, files)
         } else {
-            report::finish(&Judged::of(&run), &args.report, hgrm.as_deref())
+            report::finish(&Judged::of(&run), &args.report, files)
         };
         if reported != Outcome::Success {
             outcome = reported;
@@ -165,20 +168,16 @@ pub async fn run(args: &LoadArgs) -> Outcome {
     outcome
 }
 
-/// For a row of the summary table: names each failure on stderr, writes the `.hgrm` file, and
+/// For a row of the summary table: names each failure on stderr, writes the run's files, and
 /// returns the run's outcome.
-fn summarised(run: &ScenarioRun, hgrm: Option<&Path>) -> Outcome {
+fn summarised(run: &ScenarioRun, files: RunFiles) -> Outcome {
     for failure in run.failures() {
         eprintln!("sentinel: {}: {failure}", run.scenario);
     }
-    let mut outcome = Judged::of(run).outcome();
-    if let Some(path) = hgrm
-        && let Err(error) = report::write_hgrm_file(&run.result, path)
-    {
-        eprintln!("sentinel: writing {}: {error}", path.display());
-        if outcome == Outcome::Success {
-            outcome = Outcome::Failure;
-        }
+    let judged = Judged::of(run);
+    let outcome = judged.outcome();
+    if !files.finish(&judged) && outcome == Outcome::Success {
+        return Outcome::Failure;
     }
     outcome
 }
@@ -186,14 +185,19 @@ fn summarised(run: &ScenarioRun, hgrm: Option<&Path>) -> Outcome {
 /// A flag that means nothing for this run: request shaping without `--url`, or a load shape
 /// without a target (`sentinel load` alone runs the quick tour at its own loads).
 fn unusable_flag(args: &LoadArgs) -> Option<String> {
-    if !args.headers.is_empty() || args.body.is_some() {
-        return Some("--header and --body shape HTTP requests: they need --url URL".to_owned());
+    if args.method.is_some() || !args.headers.is_empty() || args.body.is_some() {
+        return Some(
+            "--method, --header and --body shape HTTP requests: they need --url URL".to_owned(),
+        );
     }
     let shaped = [
         (args.rate.is_some(), "--rate"),
         (args.duration.is_some(), "--duration"),
         (args.workers.is_some(), "--workers"),
         (args.timeout.is_some(), "--timeout"),
+        (!args.stages.is_empty(), "--stage"),
+        (args.segment.is_some(), "--segment"),
+        (args.start_at.is_some(), "--start-at"),
     ];
     let (_, flag) = shaped.into_iter().find(|(given, _)| *given)?;
     args.scenario.is_none().then(|| {
@@ -239,23 +243,6 @@ fn write_table(out: &mut impl Write, runs: &[ScenarioRun]) -> io::Result<()> {
         "{passed} of {} scenarios held their thresholds and checks",
         runs.len()
     )
-}
-
-/// The `.hgrm` file of `scenario`: `--hgrm` itself for a single scenario, else the scenario's
-/// name added before the extension (`lat.hgrm` → `lat-issuance.hgrm`).
-fn hgrm_path(path: &Path, scenario: Scenario, single: bool) -> PathBuf {
-    if single {
-        return path.to_owned();
-    }
-    let stem = path
-        .file_stem()
-        .map(|stem| stem.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name = match path.extension() {
-        Some(extension) => format!("{stem}-{scenario}.{}", extension.to_string_lossy()),
-        None => format!("{stem}-{scenario}"),
-    };
-    path.with_file_name(name)
 }
 
 #[cfg(test)]
@@ -362,21 +349,7 @@ mod tests {
         assert!(unusable_flag(&flags(&["--scenario", "all", "--workers", "3"])).is_none());
         let problem = unusable_flag(&flags(&["--scenario", "mixed", "--body", "x"]));
         assert!(problem.is_some_and(|p| p.contains("need --url")));
+        assert!(unusable_flag(&flags(&["--method", "POST"])).is_some());
         assert!(unusable_flag(&flags(&[])).is_none());
-    }
-
-    #[test]
-    fn several_scenarios_get_an_hgrm_file_each() {
-        let issuance: Scenario = "issuance".parse().expect("built in");
-        let path = Path::new("/tmp/lat.hgrm");
-        assert_eq!(hgrm_path(path, issuance, true), path);
-        assert_eq!(
-            hgrm_path(path, issuance, false),
-            Path::new("/tmp/lat-issuance.hgrm")
-        );
-        assert_eq!(
-            hgrm_path(Path::new("lat"), issuance, false),
-            Path::new("lat-issuance")
-        );
     }
 }

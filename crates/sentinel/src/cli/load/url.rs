@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use sentinel_load::http::{HttpDriver, HttpStats, HttpTarget};
+use sentinel_load::http::{HttpDriver, HttpStats, HttpTarget, hide_user_info};
 use sentinel_load::{LoadTest, LoadTestConfig, LoadTestResult, Threshold, Verdict};
 
+use super::files::RunFiles;
 use super::interrupt::Interrupted;
 use super::report::{self, Judged};
 use super::{LoadArgs, Outcome, session};
@@ -23,7 +24,16 @@ pub struct UrlRun {
 
 /// Runs one load at the URL and reports it.
 pub async fn run(args: &LoadArgs) -> Outcome {
-    match run_at(args, args.url_load(), &args.report.thresholds).await {
+    let mut config = args.url_load();
+    let title = args.url.as_deref().map(hide_user_info).unwrap_or_default();
+    let files = match RunFiles::open(&args.report, &title, None, &mut config) {
+        Ok(files) => files,
+        Err(error) => {
+            eprintln!("sentinel: {error:#}");
+            return Outcome::Usage;
+        }
+    };
+    match run_at(args, config, &args.report.thresholds).await {
         Ok(run) => report::finish(
             &Judged {
                 result: &run.result,
@@ -32,7 +42,7 @@ pub async fn run(args: &LoadArgs) -> Outcome {
                 http: Some(&run.http),
             },
             &args.report,
-            args.report.hgrm.as_deref(),
+            files,
         ),
         Err(error) if error.is::<Interrupted>() => super::failed(&error),
         Err(error) => {
@@ -81,11 +91,12 @@ async fn target(args: &LoadArgs) -> anyhow::Result<HttpTarget> {
         .as_deref()
         .context("--url is required: the load target")?;
     let mut target = HttpTarget::from_url(url).await?;
-    target.method = args
-        .method
-        .to_ascii_uppercase()
-        .parse()
-        .with_context(|| format!("`{}` is not an HTTP method", args.method))?;
+    if let Some(method) = &args.method {
+        target.method = method
+            .to_ascii_uppercase()
+            .parse()
+            .with_context(|| format!("`{method}` is not an HTTP method"))?;
+    }
     for header in &args.headers {
         target.header(header)?;
     }

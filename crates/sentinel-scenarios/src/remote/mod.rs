@@ -1,0 +1,254 @@
+//! `remote`: a real `sentinel server` on loopback, over TLS, and each request a freshly signed
+//! identity proof for alice asking for `production`: the server checks the proof, sends it to
+//! STS (answered in-process, signature checked), and the whole broker decides, logs and issues
+//! (cached example policy, decision log file, in-process issuer). Every credential issued must
+//! have been verified by STS and have its decision line, and no request more than one.
+
+mod client;
+mod sts;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use sentinel_aws::proof::sign;
+use sentinel_aws::sts_proof::StsProofVerifier;
+use sentinel_core::broker::Broker;
+use sentinel_core::decision_log::DecisionLog;
+use sentinel_core::issuer::LocalIssuer;
+use sentinel_core::source::PolicySource;
+use sentinel_load::{LoadTestConfig, LoadTestResult, RequestContext, RequestError, Threshold};
+use sentinel_server::remote::{
+    CredentialsRequest, Endpoint, Metrics, ProofRules, RemoteServer, RemoteService, Security,
+    StsEndpoints,
+};
+use sentinel_server::tls::{LoopbackCertificates, acceptor_from_pem};
+use sentinel_server::{Drained, Limits};
+use serde::Serialize;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::cache::{Cache, CacheFigures};
+use crate::defaults;
+use crate::findings::{CheckResult, Figures};
+use crate::fixture;
+use crate::issuance::LogFile;
+use crate::scenario::{LoadScenario, Setup, SetupError, Workload};
+
+use self::client::Client;
+use self::sts::LocalSts;
+
+/// The audience the run's server expects.
+const AUDIENCE: &str = "sentinel.load";
+/// How long the broker gives the issuer, and the server gives STS.
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Sentinel's remote server under load, every request a new proof.
+#[derive(Debug, Clone, Copy)]
+pub struct Remote;
+
+/// The running server, its STS, the caller's keys and a client.
+pub struct RemoteWorkload {
+    credentials: Credentials,
+    sts: LocalSts,
+    client: Client,
+    cache: Cache,
+    log: LogFile,
+    stop: std::sync::Mutex<Option<oneshot::Sender<()>>>,
+    serving: JoinHandle<Drained>,
+}
+
+/// What a run of `remote` showed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RemoteFigures {
+    /// The server's policy cache over the run.
+    #[serde(flatten)]
+    pub cache: CacheFigures,
+    /// Proofs STS accepted during the run.
+    pub sts_verified: u64,
+    /// Decision lines the run added to the log; absent when the log could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision_log_lines: Option<u64>,
+}
+
+impl LoadScenario for Remote {
+    type Workload = RemoteWorkload;
+
+    fn name(&self) -> &'static str {
+        "remote"
+    }
+
+    fn summary(&self) -> &'static str {
+        "sentinel server over TLS: a signed proof per request, STS, broker"
+    }
+
+    fn config(&self) -> LoadTestConfig {
+        defaults::config(1000.0, 10, 50)
+    }
+
+    fn thresholds(&self, _rate: f64) -> Vec<Threshold> {
+        defaults::thresholds(&["success>99%", "p99<10ms"])
+    }
+
+    async fn prepare(
+        &self,
+        config: &LoadTestConfig,
+        setup: &Setup,
+    ) -> Result<RemoteWorkload, SetupError> {
+        let other = |error: String| SetupError::Other(error.into());
+        let credentials = Credentials::new(
+            "AKIASENTINELLOADTEST",
+            "load-test-secret-not-a-real-key",
+            None,
+            None,
+            "sentinel-load",
+        );
+        let sts = LocalSts::start(credentials.clone(), fixture::allowed_caller()).await?;
+        let certificates = LoopbackCertificates::generate().map_err(|e| other(e.to_string()))?;
+        let acceptor = acceptor_from_pem(certificates.cert.as_bytes(), certificates.key.as_bytes())
+            .map_err(|error| other(error.to_string()))?;
+        let cache = Cache::warm().await?;
+        let log = LogFile::open(setup.decision_log.clone())?;
+        let broker = Broker::new(
+            Arc::clone(&cache.source) as Arc<dyn PolicySource>,
+            Arc::new(DecisionLog::open(&log.path)?),
+            Arc::new(LocalIssuer),
+            UPSTREAM_TIMEOUT,
+        );
+        let sts_endpoint = Endpoint::parse(&sts.target.url).map_err(|e| other(e.to_string()))?;
+        let profile = fixture::profile();
+        let service = RemoteService {
+            broker,
+            profiles: HashMap::from([(profile.name.clone(), profile)]),
+            rules: ProofRules {
+                audience: AUDIENCE.to_owned(),
+                endpoints: StsEndpoints::Listed(vec![sts_endpoint]),
+            },
+            verifier: Arc::new(StsProofVerifier::new(UPSTREAM_TIMEOUT)),
+            sts_timeout: UPSTREAM_TIMEOUT,
+            metrics: Metrics::new(),
+        };
+        let limits = Limits {
+            max_connections: config.workers.max(1) * 2,
+            ..Limits::default()
+        };
+        let server = RemoteServer::bind(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            Security::Tls(acceptor),
+            limits,
+            service,
+        )
+        .await
+        .map_err(|error| other(error.to_string()))?;
+        let client =
+            Client::new(server.local_addr(), &certificates.ca, config.workers).map_err(other)?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        // Every worker's connection is opened (TLS handshakes are not part of the run, as for
+        // any keep-alive client), and one request made, so a server that cannot issue fails
+        // the setup, not the run; it also opens the server's connection to STS. The run's
+        // counts start after it.
+        let first = match (client.connect_all().await, request_body(&credentials, &sts)) {
+            (Ok(()), Ok(body)) => client.post(0, body).await,
+            (Err(error), _) | (_, Err(error)) => Err(error),
+        };
+        if let Err(error) = first {
+            let _ = stop.send(());
+            return Err(other(format!("the server's first answer: {error}")));
+        }
+        sts.accepted.store(0, Ordering::Relaxed);
+        let log = LogFile::open(Some(log.path.clone())).map(|run| run.keeping(log))?;
+        Ok(RemoteWorkload {
+            credentials,
+            sts,
+            client,
+            cache,
+            log,
+            stop: std::sync::Mutex::new(Some(stop)),
+            serving,
+        })
+    }
+}
+
+impl Workload for RemoteWorkload {
+    type Figures = RemoteFigures;
+
+    async fn request(&self, ctx: RequestContext) -> Result<(), RequestError> {
+        let body = request_body(&self.credentials, &self.sts)?;
+        self.client.post(ctx.worker, body).await
+    }
+
+    fn finish(&self, result: &LoadTestResult) -> (RemoteFigures, Vec<CheckResult>) {
+        let (sent, ok) = (result.requests.sent, result.requests.ok);
+        // A request the generator gave up on may never have reached the server; every request
+        // answered with credentials has its line, and none has two.
+        let (lines, lines_check) = match self.log.lines() {
+            Ok(lines) => (
+                Some(lines),
+                CheckResult::new(
+                    "decision_log_lines",
+                    (ok..=sent).contains(&lines),
+                    format!("{lines} decision lines for {ok} issued of {sent} requests sent"),
+                ),
+            ),
+            Err(error) => (
+                None,
+                CheckResult::new(
+                    "decision_log_lines",
+                    false,
+                    format!("cannot read {}: {error}", self.log.path.display()),
+                ),
+            ),
+        };
+        let verified = self.sts.accepted.load(Ordering::Relaxed);
+        let verified_check = CheckResult::new(
+            "sts_verified",
+            verified >= result.requests.ok,
+            format!(
+                "STS verified {verified} proofs for {} credentials issued",
+                result.requests.ok
+            ),
+        );
+        let figures = RemoteFigures {
+            cache: self.cache.figures(),
+            sts_verified: verified,
+            decision_log_lines: lines,
+        };
+        (figures, vec![lines_check, verified_check])
+    }
+}
+
+/// A credentials request for `production`, with a proof signed now by `credentials`.
+fn request_body(credentials: &Credentials, sts: &LocalSts) -> Result<Vec<u8>, RequestError> {
+    let proof = sign(credentials, &sts.target, AUDIENCE, SystemTime::now())
+        .map_err(|_| RequestError::new("signing"))?;
+    serde_json::to_vec(&CredentialsRequest {
+        profile: fixture::PROFILE.to_owned(),
+        proof,
+    })
+    .map_err(|_| RequestError::new("encoding"))
+}
+
+impl Drop for RemoteWorkload {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.lock().ok().and_then(|mut stop| stop.take()) {
+            let _ = stop.send(());
+        }
+        self.serving.abort();
+    }
+}
+
+impl Figures for RemoteFigures {
+    fn summary(&self) -> String {
+        let lines = self
+            .decision_log_lines
+            .map(|lines| format!(", {lines} log lines"))
+            .unwrap_or_default();
+        format!("{} verified{lines}", self.sts_verified)
+    }
+}
