@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod base;
 pub mod caller;
 pub mod error;
 pub mod location;

@@ -1,11 +1,12 @@
 //! Drives a no-op request function at a fixed rate and prints the report and the peak RSS:
 //! the generator's pacing accuracy and memory at rates no real target reaches.
 //!
-//! `cargo run --release -p sentinel-load --example noop -- RATE SECONDS WORKERS`
+//! `cargo run --release -p sentinel-load --example noop -- RATE SECONDS WORKERS [timeline]`
+//! (`timeline` records the per-second timeline as well, to show what it costs).
 
 use std::time::Duration;
 
-use sentinel_load::{LoadTestConfig, RequestError, run_load_test, write_text};
+use sentinel_load::{LoadTestConfig, RequestError, TimelineSink, run_load_test, write_text};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -14,6 +15,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let workers: usize = args.next().as_deref().unwrap_or("4").parse()?;
     let mut config = LoadTestConfig::new(rate, Duration::from_secs_f64(seconds));
     config.workers = workers;
+    if args.next().as_deref() == Some("timeline") {
+        config.timeline = Some(TimelineSink::keep());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

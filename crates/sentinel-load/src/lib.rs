@@ -95,6 +95,7 @@ mod verdict;
 pub use config::{ConfigError, LoadTestConfig, MAX_PACING_SLACK};
 pub use error::RequestError;
 pub use merge::{MergeError, merge};
+pub use open_files::raise_limit as raise_open_file_limit;
 pub use progress::{Progress, ProgressSnapshot};
 pub use report::{write_hgrm, write_text};
 pub use result::{Histograms, LoadTestResult, Percentiles, RequestCounts, StageResult};

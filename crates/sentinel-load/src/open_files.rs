@@ -1,11 +1,12 @@
 //! The open-file limit. A load generator holds a socket per worker, and the default soft limit
 //! (often 1024) would turn a large `workers` into thousands of `connect` errors; the soft limit
-//! may be raised to the hard limit without privileges, so it is.
+//! may be raised to the hard limit without privileges, so it is. (A server holds one per
+//! connection, and raises it the same way.)
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit where it is lower, and returns the limit
 /// in force afterwards (`u64::MAX` where the platform has none to report).
 #[cfg(unix)]
-pub(crate) fn raise_limit() -> u64 {
+pub fn raise_limit() -> u64 {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -36,7 +37,7 @@ fn to_u64(value: libc::rlim_t) -> u64 {
 
 /// Where there is no `RLIMIT_NOFILE`, nothing is raised and nothing refused.
 #[cfg(not(unix))]
-pub(crate) fn raise_limit() -> u64 {
+pub fn raise_limit() -> u64 {
     u64::MAX
 }
 

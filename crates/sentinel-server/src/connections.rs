@@ -1,7 +1,9 @@
 //! The accept loop both servers share: hyper's HTTP/1.1 server over plain TCP or TLS, with the
 //! limits that keep one client from starving the others (header size, header read time, TLS
-//! handshake time, connection count), and a graceful shutdown that stops accepting, lets every
-//! in-flight request finish (and so write its decision-log lines), and only then returns.
+//! handshake time, connection count, and a deadline for each connection, so that a client that
+//! keeps a connection busy, or never reads its responses, cannot hold a slot for good), and a
+//! graceful shutdown that stops accepting, lets every in-flight request finish (and so write its
+//! decision-log lines), and only then returns.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -13,10 +15,10 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use crate::wire::Reply;
@@ -33,17 +35,30 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// The most connections open at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// How long a connection may stay open. Then it is closed once the response in progress
+    /// (if any) is sent; one that is still open a request timeout and a header timeout later
+    /// (its client does not read) is dropped.
+    pub connection_timeout: Duration,
 }
 
 impl Default for Limits {
-    /// 5 s for headers, 30 s per request, 8 KiB of headers, 1024 connections.
+    /// 5 s for headers, 30 s per request, 8 KiB of headers, 1024 connections of at most 60 s.
     fn default() -> Limits {
         Limits {
             header_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             max_header_bytes: 8 * 1024,
             max_connections: 1024,
+            connection_timeout: Duration::from_secs(60),
         }
+    }
+}
+
+impl Limits {
+    /// How long a connection told to close may take to finish its response: the longest a
+    /// request may run, plus the time a client is given to act.
+    fn closing_grace(&self) -> Duration {
+        self.request_timeout + self.header_timeout
     }
 }
 
@@ -104,8 +119,10 @@ impl Bound {
             .header_read_timeout(limits.header_timeout)
             .max_buf_size(limits.max_header_bytes.max(8192))
             .max_header_size(limits.max_header_bytes);
-        let graceful = GracefulShutdown::new();
-        let connections = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+        let (stopping, stop_seen) = watch::channel(false);
+        let most = limits.max_connections.max(1);
+        let connections = Arc::new(Semaphore::new(most));
+        let mut accept_failures = Throttled::new(ACCEPT_FAILURE_REPORT_INTERVAL);
         tokio::pin!(shutdown);
         loop {
             let permit = tokio::select! {
@@ -119,8 +136,15 @@ impl Bound {
                 accepted = self.listener.accept() => match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
-                        // Usually out of file descriptors: back off instead of spinning.
-                        eprintln!("{name}: cannot accept a connection: {error}");
+                        // Usually out of file descriptors: back off instead of spinning, and
+                        // say so now and then rather than for every failed attempt.
+                        if let Some(more) = accept_failures.note(Instant::now()) {
+                            let since = match more {
+                                0 => String::new(),
+                                n => format!(" (and {n} more times since the last report)"),
+                            };
+                            eprintln!("{name}: cannot accept a connection: {error}{since}");
+                        }
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
@@ -130,25 +154,63 @@ impl Bound {
                 builder: builder.clone(),
                 handler: Arc::clone(&handler),
                 local: stream.local_addr().unwrap_or(self.local),
-                watcher: graceful.watcher(),
+                stopping: stop_seen.clone(),
+                limits,
             };
             let transport = transport.clone();
-            let handshake_timeout = limits.header_timeout;
             tokio::spawn(async move {
                 // Errors here are the client's doing (a reset, a failed handshake, a header
                 // timeout, `431`): the connection is closed and nothing else is affected.
-                connection.run(stream, transport, handshake_timeout).await;
+                connection.run(stream, transport).await;
                 drop(permit);
             });
         }
         drop(self.listener);
-        let deadline = limits.request_timeout + limits.header_timeout;
-        let most = limits.max_connections.max(1);
-        match tokio::time::timeout(deadline, graceful.shutdown()).await {
-            Ok(()) => Drained { abandoned: 0 },
+        stopping.send_replace(true);
+        // Every connection's permit is back once every connection has closed.
+        let all = u32::try_from(most).unwrap_or(u32::MAX);
+        let closed = connections.acquire_many(all);
+        match tokio::time::timeout(limits.closing_grace(), closed).await {
+            Ok(_) => Drained { abandoned: 0 },
             Err(_) => Drained {
                 abandoned: most - connections.available_permits(),
             },
+        }
+    }
+}
+
+/// How often a failure to accept connections is reported while it lasts.
+const ACCEPT_FAILURE_REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Lets a repeated event through at most once per interval, counting the others.
+#[derive(Debug)]
+struct Throttled {
+    interval: Duration,
+    last: Option<Instant>,
+    held_back: u64,
+}
+
+impl Throttled {
+    fn new(interval: Duration) -> Throttled {
+        Throttled {
+            interval,
+            last: None,
+            held_back: 0,
+        }
+    }
+
+    /// Notes an event at `now`: `Some(n)` if it is to be reported, `n` being how many were held
+    /// back since the last report; `None` if it is held back.
+    fn note(&mut self, now: Instant) -> Option<u64> {
+        match self.last {
+            Some(last) if now.duration_since(last) < self.interval => {
+                self.held_back += 1;
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.held_back))
+            }
         }
     }
 }
@@ -158,16 +220,19 @@ struct Connection<H> {
     builder: http1::Builder,
     handler: Arc<H>,
     local: SocketAddr,
-    watcher: Watcher,
+    /// Becomes `true` when the server shuts down.
+    stopping: watch::Receiver<bool>,
+    limits: Limits,
 }
 
 impl<H: Handle> Connection<H> {
-    async fn run(self, stream: TcpStream, transport: Transport, handshake_timeout: Duration) {
+    async fn run(self, stream: TcpStream, transport: Transport) {
         let _ = stream.set_nodelay(true);
         match transport {
             Transport::Plain => self.serve(stream).await,
             Transport::Tls(acceptor) => {
-                let handshake = tokio::time::timeout(handshake_timeout, acceptor.accept(stream));
+                let handshake =
+                    tokio::time::timeout(self.limits.header_timeout, acceptor.accept(stream));
                 if let Ok(Ok(stream)) = handshake.await {
                     self.serve(stream).await;
                 }
@@ -175,6 +240,9 @@ impl<H: Handle> Connection<H> {
         }
     }
 
+    /// Serves HTTP on `stream` until the client closes it, the connection's deadline passes or
+    /// the server shuts down; in the last two cases, the response in progress is finished
+    /// first, for at most the closing grace.
     async fn serve<S>(self, stream: S)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -183,14 +251,40 @@ impl<H: Handle> Connection<H> {
             builder,
             handler,
             local,
-            watcher,
+            mut stopping,
+            limits,
         } = self;
         let service = service_fn(move |request| {
             let handler = Arc::clone(&handler);
             async move { Ok::<_, Infallible>(handler.handle(request, local).await) }
         });
-        let _ = watcher
-            .watch(builder.serve_connection(TokioIo::new(stream), service))
-            .await;
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        tokio::pin!(connection);
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            () = tokio::time::sleep(limits.connection_timeout) => {}
+            // A closed channel means the server is gone: stop as well.
+            _ = stopping.wait_for(|&stop| stop) => {}
+        }
+        connection.as_mut().graceful_shutdown();
+        let _ = tokio::time::timeout(limits.closing_grace(), connection).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_failure_is_reported_once_per_interval_with_the_count_held_back() {
+        let mut throttled = Throttled::new(Duration::from_secs(10));
+        let start = Instant::now();
+        assert_eq!(throttled.note(start), Some(0));
+        for ms in [1, 500, 9_999] {
+            assert_eq!(throttled.note(start + Duration::from_millis(ms)), None);
+        }
+        assert_eq!(throttled.note(start + Duration::from_secs(10)), Some(3));
+        assert_eq!(throttled.note(start + Duration::from_secs(11)), None);
+        assert_eq!(throttled.note(start + Duration::from_secs(25)), Some(1));
     }
 }

@@ -15,6 +15,7 @@
 
 mod connections;
 mod handler;
+mod open_files;
 mod origin;
 pub mod remote;
 mod server;
@@ -24,6 +25,7 @@ mod wire;
 
 pub use connections::{Drained, Limits};
 pub use handler::{CredentialService, ForwardCredentials, Forwarded};
+pub use open_files::{ConnectionBudget, RESERVED_DESCRIPTORS, fit_connections};
 pub use origin::{RemoteRefused, check_listen};
 pub use server::{ServeError, Server};
 pub use token::{Token, TokenError};

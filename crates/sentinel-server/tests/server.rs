@@ -508,3 +508,39 @@ async fn a_decision_log_rotated_away_under_the_server_is_reopened() {
         "the second request's lines are in the new file"
     );
 }
+
+#[tokio::test]
+async fn a_client_that_never_reads_cannot_hold_the_only_connection_slot() {
+    let limits = Limits {
+        max_connections: 1,
+        connection_timeout: Duration::from_millis(300),
+        header_timeout: Duration::from_millis(200),
+        request_timeout: Duration::from_millis(200),
+        ..Limits::default()
+    };
+    let server = Running::start("bob", Arc::new(LocalIssuer), limits).await;
+    // Pipelines requests without end and never reads an answer.
+    let mut hog = TcpStream::connect(server.addr).await.expect("connect");
+    let request = format!(
+        "GET /credentials HTTP/1.1\r\nHost: {}\r\nAuthorization: {TOKEN}\r\n\r\n",
+        server.addr
+    );
+    let hogging =
+        tokio::spawn(async move { while hog.write_all(request.as_bytes()).await.is_ok() {} });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Waits in the listen backlog until the hog's connection is closed.
+    let started = Instant::now();
+    let reply = tokio::time::timeout(Duration::from_secs(10), server.get(Some(TOKEN)))
+        .await
+        .expect("the second client was never served");
+    assert_eq!(
+        reply.status, 403,
+        "bob is denied; what matters is an answer"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "served after {:?}",
+        started.elapsed()
+    );
+    hogging.abort();
+}

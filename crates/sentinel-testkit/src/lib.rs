@@ -166,29 +166,11 @@ iam.create_user(UserName=sys.argv[2])
 key = iam.create_access_key(UserName=sys.argv[2])["AccessKey"]
 print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
 "#;
-        let output = Command::new(&self.python)
-            .args([
-                "-c",
-                script,
-                &self.endpoint,
-                name,
-                self.admin.access_key_id(),
-                self.admin.secret_access_key(),
-            ])
-            .output()
-            .expect("run python with boto3 (scripts/test.sh installs it)");
-        assert!(
-            output.status.success(),
-            "creating IAM user {name} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let key: serde_json::Value = serde_json::from_slice(&output.stdout).expect("key JSON");
-        Credentials::new(
-            key["id"].as_str().expect("access key id"),
-            key["secret"].as_str().expect("secret key"),
-            None,
-            None,
-            "sentinel-testkit",
+        let admin = [self.admin.access_key_id(), self.admin.secret_access_key()];
+        self.boto3_credentials(
+            &format!("creating IAM user {name}"),
+            script,
+            &[name, admin[0], admin[1]],
         )
     }
 
@@ -207,30 +189,38 @@ sts = boto3.client("sts", endpoint_url=sys.argv[1], region_name="us-east-1",
 c = sts.assume_role(RoleArn=sys.argv[4], RoleSessionName=sys.argv[5])["Credentials"]
 print(json.dumps({"id": c["AccessKeyId"], "secret": c["SecretAccessKey"], "token": c["SessionToken"]}))
 "#;
-        let output = Command::new(&self.python)
-            .args([
-                "-c",
-                script,
-                &self.endpoint,
+        self.boto3_credentials(
+            &format!("assuming {role_arn} as {session_name}"),
+            script,
+            &[
                 key.access_key_id(),
                 key.secret_access_key(),
                 role_arn,
                 session_name,
-            ])
+            ],
+        )
+    }
+
+    /// Runs the boto3 `script` with this emulator's endpoint and `args` as its arguments, and
+    /// reads the credentials it prints (`{"id", "secret"}`, and `"token"` for a session).
+    fn boto3_credentials(&self, doing: &str, script: &str, args: &[&str]) -> Credentials {
+        let output = Command::new(&self.python)
+            .args(["-c", script, &self.endpoint])
+            .args(args)
             .output()
             .expect("run python with boto3 (scripts/test.sh installs it)");
         assert!(
             output.status.success(),
-            "assuming {role_arn} as {session_name} failed: {}",
+            "{doing} failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        let session: serde_json::Value =
+        let key: serde_json::Value =
             serde_json::from_slice(&output.stdout).expect("credentials JSON");
-        let field = |name: &str| session[name].as_str().expect(name).to_owned();
+        let field = |name: &str| key[name].as_str().map(str::to_owned);
         Credentials::new(
-            field("id"),
-            field("secret"),
-            Some(field("token")),
+            field("id").expect("an access key ID"),
+            field("secret").expect("a secret key"),
+            field("token"),
             None,
             "sentinel-testkit",
         )

@@ -275,15 +275,18 @@ mod timing {
         let text = String::from_utf8_lossy(&output.stdout);
         assert_eq!(output.status.code(), Some(0), "{text}{}", stderr(&output));
         assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
-        for name in [
+        let names = [
             "policy-eval",
             "cached-eval",
             "identity",
             "mixed",
             "issuance",
-        ] {
+            "remote",
+        ];
+        for name in names {
             assert!(text.lines().any(|l| l.starts_with(name)), "{name}: {text}");
         }
-        assert!(text.contains("5 of 5 scenarios held"), "{text}");
+        let held = format!("{n} of {n} scenarios held", n = names.len());
+        assert!(text.contains(&held), "{text}");
     }
 }

@@ -234,11 +234,18 @@ fn exec_runs_the_command_with_credentials_and_its_exit_code() {
     let script = "import os, sys; \
         names = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_CREDENTIAL_EXPIRATION']; \
         assert all(os.environ.get(n) for n in names), os.environ; \
-        assert 'AWS_PROFILE' not in os.environ; \
+        foreign = ['AWS_PROFILE', 'AWS_SECURITY_TOKEN', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_WEB_IDENTITY_TOKEN_FILE']; \
+        assert not [n for n in foreign if n in os.environ], os.environ; \
         import boto3; print(boto3.client('sts').get_caller_identity()['Arn']); sys.exit(7)";
     let output = setup
         .command(SENTINEL)
         .env("AWS_PROFILE", "app")
+        .env("AWS_SECURITY_TOKEN", "a-stale-token")
+        .env(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "http://127.0.0.1:9/elsewhere",
+        )
+        .env("AWS_WEB_IDENTITY_TOKEN_FILE", "/nonexistent/token")
         .args([
             "exec",
             "--profile",

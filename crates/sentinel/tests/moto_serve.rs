@@ -251,3 +251,146 @@ fn a_shutdown_under_load_loses_no_decision_log_line() {
         "issued lines vs answered requests"
     );
 }
+
+/// Sends `signal` (a name `kill` knows) to `pid`.
+fn send_signal(signal: &str, pid: u32) {
+    let sent = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(sent.success(), "could not send {signal}");
+}
+
+/// Reads lines from `lines` until one equals `expected`; panics if the output ends first.
+fn wait_for_line(lines: &mut impl Iterator<Item = std::io::Result<String>>, expected: &str) {
+    for line in lines.by_ref() {
+        if line.expect("a line from the command") == expected {
+            return;
+        }
+    }
+    panic!("the command's output ended before {expected:?}");
+}
+
+#[test]
+fn exec_server_passes_signals_on_and_exits_with_the_commands_status() {
+    use std::io::{BufRead, BufReader};
+    let setup = Setup::new("alice");
+    // A TERM trap that cleans up and exits 42, and traps that only report.
+    let script = "trap 'echo got-usr1' USR1; trap 'echo got-hup' HUP; trap 'echo got-int' INT; \
+                  trap 'echo cleaning-up; exit 42' TERM; echo ready; \
+                  while :; do sleep 0.05; done";
+    let mut sentinel = setup
+        .command(SENTINEL)
+        .args(["exec", "--server", "--profile", "production", "--"])
+        .args(["sh", "-c", script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sentinel exec --server");
+    let pid = sentinel.id();
+    let mut lines = BufReader::new(sentinel.stdout.take().expect("stdout")).lines();
+    wait_for_line(&mut lines, "ready");
+    for (signal, answer) in [("USR1", "got-usr1"), ("HUP", "got-hup"), ("INT", "got-int")] {
+        send_signal(signal, pid);
+        wait_for_line(&mut lines, answer);
+    }
+    send_signal("TERM", pid);
+    wait_for_line(&mut lines, "cleaning-up");
+    let status = sentinel.wait().expect("wait");
+    assert_eq!(
+        status.code(),
+        Some(42),
+        "Sentinel exits with the command's status"
+    );
+}
+
+#[test]
+fn exec_server_kills_a_command_that_ignores_termination_after_the_grace_period() {
+    use std::io::{BufRead, BufReader};
+    let setup = Setup::new("alice");
+    let script = "trap '' TERM; echo ready; while :; do sleep 0.05; done";
+    let mut sentinel = setup
+        .command(SENTINEL)
+        .args([
+            "exec",
+            "--server",
+            "--kill-after",
+            "300ms",
+            "--profile",
+            "production",
+        ])
+        .args(["--", "sh", "-c", script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sentinel exec --server");
+    let mut lines = BufReader::new(sentinel.stdout.take().expect("stdout")).lines();
+    wait_for_line(&mut lines, "ready");
+    send_signal("TERM", sentinel.id());
+    let output = sentinel.wait_with_output().expect("wait");
+    // 128 + SIGKILL.
+    assert_eq!(output.status.code(), Some(137));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("did not exit within 300ms"), "{stderr}");
+}
+
+/// A `credential_process` answer holding `key`, expiring in two minutes: soon enough that
+/// Sentinel fetches it again for every request.
+fn process_credentials(key: &aws_credential_types::Credentials) -> String {
+    let expiration = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(120);
+    serde_json::json!({
+        "Version": 1,
+        "AccessKeyId": key.access_key_id(),
+        "SecretAccessKey": key.secret_access_key(),
+        "Expiration": expiration.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    })
+    .to_string()
+}
+
+#[test]
+fn serve_identifies_the_caller_again_when_the_base_credentials_change() {
+    let setup = Setup::new("alice");
+    let carol = setup.moto.create_user("carol");
+    let bob = setup.moto.create_user("bob");
+    // Base credentials from a process, as IAM Identity Center or a vault would give them.
+    let keys = setup.path("base-credentials.json");
+    std::fs::write(&keys, process_credentials(&carol)).expect("keys");
+    std::fs::write(setup.path("credentials"), "").expect("no static keys");
+    std::fs::write(
+        setup.path("config"),
+        format!(
+            "[profile base]\ncredential_process = cat {}\n\n\
+             [profile production]\nrole_arn = {}\nsource_profile = base\nregion = us-east-1\n\
+             duration_seconds = 900\nsentinel_policy = {}\n",
+            keys.display(),
+            serve_support::ROLE,
+            setup.path("policy.yaml").display()
+        ),
+    )
+    .expect("config");
+    let server = setup.serve(&[]);
+    let first = server.get();
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+
+    // The base credentials are refreshed as someone else's.
+    std::fs::write(&keys, process_credentials(&bob)).expect("keys");
+    let second = server.get();
+    assert!(second.starts_with("HTTP/1.1 403"), "{second}");
+    assert!(second.contains("deny-bob-production"), "{second}");
+    let (status, stderr) = server.terminate();
+    assert!(status.success(), "{stderr}");
+
+    let decided_for: Vec<serde_json::Value> = setup
+        .log_lines()
+        .iter()
+        .filter(|line| line["event"] == "decision")
+        .map(|line| line["principal_arn"].clone())
+        .collect();
+    assert_eq!(
+        decided_for,
+        [
+            "arn:aws:iam::123456789012:user/carol",
+            "arn:aws:iam::123456789012:user/bob"
+        ]
+    );
+}

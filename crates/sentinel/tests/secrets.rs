@@ -5,8 +5,7 @@
 
 mod serve_support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
@@ -253,23 +252,6 @@ fn a_malformed_caller_identity_answer_leaks_nothing() {
     }
 }
 
-/// `GET /credentials` with `token`; the whole response, head and body.
-fn get(url: &str, token: &str) -> String {
-    let authority = url
-        .strip_prefix("http://")
-        .and_then(|rest| rest.split('/').next())
-        .expect("http URL");
-    let mut stream = TcpStream::connect(authority).expect("connect");
-    write!(
-        stream,
-        "GET /credentials HTTP/1.1\r\nHost: {authority}\r\nAuthorization: {token}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    response
-}
-
 #[test]
 fn malformed_assume_role_answers_leak_nothing_from_serve() {
     let answers = malformed_answers();
@@ -278,7 +260,7 @@ fn malformed_assume_role_answers_leak_nothing_from_serve() {
     command.args(["serve", "--profile", "production", "--sts-timeout", "5s"]);
     let server = Serving::start(command);
     for answer in &answers {
-        let response = get(&server.url, &server.token);
+        let response = server.get();
         assert!(
             response.starts_with("HTTP/1.1 5"),
             "answer {answer:?} got {response}"

@@ -270,6 +270,7 @@ impl ServerConfig {
                 defaults.request_timeout,
             )?,
             max_header_bytes: defaults.max_header_bytes,
+            connection_timeout: defaults.connection_timeout,
             max_connections: match &raw.max_connections {
                 None => defaults.max_connections,
                 Some(count) if count.value == 0 => {

@@ -8,35 +8,27 @@ use std::net::SocketAddr;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use sentinel_server::{Limits, Server, Token};
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use super::issue::IssueArgs;
 use super::remote::RemoteArgs;
 use super::serve::ServerArgs;
-
-/// Variables that would make CMD's SDK take other credentials before the container provider's,
-/// or point the container provider elsewhere.
-const CLEARED: [&str; 11] = [
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_CREDENTIAL_EXPIRATION",
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-    "AWS_ROLE_ARN",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-];
+use super::{child_env, signals};
 
 /// Runs CMD against its own server; exits with CMD's status (128 + N if signal N ended it).
-pub fn run(issue: &IssueArgs, remote: &RemoteArgs, command: &[OsString]) -> ExitCode {
-    super::block_on(serve_and_run(issue, remote, command))
+/// `kill_after` is how long CMD may take to exit after a signal that ends processes.
+pub fn run(
+    issue: &IssueArgs,
+    remote: &RemoteArgs,
+    command: &[OsString],
+    kill_after: Duration,
+) -> ExitCode {
+    super::block_on(serve_and_run(issue, remote, command, kill_after))
         .unwrap_or_else(|error| super::fail(&error))
 }
 
@@ -44,6 +36,7 @@ async fn serve_and_run(
     issue: &IssueArgs,
     remote: &RemoteArgs,
     command: &[OsString],
+    kill_after: Duration,
 ) -> Result<ExitCode> {
     let (program, arguments) = command
         .split_first()
@@ -69,42 +62,51 @@ async fn serve_and_run(
         }
     };
     let mut child = tokio::process::Command::new(program);
+    child.args(arguments);
+    child_env::prepare(child.as_std_mut(), region.as_deref());
     child
-        .args(arguments)
         .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", server.url())
         .env("AWS_CONTAINER_AUTHORIZATION_TOKEN", token.expose())
         // No shared config or credentials file, so no profile there outranks the server.
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env_remove(super::NESTED_GUARD)
         // CMD cannot outlive its credential server, whichever way this function returns.
         .kill_on_drop(true);
-    for variable in CLEARED {
-        child.env_remove(variable);
-    }
-    if let Some(region) = &region {
-        child
-            .env("AWS_REGION", region)
-            .env("AWS_DEFAULT_REGION", region);
-    }
     let (stop, stopped) = oneshot::channel::<()>();
     let serving = tokio::spawn(server.run(async {
         let _ = stopped.await;
     }));
-    // The terminal sends Ctrl-C to CMD too; CMD decides what it means, and we wait for it.
-    // SIGTERM is meant for us: stop CMD (it cannot outlive its credential server). Both are
-    // watched before CMD starts, so no signal can end us while CMD runs on.
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
-    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    // Watched before CMD starts, so that no signal can end Sentinel while CMD runs on.
+    let mut signals = signals::watch()?;
     let mut child = child
         .spawn()
         .with_context(|| format!("cannot run {}", program.to_string_lossy()))?;
+    let mut kill_at: Option<Instant> = None;
     let status = loop {
+        let deadline = async {
+            match kill_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             status = child.wait() => break status.context("waiting for the command")?,
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {
+            Some(relayed) = signals.recv() => {
+                if let Some(pid) = child.id() {
+                    signals::pass_on(relayed, pid);
+                }
+                if relayed.ends && kill_at.is_none() {
+                    kill_at = Some(Instant::now() + kill_after);
+                }
+            }
+            () = deadline => {
+                eprintln!(
+                    "sentinel: {} did not exit within {kill_after:?} of being told to stop; \
+                     killing it",
+                    program.to_string_lossy()
+                );
                 let _ = child.start_kill();
+                kill_at = None;
             }
         }
     };

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use jiff::Timestamp;
-use sentinel_aws::caller::caller_identity;
+use sentinel_aws::base::share;
+use sentinel_aws::caller::CallerTracker;
 use sentinel_aws::location::PolicyLocation;
 use sentinel_aws::profile::{ProfileSettings, read_profile};
 use sentinel_aws::sts::StsIssuer;
@@ -69,8 +70,10 @@ pub struct Issuance {
     pub profile: Profile,
     /// The profile's settings from the config file.
     pub settings: ProfileSettings,
-    /// Who is asking, from their own AWS identity.
+    /// Who is asking, from their own AWS identity, as identified at start.
     pub caller: Caller,
+    /// Who is asking now: identified again when the base credentials are refreshed.
+    pub tracker: Arc<CallerTracker>,
 }
 
 impl Issuance {
@@ -105,15 +108,9 @@ impl Issuance {
             .or(settings.sentinel_policy.as_deref())
             .map(PolicyLocation::parse)
             .unwrap_or_else(|| PolicyLocation::default_for_profile(&args.profile));
-        let base = settings.base_config().await;
-        let caller = tokio::time::timeout(args.sts_timeout, caller_identity(&base))
-            .await
-            .map_err(|_| {
-                anyhow!(
-                    "cannot determine who you are: STS did not answer within {:?}",
-                    args.sts_timeout
-                )
-            })??;
+        let (base, credentials) = share(settings.base_config().await);
+        let tracker = CallerTracker::start(base.clone(), credentials, args.sts_timeout).await?;
+        let caller = Caller::clone(&*tracker.last_known().await);
         let (source, policy_key) = location.open(&base);
         let source: Arc<dyn PolicySource> = match cache {
             Some(config) => Arc::new(CachedSource::new(source, config)),
@@ -142,6 +139,7 @@ impl Issuance {
             profile,
             settings,
             caller,
+            tracker: Arc::new(tracker),
         })
     }
 

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod child_env;
 mod credentials;
 mod exec;
 mod exec_server;
@@ -17,6 +18,7 @@ mod policy_store;
 mod remote;
 mod serve;
 mod server;
+mod signals;
 
 /// Policy-gated AWS credentials, and a load simulator that proves the issuance path.
 #[derive(Debug, Parser)]

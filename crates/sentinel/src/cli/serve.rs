@@ -5,13 +5,15 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use sentinel_core::source::CacheConfig;
 use sentinel_duration::parse_duration;
-use sentinel_server::{CredentialService, Limits, Server, Token};
+use sentinel_load::raise_open_file_limit;
+use sentinel_server::{
+    CredentialService, Limits, RESERVED_DESCRIPTORS, Server, Token, fit_connections,
+};
 
 use super::issue::{Issuance, IssueArgs};
 
@@ -61,9 +63,15 @@ pub struct ServerArgs {
     #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
     request_timeout: Duration,
 
-    /// The most client connections open at once.
+    /// The most client connections open at once (kept below the open-file limit, which is
+    /// raised to its hard limit at start).
     #[arg(long, default_value_t = 1024, value_name = "N")]
     max_connections: usize,
+
+    /// How long a connection may stay open; then it closes after its response in progress, so
+    /// that no client holds a connection for good (it reconnects as it needs).
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    connection_timeout: Duration,
 }
 
 impl ServerArgs {
@@ -76,6 +84,7 @@ impl ServerArgs {
             header_timeout: Limits::default().header_timeout,
             request_timeout: Limits::default().request_timeout,
             max_connections: Limits::default().max_connections,
+            connection_timeout: Limits::default().connection_timeout,
         }
     }
 
@@ -86,16 +95,28 @@ impl ServerArgs {
             ..CacheConfig::default()
         };
         let issuance = Issuance::prepare_with(issue, Some(cache)).await?;
+        let budget = fit_connections(raise_open_file_limit(), self.max_connections);
+        if budget.lowered {
+            eprintln!(
+                "sentinel: --max-connections {} lowered to {}: the open-file limit is {} and {} \
+                 descriptors are kept for the log, the runtime and AWS",
+                self.max_connections,
+                budget.max_connections,
+                budget.open_files,
+                RESERVED_DESCRIPTORS
+            );
+        }
         let limits = Limits {
             header_timeout: self.header_timeout,
             request_timeout: self.request_timeout,
             max_header_bytes: Limits::default().max_header_bytes,
-            max_connections: self.max_connections,
+            max_connections: budget.max_connections,
+            connection_timeout: self.connection_timeout,
         };
         let service = CredentialService {
             broker: issuance.broker.clone(),
             profile: issuance.profile.clone(),
-            caller: Arc::new(Arc::new(issuance.caller.clone())),
+            caller: issuance.tracker.clone(),
             token,
         };
         let server = Server::bind(self.listen, self.allow_remote, limits, service).await?;

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)] // Each test binary uses its own part of this module.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -182,6 +182,27 @@ impl Serving {
             let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
         }
         (status, stderr)
+    }
+
+    /// `GET /credentials` with the token, as a container-credentials client sends it; the
+    /// whole response, head and body.
+    pub fn get(&self) -> String {
+        let authority = self
+            .url
+            .strip_prefix("http://")
+            .and_then(|rest| rest.split('/').next())
+            .expect("an http:// URL");
+        let mut stream = std::net::TcpStream::connect(authority).expect("connect");
+        write!(
+            stream,
+            "GET /credentials HTTP/1.1\r\nHost: {authority}\r\nAuthorization: {}\r\n\
+             Connection: close\r\n\r\n",
+            self.token
+        )
+        .expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        response
     }
 
     /// `Authorization: <token>`, as `sentinel load --header` takes it.
