@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test from a clean clone: installs the moto AWS emulator and the real AWS clients
 # (boto3, the AWS CLI) into .venv, starts two moto instances on 127.0.0.1 (one that checks no
-# signature, one that checks every signature and IAM decision), installs Debian's chromium when
-# missing (the HTML load report is checked in it), runs the whole test suite, the load
-# scenarios included, and stops them again, whatever happens.
+# signature, one that checks every signature and IAM decision), installs Debian's nginx (the load
+# tests' real HTTP peer) and chromium (the HTML load report is checked in it) when missing, runs
+# the whole test suite, the load scenarios included, and stops them again, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -14,21 +14,37 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
     cargo install --locked cargo-nextest
 fi
 
+# apt_install COMMAND PACKAGE...: installs the first Debian package that installs, unless COMMAND
+# is already there.
+apt_install() {
+    local command=$1
+    shift
+    if command -v "$command" >/dev/null 2>&1 || [ -x "/usr/sbin/$command" ]; then return 0; fi
+    echo "==> installing $command"
+    local sudo_cmd=""
+    if [ "$(id -u)" -ne 0 ]; then sudo_cmd=sudo; fi
+    $sudo_cmd apt-get update -qq
+    for package in "$@"; do
+        if DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$package" >/dev/null; then
+            return 0
+        fi
+    done
+    echo "could not install $command" >&2
+    return 1
+}
+
+# The load tests run against Debian's nginx where a real server's configuration gives the
+# behaviour under test (closing idle keep-alive connections); the HTML load report is checked in
+# a real browser, Debian's headless Chromium.
+apt_install nginx nginx-light nginx
+apt_install chromium chromium
+export SENTINEL_TEST_CHROMIUM=chromium
+
 if ! "$venv/bin/python" -c 'import moto, boto3, awscli' 2>/dev/null; then
     echo "==> installing the test requirements into .venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/test-requirements.txt
 fi
-
-# The HTML load report is checked in a real browser: Debian's headless Chromium.
-if ! command -v chromium >/dev/null 2>&1; then
-    echo "==> installing chromium (the HTML report's browser test)"
-    sudo_cmd=""
-    if [ "$(id -u)" -ne 0 ]; then sudo_cmd=sudo; fi
-    $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
-fi
-export SENTINEL_TEST_CHROMIUM=chromium
 
 free_port() { "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 mkdir -p target

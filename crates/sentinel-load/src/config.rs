@@ -67,7 +67,7 @@ pub const MAX_PACING_SLACK: Duration = Duration::from_millis(1);
 
 impl LoadTestConfig {
     /// A configuration with the given rate and duration, 64 workers, a 2 s timeout, a 1 s grace
-    /// period, a 250 µs pacing slack, a fresh cancellation token and one target.
+    /// period, a 500 µs pacing slack, a fresh cancellation token and one target.
     pub fn new(requests_per_second: f64, duration: Duration) -> Self {
         Self {
             requests_per_second,
@@ -76,7 +76,7 @@ impl LoadTestConfig {
             timeout: Duration::from_secs(2),
             grace: Duration::from_secs(1),
             cancel: CancellationToken::new(),
-            pacing_slack: Duration::from_micros(250),
+            pacing_slack: Duration::from_micros(500),
             stages: Vec::new(),
             segment: Segment::WHOLE,
             start_at: None,

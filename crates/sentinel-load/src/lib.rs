@@ -110,7 +110,10 @@ pub use result::{
     ByteCounts, Histograms, LoadTestResult, Percentiles, RequestCounts, StageResult,
 };
 pub use runner::{LoadTest, RequestContext, run_load_test};
-pub use search::{RateSearch, SearchStep};
+pub use search::{
+    DEFAULT_LAG_BOUND, DEFAULT_SUCCESS, Found, MAX_STEPS, PRECISION, Probe, RateSearch, SearchStep,
+    StepVerdict, judge_step, step_thresholds,
+};
 pub use segment::{Segment, SegmentError};
 pub use stages::{Stage, StageError};
 pub use threshold::{Breach, Threshold, ThresholdError};

@@ -352,3 +352,50 @@ impl LoadTestResult {
         Self::deserialize(value)
     }
 }
+
+/// Results with known figures, for unit tests of what reads them.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::recorder::Recorder;
+
+    /// A one-second run whose successes took `ok_ms`, with `errors` failures and `missed`
+    /// requests never sent, each sent request `lag_ms` late.
+    pub fn run_lagging(ok_ms: &[f64], errors: u64, missed: u64, lag_ms: f64) -> LoadTestResult {
+        let due = Instant::now();
+        let sent = due + Duration::from_secs_f64(lag_ms / 1e3);
+        let mut recorder = Recorder::new(Duration::from_secs(60));
+        let after = |ms: f64| sent + Duration::from_secs_f64(ms / 1e3);
+        for &ms in ok_ms {
+            recorder.record(due, sent, after(ms), Ok(()));
+        }
+        for _ in 0..errors {
+            recorder.record(due, sent, after(1.0), Err(RequestError::new("connect")));
+        }
+        for _ in 0..missed {
+            recorder.missed(Duration::from_millis(100));
+        }
+        let ok = ok_ms.len() as u64;
+        let target = ok + errors + missed;
+        let counts = ProgressSnapshot {
+            elapsed: Duration::from_secs(1),
+            target,
+            sent: ok + errors,
+            ok,
+            errors,
+        };
+        let times = RunTimes {
+            scheduled: Duration::from_secs(1),
+            drain: Duration::from_secs(2),
+        };
+        let config = LoadTestConfig::new(target.max(1) as f64, Duration::from_secs(1));
+        LoadTestResult::new(&config, target, counts, times, false, recorder)
+    }
+
+    /// [`run_lagging`] with every request sent on time.
+    pub fn run(ok_ms: &[f64], errors: u64, missed: u64) -> LoadTestResult {
+        run_lagging(ok_ms, errors, missed, 0.0)
+    }
+}

@@ -1,35 +1,72 @@
-//! The highest rate a target sustains: double the rate while the thresholds hold, halve it
-//! while they do not, then bisect between the last rate that held and the first that did not
-//! until the two are within a few percent. A rate that fails is tried once more before it counts
-//! as failed, so one hiccup of a busy machine does not end the search early. Pure bookkeeping:
-//! the caller runs each step (a short load run) and says whether it passed, so any target (a
-//! scenario, a URL) can be searched.
+//! The highest rate a target sustains: double the rate while every step passes, halve it while
+//! none does, then bisect between the highest rate that passed and the lowest that did not
+//! until the two are within [`PRECISION`]. The candidate is then run once more: only a rate
+//! that passes that confirmation is reported, so one lucky step cannot raise the answer (a
+//! best-of-two would). A failed confirmation counts as a failure at that rate and the search
+//! goes on below it.
+//!
+//! The bookkeeping is pure: the caller runs each step (a short load run) and says whether it
+//! passed, so any target (a scenario, a URL) can be searched. [`judge_step`] is the rule for
+//! that: a step passes only if every threshold holds (with `success>=99%` added by
+//! [`step_thresholds`] when no success threshold is given) and the generator kept its own
+//! schedule. A step the generator could not keep (requests due but never sent, or a schedule
+//! lag p99 at or above the tightest latency bound) measured the generator, not the target: it
+//! does not pass, and it is named generator-limited so that nobody reads it as the target's
+//! limit.
 
-/// One tried rate and whether every threshold held at it.
+use std::time::Duration;
+
+use crate::result::LoadTestResult;
+use crate::threshold::Threshold;
+
+/// One tried rate and whether it passed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SearchStep {
     /// The rate tried, requests per second.
     pub rate: f64,
-    /// Whether the run at that rate met its thresholds.
+    /// Whether this step re-ran a candidate maximum to confirm it.
+    pub confirming: bool,
+    /// Whether the step passed.
     pub passed: bool,
 }
 
-/// A search in progress: ask [`RateSearch::next_rate`], run it, [`RateSearch::record`] the
-/// verdict, until there is no next rate.
+/// The step to run next.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Probe {
+    /// The rate, requests per second.
+    pub rate: f64,
+    /// Whether it re-runs the candidate maximum to confirm it.
+    pub confirming: bool,
+}
+
+/// What a search established.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Found {
+    /// The highest confirmed rate, with a failure above it within [`PRECISION`] (or, when the
+    /// step cap ended the search, somewhere above it).
+    Max(f64),
+    /// Every rate tried passed up to the step cap or the ceiling: the target holds at least
+    /// this confirmed rate, and its limit is beyond what was tried.
+    AtLeast(f64),
+    /// No rate was confirmed.
+    Nothing,
+}
+
+/// A search in progress: ask [`RateSearch::next`], run it, [`RateSearch::record`] the verdict,
+/// until there is no next probe; [`RateSearch::found`] says what it established (so far).
 #[derive(Debug, Clone)]
 pub struct RateSearch {
-    next: Option<f64>,
-    held: Option<f64>,
+    next: Option<Probe>,
+    /// The lowest rate that failed (its confirmation included).
     broke: Option<f64>,
-    /// The next step repeats a rate that just failed once.
-    retrying: bool,
+    confirmed: Option<f64>,
     steps: Vec<SearchStep>,
 }
 
 /// The search stops once the rate that broke is within this factor of the rate that held.
-const PRECISION: f64 = 1.05;
-/// The most steps a search runs.
-const MAX_STEPS: usize = 24;
+pub const PRECISION: f64 = 1.05;
+/// The most steps a search runs, its confirmation included.
+pub const MAX_STEPS: usize = 24;
 /// No rate below this is tried.
 const FLOOR: f64 = 1.0;
 /// No rate above this is tried (far beyond what one process can generate).
@@ -40,58 +77,92 @@ impl RateSearch {
     pub fn new(start: f64) -> Self {
         let start = if start.is_finite() { start } else { FLOOR };
         Self {
-            next: Some(start.round().clamp(FLOOR, CEILING)),
-            held: None,
+            next: Some(Probe {
+                rate: start.round().clamp(FLOOR, CEILING),
+                confirming: false,
+            }),
             broke: None,
-            retrying: false,
+            confirmed: None,
             steps: Vec::new(),
         }
     }
 
-    /// The rate to try next, or `None` when the search is over.
-    pub fn next_rate(&self) -> Option<f64> {
+    /// The step to run next, or `None` when the search is over.
+    pub fn next(&self) -> Option<Probe> {
         self.next
     }
 
-    /// Records the verdict of the run at [`RateSearch::next_rate`] and picks the next rate.
+    /// Records whether the step [`RateSearch::next`] named passed, and picks the next one.
     pub fn record(&mut self, passed: bool) {
-        let Some(rate) = self.next else { return };
-        self.steps.push(SearchStep { rate, passed });
-        if !passed && !self.retrying && self.steps.len() < MAX_STEPS {
-            self.retrying = true;
+        let Some(Probe { rate, confirming }) = self.next else {
             return;
-        }
-        self.retrying = false;
-        if passed {
-            self.held = Some(self.held.map_or(rate, |held| held.max(rate)));
-        } else {
+        };
+        self.steps.push(SearchStep {
+            rate,
+            confirming,
+            passed,
+        });
+        if !passed {
             self.broke = Some(self.broke.map_or(rate, |broke| broke.min(rate)));
+        } else if confirming {
+            self.confirmed = Some(rate);
+            self.next = None;
+            return;
         }
         self.next = self.choose();
     }
 
-    fn choose(&self) -> Option<f64> {
-        if self.steps.len() >= MAX_STEPS {
-            return None;
-        }
-        let candidate = match (self.held, self.broke) {
-            (Some(held), None) => held * 2.0,
-            (None, Some(broke)) => (broke / 2.0).round(),
-            (Some(held), Some(broke)) => {
-                if broke <= held * PRECISION {
-                    return None;
-                }
-                ((held + broke) / 2.0).round()
-            }
-            (None, None) => return self.next,
-        };
-        let fresh = !self.steps.iter().any(|step| step.rate == candidate);
-        ((FLOOR..=CEILING).contains(&candidate) && fresh).then_some(candidate)
+    /// The highest rate that passed below every rate that broke: the candidate maximum.
+    pub fn candidate(&self) -> Option<f64> {
+        self.steps
+            .iter()
+            .filter(|step| step.passed && self.broke.is_none_or(|broke| step.rate < broke))
+            .map(|step| step.rate)
+            .reduce(f64::max)
     }
 
-    /// The highest rate that held, if any did.
-    pub fn max_rate(&self) -> Option<f64> {
-        self.held
+    fn choose(&self) -> Option<Probe> {
+        let left = MAX_STEPS.saturating_sub(self.steps.len());
+        let candidate = self.candidate();
+        let confirm = |rate| {
+            Some(Probe {
+                rate,
+                confirming: true,
+            })
+        };
+        if left == 0 {
+            return None;
+        }
+        if left == 1 {
+            // The last step confirms whatever held, if anything did.
+            return candidate.and_then(confirm);
+        }
+        let rate = match (candidate, self.broke) {
+            (Some(held), None) if held >= CEILING => return confirm(held),
+            (Some(held), None) => (held * 2.0).min(CEILING),
+            (None, Some(broke)) => (broke / 2.0).round(),
+            (Some(held), Some(broke)) if broke <= held * PRECISION => return confirm(held),
+            (Some(held), Some(broke)) => ((held + broke) / 2.0).round(),
+            (None, None) => return self.next,
+        };
+        let tried = self.steps.iter().any(|step| step.rate == rate);
+        if rate < FLOOR || tried {
+            // Nothing new to learn below the floor or at a rate already run.
+            return candidate.and_then(confirm);
+        }
+        Some(Probe {
+            rate,
+            confirming: false,
+        })
+    }
+
+    /// What the search established so far.
+    pub fn found(&self) -> Found {
+        match (self.confirmed, self.broke) {
+            (None, _) => Found::Nothing,
+            (Some(rate), None) => Found::AtLeast(rate),
+            (Some(rate), Some(_)) => Found::Max(rate),
+        }
     }
 
     /// Every step so far, in order.
@@ -100,72 +171,264 @@ impl RateSearch {
     }
 }
 
+/// What every step must meet when no `success` threshold is given.
+pub const DEFAULT_SUCCESS: &str = "success>=99%";
+/// The schedule lag p99 a step may reach when no latency threshold gives a tighter bound.
+pub const DEFAULT_LAG_BOUND: Duration = Duration::from_millis(10);
+
+/// How one step of a search went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepVerdict {
+    /// Every threshold held and the generator kept its schedule.
+    Passed,
+    /// A threshold (or a check of the caller's) did not hold.
+    Failed,
+    /// The generator did not keep its own schedule, so the step says nothing of the target.
+    GeneratorLimited,
+    /// The step was cancelled before its schedule ended.
+    Interrupted,
+}
+
+impl StepVerdict {
+    /// The verdict as reports print it: `pass`, `fail`, `generator-limited`, `interrupted`.
+    pub fn name(self) -> &'static str {
+        match self {
+            StepVerdict::Passed => "pass",
+            StepVerdict::Failed => "fail",
+            StepVerdict::GeneratorLimited => "generator-limited",
+            StepVerdict::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The thresholds every step of a search is held to: `thresholds`, and [`DEFAULT_SUCCESS`]
+/// unless one of them already bounds success.
+pub fn step_thresholds(thresholds: &[Threshold]) -> Vec<Threshold> {
+    let mut all = thresholds.to_vec();
+    if !thresholds.iter().any(Threshold::is_success) {
+        all.push(
+            DEFAULT_SUCCESS
+                .parse()
+                .expect("the default success threshold is well formed"),
+        );
+    }
+    all
+}
+
+/// Judges one step: `failures` are the breaches of `thresholds` (and any checks of the
+/// caller's) that its `result` showed. Returns the verdict and every reason it did not pass,
+/// the generator's first.
+pub fn judge_step(
+    result: &LoadTestResult,
+    failures: Vec<String>,
+    thresholds: &[Threshold],
+) -> (StepVerdict, Vec<String>) {
+    if result.cancelled {
+        return (StepVerdict::Interrupted, failures);
+    }
+    let mut reasons = Vec::new();
+    let r = &result.requests;
+    if r.missed > 0 {
+        reasons.push(format!(
+            "{} of {} due requests never sent: no worker was free in time (raise --workers; \
+             a high service time means the target slowed)",
+            r.missed, r.target
+        ));
+    }
+    let bound = thresholds
+        .iter()
+        .filter_map(Threshold::latency_limit)
+        .min()
+        .unwrap_or(DEFAULT_LAG_BOUND);
+    let lag = result.schedule_lag_ms.p99;
+    if lag >= bound.as_secs_f64() * 1e3 {
+        reasons.push(format!(
+            "schedule lag p99 {lag:.3}ms >= {bound:?}: the generator fell behind its schedule"
+        ));
+    }
+    let verdict = match (reasons.is_empty(), failures.is_empty()) {
+        (false, _) => StepVerdict::GeneratorLimited,
+        (true, false) => StepVerdict::Failed,
+        (true, true) => StepVerdict::Passed,
+    };
+    reasons.extend(failures);
+    (verdict, reasons)
+}
+
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+    use crate::result::testing::{run, run_lagging};
 
     /// Runs a search against a target that holds up to `capacity` req/s.
     fn search(start: f64, capacity: f64) -> RateSearch {
         let mut search = RateSearch::new(start);
-        while let Some(rate) = search.next_rate() {
-            search.record(rate <= capacity);
+        while let Some(probe) = search.next() {
+            search.record(probe.rate <= capacity);
         }
         search
     }
 
+    fn rates(search: &RateSearch) -> Vec<f64> {
+        search.steps().iter().map(|step| step.rate).collect()
+    }
+
     #[test]
-    fn doubles_then_bisects_to_within_the_precision() {
+    fn doubles_then_bisects_to_within_the_precision_then_confirms() {
         let found = search(1000.0, 50_000.0);
-        let max = found.max_rate().expect("1000 holds");
+        let Found::Max(max) = found.found() else {
+            panic!("{:?}", found.found())
+        };
         assert!(max <= 50_000.0 && max * PRECISION >= 50_000.0, "{max}");
-        let rates: Vec<f64> = found.steps().iter().map(|s| s.rate).collect();
         assert_eq!(
-            &rates[..8],
-            &[
-                1000.0, 2000.0, 4000.0, 8000.0, 16000.0, 32000.0, 64000.0, 64000.0
-            ],
-            "doubles, and tries the first failing rate twice"
+            &rates(&found)[..7],
+            &[1000.0, 2000.0, 4000.0, 8000.0, 16000.0, 32000.0, 64000.0],
+            "doubles, and a failing rate is not retried"
         );
+        let last = found.steps().last().unwrap();
+        assert_eq!((last.rate, last.confirming, last.passed), (max, true, true));
         assert!(found.steps().len() <= MAX_STEPS);
     }
 
     #[test]
     fn halves_when_the_start_is_too_fast() {
         let found = search(1000.0, 300.0);
-        let max = found.max_rate().expect("250 holds");
+        let Found::Max(max) = found.found() else {
+            panic!()
+        };
         assert!(max <= 300.0 && max * PRECISION >= 300.0, "{max}");
-        assert_eq!(found.steps()[2].rate, 500.0);
+        assert_eq!(&rates(&found)[..3], &[1000.0, 500.0, 250.0]);
     }
 
     #[test]
-    fn a_rate_that_fails_once_then_holds_counts_as_held() {
+    fn a_lucky_step_that_fails_its_confirmation_is_not_reported() {
         let mut search = RateSearch::new(1000.0);
-        search.record(true);
-        assert_eq!(search.next_rate(), Some(2000.0));
+        search.record(true); // 1000
+        search.record(false); // 2000
+        search.record(true); // 1500
+        search.record(false); // 1750
+        search.record(false); // 1625
+        search.record(true); // 1563 (1562.5 rounded)
+        let probe = search.next().unwrap();
+        assert_eq!(probe.rate, 1563.0);
+        assert!(probe.confirming, "converged: confirm the candidate");
         search.record(false);
-        assert_eq!(search.next_rate(), Some(2000.0), "tried again");
-        search.record(true);
-        assert_eq!(search.max_rate(), Some(2000.0));
-        assert_eq!(search.next_rate(), Some(4000.0));
-        search.record(false);
-        search.record(false);
+        let probe = search.next().unwrap();
         assert_eq!(
-            search.next_rate(),
-            Some(3000.0),
-            "failed twice: bisect below it"
+            (probe.rate, probe.confirming),
+            (1500.0, true),
+            "the failed confirmation broke 1563: confirm the next rate that held instead"
         );
+        assert_eq!(search.found(), Found::Nothing, "nothing confirmed yet");
+        search.record(true);
+        assert_eq!(search.found(), Found::Max(1500.0));
+        assert_eq!(search.next(), None);
+    }
+
+    #[test]
+    fn a_target_that_never_fails_is_held_at_least_up_to_the_step_cap() {
+        let found = search(1.0, f64::INFINITY);
+        assert_eq!(found.steps().len(), MAX_STEPS);
+        let last = found.steps().last().unwrap();
+        assert!(last.confirming && last.passed);
+        assert_eq!(found.found(), Found::AtLeast(last.rate));
+        assert_eq!(last.rate, 2f64.powi(MAX_STEPS as i32 - 2));
     }
 
     #[test]
     fn a_target_that_never_holds_has_no_maximum() {
         let found = search(8.0, 0.5);
-        assert_eq!(found.max_rate(), None);
-        assert_eq!(found.steps().last().map(|s| s.rate), Some(1.0));
+        assert_eq!(found.found(), Found::Nothing);
+        assert_eq!(rates(&found), [8.0, 4.0, 2.0, 1.0]);
+    }
+
+    #[test]
+    fn a_step_passes_only_when_its_thresholds_held_and_the_generator_kept_its_schedule() {
+        let thresholds = step_thresholds(&["p99<5ms".parse().unwrap()]);
+        assert_eq!(
+            thresholds
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["p99<5ms", "success>=99%"],
+            "success>=99% is added"
+        );
+        let own: Vec<Threshold> = vec!["success>=50%".parse().unwrap()];
+        assert_eq!(step_thresholds(&own), own, "a given success bound is kept");
+
+        let fast = vec![1.0; 100];
+        let judged = |result: &LoadTestResult, failures: &[&str]| {
+            let failures = failures.iter().map(|f| (*f).to_owned()).collect();
+            judge_step(result, failures, &thresholds)
+        };
+        assert_eq!(
+            judged(&run(&fast, 0, 0), &[]),
+            (StepVerdict::Passed, vec![])
+        );
+        let (verdict, reasons) = judged(&run(&fast, 0, 0), &["threshold breached: x"]);
+        assert_eq!((verdict, reasons.len()), (StepVerdict::Failed, 1));
+
+        let (verdict, reasons) = judged(&run(&fast[..90], 0, 10), &["threshold breached: x"]);
+        assert_eq!(verdict, StepVerdict::GeneratorLimited);
+        assert!(
+            reasons[0].contains("10 of 100 due requests never sent"),
+            "{reasons:?}"
+        );
+        assert_eq!(
+            reasons[1], "threshold breached: x",
+            "the target's breaches follow"
+        );
+
+        // The tightest latency bound (5 ms) is the lag bound.
+        let (verdict, reasons) = judged(&run_lagging(&fast, 0, 0, 6.0), &[]);
+        assert_eq!(verdict, StepVerdict::GeneratorLimited);
+        assert!(reasons[0].contains("schedule lag p99 6."), "{reasons:?}");
+        assert_eq!(
+            judged(&run_lagging(&fast, 0, 0, 4.0), &[]).0,
+            StepVerdict::Passed
+        );
+        // Without a latency threshold, the default bound.
+        let loose = step_thresholds(&[]);
+        let late = run_lagging(&fast, 0, 0, 11.0);
+        assert_eq!(
+            judge_step(&late, Vec::new(), &loose).0,
+            StepVerdict::GeneratorLimited
+        );
+
+        let mut stopped = run(&fast, 0, 0);
+        stopped.cancelled = true;
+        assert_eq!(judged(&stopped, &[]).0, StepVerdict::Interrupted);
     }
 
     #[test]
     fn nonsense_starts_are_clamped() {
-        assert_eq!(RateSearch::new(f64::NAN).next_rate(), Some(1.0));
-        assert_eq!(RateSearch::new(-5.0).next_rate(), Some(1.0));
+        assert_eq!(RateSearch::new(f64::NAN).next().unwrap().rate, 1.0);
+        assert_eq!(RateSearch::new(-5.0).next().unwrap().rate, 1.0);
+    }
+
+    proptest! {
+        #[test]
+        fn a_reported_maximum_passed_twice_and_nothing_at_or_below_it_failed(
+            start in 1.0f64..1e6,
+            capacity in 1.0f64..1e7,
+            flaky in proptest::collection::vec(any::<bool>(), MAX_STEPS),
+        ) {
+            // A noisy target: holds up to `capacity`, and each step near it may go either way.
+            let mut search = RateSearch::new(start);
+            let mut step = 0;
+            while let Some(probe) = search.next() {
+                let near = (probe.rate / capacity - 1.0).abs() < 0.2;
+                search.record(if near { flaky[step] } else { probe.rate <= capacity });
+                step += 1;
+            }
+            prop_assert!(search.steps().len() <= MAX_STEPS);
+            if let Found::Max(max) | Found::AtLeast(max) = search.found() {
+                let at_max: Vec<_> = search.steps().iter().filter(|s| s.rate == max).collect();
+                prop_assert!(at_max.len() >= 2 && at_max.iter().all(|s| s.passed));
+                prop_assert!(search.steps().iter().all(|s| s.passed || s.rate > max));
+            }
+        }
     }
 }

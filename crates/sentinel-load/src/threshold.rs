@@ -243,6 +243,17 @@ fn parse_share(text: &str) -> Option<f64> {
 }
 
 impl Threshold {
+    /// The latency bound of a latency threshold (`p99<10ms`: 10 ms), `None` for the others.
+    pub fn latency_limit(&self) -> Option<std::time::Duration> {
+        matches!(self.metric, Metric::Latency(_))
+            .then(|| std::time::Duration::from_secs_f64(self.limit / 1e3))
+    }
+
+    /// Whether this is a `success` threshold.
+    pub fn is_success(&self) -> bool {
+        self.metric == Metric::Success
+    }
+
     /// Checks the threshold against a result: `Err` names the breach.
     pub fn check(&self, result: &LoadTestResult) -> Result<(), Breach> {
         let (actual, unit) = match self.metric {
@@ -346,46 +357,8 @@ fn trim_number(value: f64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, Instant};
-
     use super::*;
-    use crate::config::LoadTestConfig;
-    use crate::error::RequestError;
-    use crate::progress::ProgressSnapshot;
-    use crate::recorder::Recorder;
-    use crate::result::RunTimes;
-
-    /// A one-second run whose successes took `ok_ms`, with `errors` failures and `missed`
-    /// requests never sent.
-    fn run(ok_ms: &[f64], errors: u64, missed: u64) -> LoadTestResult {
-        let base = Instant::now();
-        let mut recorder = Recorder::new(Duration::from_secs(60));
-        let after = |ms: f64| base + Duration::from_secs_f64(ms / 1e3);
-        for &ms in ok_ms {
-            recorder.record(base, base, after(ms), Ok(()));
-        }
-        for _ in 0..errors {
-            recorder.record(base, base, after(1.0), Err(RequestError::new("connect")));
-        }
-        for _ in 0..missed {
-            recorder.missed(Duration::from_millis(100));
-        }
-        let ok = ok_ms.len() as u64;
-        let target = ok + errors + missed;
-        let counts = ProgressSnapshot {
-            elapsed: Duration::from_secs(1),
-            target,
-            sent: ok + errors,
-            ok,
-            errors,
-        };
-        let times = RunTimes {
-            scheduled: Duration::from_secs(1),
-            drain: Duration::from_secs(2),
-        };
-        let config = LoadTestConfig::new(target.max(1) as f64, Duration::from_secs(1));
-        LoadTestResult::new(&config, target, counts, times, false, recorder)
-    }
+    use crate::result::testing::run;
 
     #[test]
     fn every_threshold_is_judged_over_the_due_requests() {

@@ -2,80 +2,12 @@
 //! checking the JSON contract, error kinds, thresholds and exit codes, `.hgrm` output, request
 //! shaping flags and Ctrl-C.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::process::{Command, Output, Stdio};
+mod load_support;
+
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use serde_json::Value;
-use tokio::net::TcpListener;
-
-/// A server on its own runtime thread: `/ok` answers 200, `/busy` 503, `/echo` 200 only for a
-/// `POST` with `X-Test: yes` and the body `hello` (400 otherwise), `/slow` after 10 ms.
-fn server() -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                tokio::spawn(async move {
-                    let service = service_fn(answer);
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-    });
-    rx.recv().unwrap()
-}
-
-async fn answer(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let status = match request.uri().path() {
-        "/ok" => StatusCode::OK,
-        "/slow" => {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            StatusCode::OK
-        }
-        "/echo" => {
-            let post = request.method() == hyper::Method::POST;
-            let header = request.headers().get("x-test").is_some_and(|v| v == "yes");
-            let body = request.into_body().collect().await.map(|b| b.to_bytes());
-            if post && header && body.is_ok_and(|b| b == "hello") {
-                StatusCode::OK
-            } else {
-                StatusCode::BAD_REQUEST
-            }
-        }
-        _ => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    let mut response = Response::new(Full::new(Bytes::from_static(b"ok")));
-    *response.status_mut() = status;
-    Ok(response)
-}
-
-fn sentinel(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sentinel"))
-        .arg("load")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
+use load_support::{json, refusing_addr, sentinel, server, stderr};
 
 /// A short run at `url` with extra flags.
 fn load(url: &str, extra: &[&str]) -> Output {
@@ -93,23 +25,9 @@ fn load(url: &str, extra: &[&str]) -> Output {
     sentinel(&args)
 }
 
-fn json(output: &Output) -> Value {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(
-        stdout.lines().count(),
-        1,
-        "one JSON object on stdout: {stdout}"
-    );
-    serde_json::from_str(&stdout).unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 #[test]
 fn json_output_follows_the_contract() {
-    let addr = server();
+    let addr = server().addr;
     let output = load(&format!("http://{addr}/ok"), &["--json"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     // Not a terminal: no progress bar, nothing on stderr.
@@ -139,7 +57,7 @@ fn json_output_follows_the_contract() {
 
 #[test]
 fn a_non_2xx_status_is_an_error_of_its_code_and_breaches_success() {
-    let addr = server();
+    let addr = server().addr;
     let output = load(
         &format!("http://{addr}/busy"),
         &["--json", "--threshold", "success>=99%"],
@@ -158,9 +76,7 @@ fn a_non_2xx_status_is_an_error_of_its_code_and_breaches_success() {
 
 #[test]
 fn a_refused_connection_is_counted_as_a_connect_error() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    drop(listener);
+    let addr = refusing_addr();
     let output = load(&format!("http://{addr}/"), &["--json"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let v = json(&output);
@@ -170,7 +86,7 @@ fn a_refused_connection_is_counted_as_a_connect_error() {
 
 #[test]
 fn thresholds_set_the_exit_code_and_name_the_breach() {
-    let addr = server();
+    let addr = server().addr;
     let url = format!("http://{addr}/slow");
     let pass = load(
         &url,
@@ -233,7 +149,7 @@ fn bad_input_is_refused_before_any_load() {
 
 #[test]
 fn method_headers_and_body_file_shape_every_request() {
-    let addr = server();
+    let addr = server().addr;
     let dir = tempfile::tempdir().unwrap();
     let body = dir.path().join("body.txt");
     std::fs::write(&body, "hello").unwrap();
@@ -259,7 +175,7 @@ fn method_headers_and_body_file_shape_every_request() {
 
 #[test]
 fn hgrm_and_text_reports_are_written() {
-    let addr = server();
+    let addr = server().addr;
     let dir = tempfile::tempdir().unwrap();
     let hgrm = dir.path().join("latency.hgrm");
     let output = load(
@@ -282,31 +198,20 @@ fn hgrm_and_text_reports_are_written() {
 
 #[test]
 fn ctrl_c_stops_the_run_and_reports_the_partial_result() {
-    let addr = server();
+    let addr = server().addr;
     let url = format!("http://{addr}/ok");
-    let child = Command::new(env!("CARGO_BIN_EXE_sentinel"))
-        .args([
-            "load",
-            "--url",
-            &url,
-            "--rate",
-            "100",
-            "--duration",
-            "60s",
-            "--json",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = load_support::spawn_sentinel(&[
+        "--url",
+        &url,
+        "--rate",
+        "100",
+        "--duration",
+        "60s",
+        "--json",
+    ]);
     std::thread::sleep(Duration::from_millis(800));
     let began = Instant::now();
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    load_support::interrupt(&child);
     let output = child.wait_with_output().unwrap();
     assert!(
         began.elapsed() < Duration::from_secs(5),

@@ -1,33 +1,38 @@
 //! `sentinel load --find-max`: the highest rate at which a target still meets its thresholds.
 //!
 //! Each step is a short run (2 s unless `--duration` says otherwise) at the rate that
-//! [`RateSearch`] picks: doubling from the start rate while the thresholds hold, halving while
-//! they do not, then bisecting to within 5%; a rate that fails is tried once more before it
-//! counts as failed. A step passes when it ran to its end and every threshold held (and, for a
-//! scenario, every check). The step table is printed as the search goes.
+//! [`RateSearch`] picks, after a short idle pause that lets the target settle. A step passes
+//! only if every threshold holds, at least 99% of its requests succeed (unless a `success`
+//! threshold says otherwise) and the generator kept its own schedule; a step the generator
+//! could not keep is reported as generator-limited, not as the target's limit (see
+//! [`judge_step`]). The maximum is confirmed by a second run at that rate. The step table is
+//! printed as the search goes; Ctrl-C stops it and reports the steps so far.
 
 use std::future::Future;
 use std::io::{self, Write};
+use std::time::Duration;
 
 use anyhow::Context;
-use sentinel_load::{LoadTestResult, RateSearch};
+use sentinel_load::{
+    Found, LoadTestResult, RateSearch, StepVerdict, Threshold, judge_step, step_thresholds,
+};
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use super::scenarios::{self, Choice};
 use super::{LoadArgs, Outcome, URL_RATE, url};
 
+/// The idle pause before every step but the first.
+const PAUSE: Duration = Duration::from_millis(500);
+
 /// One step's figures, for the table and the JSON report.
 struct Step {
     rate: f64,
+    confirming: bool,
+    verdict: StepVerdict,
     result: LoadTestResult,
+    /// Why it did not pass, one line each.
     failures: Vec<String>,
-}
-
-impl Step {
-    /// Whether the step ran to its end with every threshold and check held.
-    fn passed(&self) -> bool {
-        self.failures.is_empty() && !self.result.cancelled
-    }
 }
 
 /// Runs the search for `--scenario NAME` or `--url`.
@@ -38,9 +43,13 @@ pub async fn run(args: &LoadArgs) -> Outcome {
             let start = args.rate.unwrap_or(scenario.config().requests_per_second);
             search(args, scenario.name(), start, |rate| async move {
                 let config = args.step_load(scenario.config(), rate);
-                let run = scenarios::run_one(scenario, config, args).await?;
+                let thresholds =
+                    scenarios::user_thresholds(args).unwrap_or_else(|| scenario.thresholds(rate));
+                let criteria = step_thresholds(&thresholds);
+                let run =
+                    scenarios::run_one(scenario, config, Some(criteria.clone()), args).await?;
                 let failures = run.failures();
-                Ok((run.result, failures))
+                Ok((run.result, failures, criteria))
             })
             .await
         }
@@ -49,20 +58,25 @@ pub async fn run(args: &LoadArgs) -> Outcome {
                 return usage("--find-max with --url needs at least one --threshold to hold");
             }
             let start = args.rate.unwrap_or(URL_RATE);
-            search(args, &target, start, |rate| async move {
-                let config = args.step_load(args.url_load(), rate);
-                let run = url::run_at(args, config).await?;
-                let failures = run.breaches();
-                Ok((run.result, failures))
+            let criteria = step_thresholds(&args.report.thresholds);
+            search(args, &target, start, |rate| {
+                let criteria = criteria.clone();
+                async move {
+                    let config = args.step_load(args.url_load(), rate);
+                    let run = url::run_at(args, config, &criteria).await?;
+                    let failures = run.breaches();
+                    Ok((run.result, failures, criteria))
+                }
             })
             .await
         }
-        _ => return usage("--find-max searches one target: --scenario NAME (not all) or --url"),
+        _ => return usage("--find-max searches one target: --scenario NAME (not all), --url or --targets"),
     };
-    searched.unwrap_or_else(|error| super::super::fail(&error))
+    searched.unwrap_or_else(|error| super::failed(&error))
 }
 
-/// Runs the steps that `RateSearch` asks for from `start`, printing each, then the verdict.
+/// Runs the steps that `RateSearch` asks for from `start`, printing each, then what the
+/// search established.
 async fn search<F, Fut>(
     args: &LoadArgs,
     target: &str,
@@ -71,50 +85,83 @@ async fn search<F, Fut>(
 ) -> anyhow::Result<Outcome>
 where
     F: FnMut(f64) -> Fut,
-    Fut: Future<Output = anyhow::Result<(LoadTestResult, Vec<String>)>>,
+    Fut: Future<Output = anyhow::Result<(LoadTestResult, Vec<String>, Vec<Threshold>)>>,
 {
     let mut search = RateSearch::new(start);
-    let mut steps = Vec::new();
+    let mut steps: Vec<Step> = Vec::new();
     let text = !args.report.json;
     if text {
         write_header(&mut io::stdout().lock(), target)?;
     }
     let seconds = args.step_duration().as_secs_f64();
-    while let Some(rate) = search.next_rate() {
-        if rate * seconds < 1.0 {
+    let mut interrupted = false;
+    while let Some(probe) = search.next() {
+        if probe.rate * seconds < 1.0 {
             // A step this slow schedules no request: nothing lower can be measured.
             break;
         }
-        let (result, failures) = step(rate)
+        if !steps.is_empty() && !pause(&args.stop).await {
+            interrupted = true;
+            break;
+        }
+        let (result, failures, criteria) = step(probe.rate)
             .await
-            .with_context(|| format!("step at {rate} req/s"))?;
+            .with_context(|| format!("step at {} req/s", probe.rate))?;
+        let (verdict, failures) = judge_step(&result, failures, &criteria);
         let done = Step {
-            rate,
+            rate: probe.rate,
+            confirming: probe.confirming,
+            verdict,
             result,
             failures,
         };
         if text {
             write_step(&mut io::stdout().lock(), steps.len() + 1, &done)?;
         }
-        search.record(done.passed());
-        let interrupted = done.result.cancelled;
         steps.push(done);
-        if interrupted {
-            eprintln!("sentinel: interrupted; the search stopped early");
-            return Ok(Outcome::Interrupted);
+        if verdict == StepVerdict::Interrupted {
+            interrupted = true;
+            break;
         }
+        search.record(verdict == StepVerdict::Passed);
     }
-    let max = search.max_rate();
+    let summary = Summary {
+        target,
+        found: search.found(),
+        highest_passed: search.candidate(),
+        interrupted,
+    };
     let mut out = io::stdout().lock();
     if text {
-        write_verdict(&mut out, target, max)?;
+        write_summary(&mut out, &summary, &steps)?;
     } else {
-        write_json(&mut out, target, max, &steps)?;
+        write_json(&mut out, &summary, &steps)?;
     }
-    Ok(match max {
-        Some(_) => Outcome::Success,
-        None => Outcome::Failure,
+    if interrupted {
+        eprintln!("sentinel: interrupted; the search stopped early");
+        return Ok(Outcome::Interrupted);
+    }
+    Ok(match summary.found {
+        Found::Max(_) | Found::AtLeast(_) => Outcome::Success,
+        Found::Nothing => Outcome::Failure,
     })
+}
+
+/// Waits [`PAUSE`]; `false` if Ctrl-C came first.
+async fn pause(stop: &CancellationToken) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(PAUSE) => !stop.is_cancelled(),
+        () = stop.cancelled() => false,
+    }
+}
+
+/// What the search established, for the last lines of the report.
+struct Summary<'a> {
+    target: &'a str,
+    found: Found,
+    /// The highest rate that passed once below every failure (confirmed or not).
+    highest_passed: Option<f64>,
+    interrupted: bool,
 }
 
 fn write_header(out: &mut impl Write, target: &str) -> io::Result<()> {
@@ -132,11 +179,13 @@ fn write_header(out: &mut impl Write, target: &str) -> io::Result<()> {
 
 fn write_step(out: &mut impl Write, index: usize, step: &Step) -> io::Result<()> {
     let r = &step.result;
-    let verdict = match step.failures.first() {
-        None if !r.cancelled => "pass".to_owned(),
-        None => "interrupted".to_owned(),
-        Some(first) => format!("FAIL {first}"),
+    let mut verdict = match (step.verdict, step.failures.first()) {
+        (StepVerdict::Passed, _) | (_, None) => step.verdict.name().to_owned(),
+        (_, Some(first)) => format!("{} {first}", step.verdict.name().to_uppercase()),
     };
+    if step.confirming {
+        verdict.push_str(" (confirmation)");
+    }
     writeln!(
         out,
         "{index:>4}{:>10}{:>10}{:>10.3}{:>10.1}{:>10.2}%  {verdict}",
@@ -149,32 +198,82 @@ fn write_step(out: &mut impl Write, index: usize, step: &Step) -> io::Result<()>
     out.flush()
 }
 
-fn write_verdict(out: &mut impl Write, target: &str, max: Option<f64>) -> io::Result<()> {
-    writeln!(out)?;
-    match max {
-        Some(rate) => writeln!(out, "max rate: {rate} req/s ({target})"),
-        None => writeln!(out, "no rate held ({target})"),
-    }
+/// The rates of the steps the generator could not keep, above the maximum found.
+fn generator_limited(steps: &[Step], found: Found) -> Vec<f64> {
+    let floor = match found {
+        Found::Max(rate) | Found::AtLeast(rate) => rate,
+        Found::Nothing => 0.0,
+    };
+    steps
+        .iter()
+        .filter(|step| step.verdict == StepVerdict::GeneratorLimited && step.rate > floor)
+        .map(|step| step.rate)
+        .collect()
 }
 
-fn write_json(
-    out: &mut impl Write,
-    target: &str,
-    max: Option<f64>,
-    steps: &[Step],
-) -> io::Result<()> {
-    let steps: Vec<serde_json::Value> = steps
+fn write_summary(out: &mut impl Write, summary: &Summary, steps: &[Step]) -> io::Result<()> {
+    let target = summary.target;
+    writeln!(out)?;
+    if summary.interrupted {
+        write!(out, "interrupted after {} steps: ", steps.len())?;
+    }
+    match summary.found {
+        Found::Max(rate) => writeln!(out, "max rate: {rate} req/s ({target}), confirmed")?,
+        Found::AtLeast(rate) => writeln!(
+            out,
+            "at least {rate} req/s ({target}): every step passed, up to the last the search \
+             runs"
+        )?,
+        Found::Nothing if summary.interrupted => match summary.highest_passed {
+            Some(rate) => writeln!(
+                out,
+                "no rate confirmed yet; {rate} req/s passed once ({target})"
+            )?,
+            None => writeln!(out, "no rate held yet ({target})")?,
+        },
+        Found::Nothing => writeln!(out, "no rate held ({target})")?,
+    }
+    let limited = generator_limited(steps, summary.found);
+    if !limited.is_empty() {
+        let rates: Vec<String> = limited.iter().map(f64::to_string).collect();
+        writeln!(
+            out,
+            "generator-limited at {} req/s: there the generator, not the target, fell behind \
+             (raise --workers, or spread the load over more generators)",
+            rates.join(", ")
+        )?;
+    }
+    Ok(())
+}
+
+fn write_json(out: &mut impl Write, summary: &Summary, steps: &[Step]) -> io::Result<()> {
+    let (max, at_least) = match summary.found {
+        Found::Max(rate) => (Some(rate), false),
+        Found::AtLeast(rate) => (Some(rate), true),
+        Found::Nothing => (None, false),
+    };
+    let rows: Vec<serde_json::Value> = steps
         .iter()
         .map(|step| {
             json!({
                 "rate": step.rate,
-                "passed": step.passed(),
+                "confirming": step.confirming,
+                "verdict": step.verdict.name(),
+                "passed": step.verdict == StepVerdict::Passed,
                 "failures": step.failures,
                 "result": step.result.to_json(),
             })
         })
         .collect();
-    let report = json!({ "find_max": target, "max_rate": max, "steps": steps });
+    let report = json!({
+        "find_max": summary.target,
+        "max_rate": max,
+        "at_least": at_least,
+        "highest_passed": summary.highest_passed,
+        "generator_limited": generator_limited(steps, summary.found),
+        "interrupted": summary.interrupted,
+        "steps": rows,
+    });
     serde_json::to_writer(&mut *out, &report)?;
     writeln!(out)
 }
@@ -195,77 +294,113 @@ mod tests {
         String::from_utf8(out).expect("UTF-8")
     }
 
+    fn step(rate: f64, verdict: StepVerdict, result: &LoadTestResult) -> Step {
+        Step {
+            rate,
+            confirming: false,
+            verdict,
+            result: result.clone(),
+            failures: match verdict {
+                StepVerdict::Passed => Vec::new(),
+                _ => vec!["first reason".into(), "second reason".into()],
+            },
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn each_step_is_a_row_with_its_first_failure() {
+    async fn each_step_is_a_row_with_its_verdict_and_first_reason() {
         let result = result(10, 1_000).await;
-        let header = text(|out| write_header(out, "mixed"));
         assert_eq!(
-            header,
+            text(|out| write_header(out, "mixed")),
             "Searching the highest rate mixed holds its thresholds at\n\
              step    rate/s      sent    p99 ms      ok/s    success  verdict\n"
         );
-        let failed = Step {
-            rate: 100.0,
-            result: result.clone(),
-            failures: vec![
-                "threshold breached: a".into(),
-                "threshold breached: b".into(),
-            ],
-        };
+        let failed = step(100.0, StepVerdict::Failed, &result);
         let row = text(|out| write_step(out, 3, &failed));
         let sent = result.requests.sent;
         assert!(
             row.starts_with(&format!("   3       100{sent:>10}")),
             "{row}"
         );
+        assert!(row.ends_with("100.00%  FAIL first reason\n"), "{row}");
+        let limited = step(200.0, StepVerdict::GeneratorLimited, &result);
+        let row = text(|out| write_step(out, 4, &limited));
         assert!(
-            row.ends_with("100.00%  FAIL threshold breached: a\n"),
+            row.ends_with("%  GENERATOR-LIMITED first reason\n"),
             "{row}"
         );
-        let passed = Step {
-            failures: Vec::new(),
-            ..failed
+        let confirmed = Step {
+            confirming: true,
+            ..step(100.0, StepVerdict::Passed, &result)
         };
-        assert!(text(|out| write_step(out, 4, &passed)).ends_with("%  pass\n"));
+        let row = text(|out| write_step(out, 5, &confirmed));
+        assert!(row.ends_with("%  pass (confirmation)\n"), "{row}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_summary_says_what_was_established_and_where_the_generator_was_the_limit() {
+        let result = result(10, 1_000).await;
+        let steps = [
+            step(100.0, StepVerdict::Passed, &result),
+            step(200.0, StepVerdict::GeneratorLimited, &result),
+            step(150.0, StepVerdict::Passed, &result),
+        ];
+        let summary = |found, highest_passed, interrupted| Summary {
+            target: "t",
+            found,
+            highest_passed,
+            interrupted,
+        };
         assert_eq!(
-            text(|out| write_verdict(out, "mixed", Some(3000.0))),
-            "\nmax rate: 3000 req/s (mixed)\n"
+            text(|out| write_summary(out, &summary(Found::Max(150.0), Some(150.0), false), &steps)),
+            "\nmax rate: 150 req/s (t), confirmed\n\
+             generator-limited at 200 req/s: there the generator, not the target, fell behind \
+             (raise --workers, or spread the load over more generators)\n"
         );
         assert_eq!(
-            text(|out| write_verdict(out, "mixed", None)),
-            "\nno rate held (mixed)\n"
+            text(|out| write_summary(out, &summary(Found::AtLeast(400.0), None, false), &[])),
+            "\nat least 400 req/s (t): every step passed, up to the last the search runs\n"
+        );
+        assert_eq!(
+            text(|out| write_summary(out, &summary(Found::Nothing, None, false), &[])),
+            "\nno rate held (t)\n"
+        );
+        assert_eq!(
+            text(|out| write_summary(out, &summary(Found::Nothing, Some(150.0), true), &steps)),
+            "\ninterrupted after 3 steps: no rate confirmed yet; 150 req/s passed once (t)\n\
+             generator-limited at 200 req/s: there the generator, not the target, fell behind \
+             (raise --workers, or spread the load over more generators)\n"
         );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_json_report_holds_every_step() {
+    async fn the_json_report_is_one_object_with_every_step() {
         let result = result(10, 1_000).await;
         let steps = [
-            Step {
-                rate: 1000.0,
-                result: result.clone(),
-                failures: Vec::new(),
-            },
-            Step {
-                rate: 2000.0,
-                result: result.clone(),
-                failures: vec!["threshold breached: p99 2ms >= 1ms".into()],
-            },
+            step(1000.0, StepVerdict::Passed, &result),
+            step(2000.0, StepVerdict::Failed, &result),
         ];
-        let line = text(|out| write_json(out, "policy-eval", Some(1000.0), &steps));
+        let summary = Summary {
+            target: "policy-eval",
+            found: Found::Nothing,
+            highest_passed: Some(1000.0),
+            interrupted: true,
+        };
+        let line = text(|out| write_json(out, &summary, &steps));
         assert_eq!(line.lines().count(), 1);
         let expected = json!({
-                "find_max": "policy-eval",
-                "max_rate": 1000.0,
-                "steps": [
-                    {"rate": 1000.0, "passed": true, "failures": [], "result": result.to_json()},
-                    {
-                        "rate": 2000.0,
-                        "passed": false,
-                        "failures": ["threshold breached: p99 2ms >= 1ms"],
-                        "result": result.to_json(),
-                    },
-                ],
+            "find_max": "policy-eval",
+            "max_rate": null,
+            "at_least": false,
+            "highest_passed": 1000.0,
+            "generator_limited": [],
+            "interrupted": true,
+            "steps": [
+                {"rate": 1000.0, "confirming": false, "verdict": "pass", "passed": true,
+                 "failures": [], "result": result.to_json()},
+                {"rate": 2000.0, "confirming": false, "verdict": "fail", "passed": false,
+                 "failures": ["first reason", "second reason"], "result": result.to_json()},
+            ],
         });
         assert_eq!(line, format!("{expected}\n"));
     }

@@ -3,10 +3,13 @@
 //! The target is any HTTP server (`--url`, or many requests from `--targets FILE`, in [`url`])
 //! or a built-in scenario of the issuance path (`--scenario`, in [`scenarios`]; with neither,
 //! every scenario briefly). Everything around the run itself (progress bar and Ctrl-C in
-//! [`session`], the text/JSON/`.hgrm` report in [`report`]) is shared by both kinds of target; [`find_max`] searches the highest rate either
-//! sustains. Its files (`--timeline`, `--html`, `--hgrm`) are written by [`files`]; the
+//! [`session`], the text/JSON/`.hgrm` report in [`report`]) is shared by both kinds of target;
+//! [`find_max`] searches the highest rate either sustains. Its files (`--timeline`, `--html`, `--hgrm`) are written by [`files`]; the
 //! `report` and `merge` subcommands ([`saved`]) render and add up saved `--json` results. This
-//! module holds the flags and the one place they become a load configuration.
+//! module holds the flags, the one place they become a load configuration, and the one Ctrl-C
+//! watcher of the command: it is listening from the first moment to the last (resolving a
+//! host, opening connections, running, pausing between find-max steps), and every run's
+//! cancellation token is a child of its token.
 
 mod files;
 mod find_max;
@@ -24,6 +27,7 @@ use std::time::{Duration, SystemTime};
 use clap::Args;
 use sentinel_duration::parse_duration;
 use sentinel_load::{LoadTestConfig, Segment, Stage};
+use tokio_util::sync::CancellationToken;
 
 use super::Outcome;
 
@@ -47,8 +51,9 @@ pub struct LoadArgs {
     /// --url, every scenario runs briefly.
     #[arg(long, value_name = "NAME|all")]
     scenario: Option<scenarios::Choice>,
-    /// Search the highest rate at which the thresholds hold (short steps, doubling then
-    /// bisecting) for one --scenario or the --url.
+    /// Search the highest rate at which the thresholds hold, for one --scenario or the --url:
+    /// short steps, doubling then bisecting, the maximum confirmed by a second run; a step the
+    /// generator itself could not keep is named generator-limited.
     #[arg(long)]
     find_max: bool,
     /// The decision log the `issuance` scenario appends to [default: a temporary file].
@@ -81,6 +86,8 @@ pub struct LoadArgs {
     workers: Option<usize>,
     #[arg(long, value_parser = parse_duration, help = help::timeout())]
     timeout: Option<Duration>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, help = help::pacing_slack())]
+    pacing_slack: Option<Duration>,
     /// The HTTP method [default: GET].
     #[arg(long)]
     method: Option<String>,
@@ -94,6 +101,9 @@ pub struct LoadArgs {
     http: url::HttpArgs,
     #[command(flatten)]
     report: report::ReportArgs,
+    /// Cancelled by the first Ctrl-C.
+    #[arg(skip)]
+    stop: CancellationToken,
 }
 
 /// Runs `sentinel load`.
@@ -102,15 +112,29 @@ pub fn run(args: LoadArgs) -> Outcome {
         return saved::run(command);
     }
     super::block_on(async {
-        Ok(if args.find_max {
+        let watcher = interrupt::watch(args.stop.clone());
+        let outcome = if args.find_max {
             find_max::run(&args).await
         } else if args.http_target().is_some() {
             url::run(&args).await
         } else {
             scenarios::run(&args).await
-        })
+        };
+        watcher.abort();
+        Ok(outcome)
     })
     .unwrap_or_else(|error| super::fail(&error))
+}
+
+/// The outcome of a command that ended in `error`: interrupted if Ctrl-C caused it, else a
+/// failure, named on stderr.
+fn failed(error: &anyhow::Error) -> Outcome {
+    if error.is::<interrupt::Interrupted>() {
+        eprintln!("sentinel: {error}");
+        Outcome::Interrupted
+    } else {
+        super::fail(error)
+    }
 }
 
 impl LoadArgs {
@@ -123,8 +147,9 @@ impl LoadArgs {
         }
     }
 
-    /// `base` with the load flags given on the command line in place of its own values: with
-    /// `--stage`, ramping from `--rate` (or 0) through the stages.
+    /// `base` with the load flags given on the command line in place of its own values (with
+    /// `--stage`, ramping from `--rate` (or 0) through the stages), stopped by the command's
+    /// Ctrl-C.
     fn load(&self, base: LoadTestConfig) -> LoadTestConfig {
         let staged = !self.stages.is_empty();
         let start_rate = if staged {
@@ -137,6 +162,8 @@ impl LoadArgs {
             duration: self.duration.unwrap_or(base.duration),
             workers: self.workers.unwrap_or(base.workers),
             timeout: self.timeout.unwrap_or(base.timeout),
+            pacing_slack: self.pacing_slack.unwrap_or(base.pacing_slack),
+            cancel: self.stop.child_token(),
             segment: self.segment.unwrap_or(base.segment),
             start_at: self.start_at.or(base.start_at),
             ..base
@@ -208,6 +235,17 @@ mod help {
             "At most this many requests in flight, one connection each [default: {} for \
              --url, the scenario's own otherwise]",
             library().workers
+        )
+    }
+
+    pub fn pacing_slack() -> String {
+        format!(
+            "How late a request may be released so that one timer wakeup sends every request \
+             due within it: more slack costs less CPU at high rates, and shows in the schedule \
+             lag (latency is measured from the due time either way) [default: {:?}, at most \
+             {:?}]",
+            library().pacing_slack,
+            sentinel_load::MAX_PACING_SLACK
         )
     }
 

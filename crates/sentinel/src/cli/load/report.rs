@@ -33,7 +33,9 @@ pub struct ReportArgs {
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
     /// Fail (exit 1) unless the result meets EXPR: `p50|p90|p95|p99|p999|max` `<`/`<=` a
-    /// duration (`p99<10ms`), `success>=99%` or `throughput>=800`. Repeatable.
+    /// duration (`p99<10ms`: 99% of the due requests succeeded within 10 ms; a failed or missed
+    /// request counts as slower than any bound), `success>=99%` (or `0.99`) or
+    /// `throughput>=800` (ok/s of the schedule). Repeatable.
     #[arg(long = "threshold", value_name = "EXPR")]
     pub thresholds: Vec<Threshold>,
     /// No progress bar.
@@ -393,6 +395,41 @@ mod tests {
         ]);
         // Byte for byte: a map's keys in alphabetical order, compact, one line.
         assert_eq!(line, format!("{}\n", Value::Object(expected)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_url_run_reports_what_its_http_client_did() {
+        let result = result(10, 5).await;
+        let http = HttpStats {
+            protocol: "HTTP/2",
+            tls: Some("verified"),
+            keepalive: true,
+            connections_opened: 4,
+            tls_resumed: 2,
+            retried: 3,
+        };
+        let judged = Judged {
+            result: &result,
+            verdicts: &[],
+            findings: None,
+            http: Some(&http),
+            targets: Vec::new(),
+        };
+        let report = text(|out| write_report(out, &judged));
+        assert!(
+            report.ends_with(
+                "\nHTTP        HTTP/2 over TLS, 4 connections opened (2 TLS sessions resumed), 3 \
+                 requests sent again on a fresh connection\n"
+            ),
+            "{report}"
+        );
+        let line = text(|out| write_json(out, &judged));
+        let value: Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!(
+            value["http"],
+            json!({"protocol": "HTTP/2", "tls": "verified", "keepalive": true,
+                   "connections_opened": 4, "tls_resumed": 2, "retried": 3})
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

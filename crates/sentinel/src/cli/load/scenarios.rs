@@ -85,22 +85,17 @@ pub fn setup(args: &LoadArgs) -> Setup {
     }
 }
 
-/// Runs `scenario` at `config` in a session (progress, Ctrl-C), judged against the user's
-/// thresholds or its own.
+/// Runs `scenario` at `config` in a session (progress), judged against `thresholds` (the
+/// scenario's own when `None`).
 pub async fn run_one(
     scenario: Scenario,
     config: LoadTestConfig,
+    thresholds: Option<Vec<Threshold>>,
     args: &LoadArgs,
 ) -> anyhow::Result<ScenarioRun> {
     let mut session = Session::new(args.report.quiet);
-    let run = sentinel_scenarios::run(
-        scenario,
-        config,
-        user_thresholds(args),
-        &setup(args),
-        &mut session,
-    )
-    .await?;
+    let run =
+        sentinel_scenarios::run(scenario, config, thresholds, &setup(args), &mut session).await?;
     Ok(run)
 }
 
@@ -147,7 +142,7 @@ pub async fn run(args: &LoadArgs) -> Outcome {
                 return Outcome::Usage;
             }
         };
-        let run = match run_one(scenario, config, args).await {
+        let run = match run_one(scenario, config, user_thresholds(args), args).await {
             Ok(run) => run,
             Err(error) => {
                 return super::super::fail(&error.context(format!("scenario {scenario}")));

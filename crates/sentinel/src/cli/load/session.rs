@@ -1,19 +1,18 @@
-//! One interactive run: the live progress bar and Ctrl-C handling around a load test, as a
-//! [`Watch`] that the scenarios' runner calls and that `--url` uses the same way.
+//! One interactive run: the live progress bar around a load test, as a [`Watch`] that the
+//! scenarios' runner calls and that `--url` uses the same way. (Ctrl-C is the command's: its
+//! token is the parent of every run's.)
 
 use std::future::Future;
 
 use sentinel_load::{Exchange, LoadTest, LoadTestResult, RequestContext, RequestError};
 use sentinel_scenarios::Watch;
-use tokio::task::JoinHandle;
 
-use super::{interrupt, progress};
+use super::progress;
 
-/// Shows progress unless quiet, and stops the run gracefully on the first Ctrl-C (at once on
-/// the second), while a run is under way.
+/// Shows progress unless quiet while a run is under way.
 pub struct Session {
     quiet: bool,
-    running: Option<(JoinHandle<()>, progress::Bar)>,
+    running: Option<progress::Bar>,
 }
 
 impl Session {
@@ -28,15 +27,12 @@ impl Session {
 
 impl Watch for Session {
     fn start(&mut self, test: &LoadTest) {
-        let watcher = interrupt::watch(test.cancel_token());
-        let bar = progress::show(test.progress(), self.quiet);
-        self.running = Some((watcher, bar));
+        self.running = Some(progress::show(test.progress(), self.quiet));
     }
 
     fn stop(&mut self) {
-        if let Some((watcher, bar)) = self.running.take() {
+        if let Some(bar) = self.running.take() {
             bar.finish();
-            watcher.abort();
         }
     }
 }

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use sentinel_load::http::{HttpDriver, HttpOptions, HttpStats, HttpTarget, Route, TlsOptions};
-use sentinel_load::{LoadTest, LoadTestConfig, LoadTestResult, Verdict};
+use sentinel_load::{LoadTest, LoadTestConfig, LoadTestResult, Threshold, Verdict};
 
 use super::files::RunFiles;
+use super::interrupt::Interrupted;
 use super::report::{self, Judged, TargetJudged};
 use super::{LoadArgs, Outcome, session};
 
@@ -158,8 +159,9 @@ pub async fn run(args: &LoadArgs) -> Outcome {
             return Outcome::Usage;
         }
     };
-    match run_at(args, config).await {
+    match run_at(args, config, &args.report.thresholds).await {
         Ok(run) => report::finish(&run.judged(), &args.report, files),
+        Err(error) if error.is::<Interrupted>() => super::failed(&error),
         Err(error) => {
             eprintln!("sentinel: {error:#}");
             Outcome::Usage
@@ -168,11 +170,19 @@ pub async fn run(args: &LoadArgs) -> Outcome {
 }
 
 /// Runs a load at the URL or the targets with `config` (progress, Ctrl-C) over connections
-/// opened first, and judges the thresholds. Fails, before any request, on flags or targets
-/// that cannot make a request.
-pub async fn run_at(args: &LoadArgs, mut config: LoadTestConfig) -> anyhow::Result<UrlRun> {
+/// opened first, and judges `thresholds`. Fails, before any request, on flags or targets that
+/// cannot make a request, and with [`Interrupted`] if Ctrl-C came while the hosts were
+/// resolved.
+pub async fn run_at(
+    args: &LoadArgs,
+    mut config: LoadTestConfig,
+    thresholds: &[Threshold],
+) -> anyhow::Result<UrlRun> {
     let targets = targets(args)?;
-    let driver = HttpDriver::new(targets, args.http.options(), config.workers).await?;
+    let driver = tokio::select! {
+        driver = HttpDriver::new(targets, args.http.options(), config.workers) => driver?,
+        () = args.stop.cancelled() => return Err(Interrupted("the hosts were resolved").into()),
+    };
     config.mix = driver.mix(args.http.weighted)?;
     config.by_target = args.http.by_target;
     let test = LoadTest::new(config)?;
@@ -194,7 +204,6 @@ pub async fn run_at(args: &LoadArgs, mut config: LoadTestConfig) -> anyhow::Resu
         Arc::clone(&request).request(ctx)
     })
     .await;
-    let thresholds = &args.report.thresholds;
     let verdicts = sentinel_load::judge(thresholds, &result);
     let targets = driver
         .targets()

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Side-by-side cost of `sentinel load --url` and oha at fixed rates against Debian's nginx on
+# loopback (one worker process, a 2-byte body), with the same connection count and oha's
+# latency correction, so that both report latency from each request's due time. For each rate
+# and round it runs both for the same duration and prints the CPU time of the whole process
+# (user + sys), the achieved rate and the p99 latency each one reported.
+#
+#   scripts/bench-vs-oha.sh [RATES] [SECONDS] [CONNECTIONS] [ROUNDS]
+#   scripts/bench-vs-oha.sh "20000 40000 60000" 10 64 2
+#
+# Needs nginx, oha (`cargo install oha`) and python3; builds sentinel in the release profile
+# unless SENTINEL names a binary. CPU time is robust to other work on the machine; latency is
+# not, so say what else was running (`uptime`) when quoting the figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rates=${1:-"20000 40000 60000"}
+seconds=${2:-10}
+connections=${3:-64}
+rounds=${4:-2}
+
+for tool in nginx oha python3; do
+    command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || {
+        echo "bench-vs-oha: $tool is needed" >&2
+        exit 2
+    }
+done
+if [ -z "${SENTINEL:-}" ]; then
+    cargo build --release -p sentinel --quiet
+    SENTINEL=$PWD/target/release/sentinel
+fi
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+
+dir=$(mktemp -d)
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$dir/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    server {
+        listen 127.0.0.1:$port;
+        location / { return 200 "ok"; }
+    }
+}
+EOF
+"$nginx_bin" -p "$dir" -c "$dir/nginx.conf" &
+nginx_pid=$!
+trap 'kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
+for _ in $(seq 1 50); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null && break
+    sleep 0.1
+done
+url="http://127.0.0.1:$port/"
+
+# cpu_of COMMAND...: runs COMMAND with its stdout in $dir/out and prints its user+sys seconds.
+cpu_of() {
+    local TIMEFORMAT="%U %S"
+    local times
+    times=$( { time "$@" >"$dir/out" 2>/dev/null; } 2>&1 )
+    python3 -c "import sys; print(f'{sum(map(float, sys.argv[1:])):.2f}')" $times
+}
+
+printf '%-10s %-10s %8s %10s %9s\n' rate tool cpu_s "rate/s" "p99_ms"
+for rate in $rates; do
+    for round in $(seq 1 "$rounds"); do
+        cpu=$(cpu_of "$SENTINEL" load --url "$url" --rate "$rate" --duration "${seconds}s" \
+            --workers "$connections" --json)
+        python3 - "$rate" "$cpu" "$dir/out" <<'PY'
+import json, sys
+rate, cpu, path = sys.argv[1], sys.argv[2], sys.argv[3]
+v = json.load(open(path))
+print(f"{rate:<10} {'sentinel':<10} {cpu:>8} {v['send_rate']:>10.0f} {v['latency_ms']['p99']:>9.2f}")
+PY
+        cpu=$(cpu_of oha -z "${seconds}s" -q "$rate" -c "$connections" --latency-correction \
+            --no-tui --output-format json "$url")
+        python3 - "$rate" "$cpu" "$dir/out" <<'PY'
+import json, sys
+rate, cpu, path = sys.argv[1], sys.argv[2], sys.argv[3]
+v = json.load(open(path))
+p99 = v["latencyPercentiles"]["p99"] * 1e3
+print(f"{rate:<10} {'oha':<10} {cpu:>8} {v['summary']['requestsPerSec']:>10.0f} {p99:>9.2f}")
+PY
+    done
+done
+echo "load: $(uptime)"
