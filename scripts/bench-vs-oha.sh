@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Side-by-side cost of `sentinel load --url` and oha at fixed rates against Debian's nginx on
-# loopback (one worker process, a 2-byte body), with the same connection count and oha's
+# loopback (one worker process, a 2-byte body), with the same requests in flight and oha's
 # latency correction, so that both report latency from each request's due time. For each rate
 # and round it runs both for the same duration and prints the CPU time of the whole process
 # (user + sys), the achieved rate and the p99 latency each one reported.
 #
-#   scripts/bench-vs-oha.sh [RATES] [SECONDS] [CONNECTIONS] [ROUNDS]
+#   scripts/bench-vs-oha.sh [RATES] [SECONDS] [IN_FLIGHT] [ROUNDS] [PROTOCOL]
 #   scripts/bench-vs-oha.sh "20000 40000 60000" 10 64 2
+#   scripts/bench-vs-oha.sh 20000 10 64 2 https
 #
-# Needs nginx, oha (`cargo install oha`) and python3; builds sentinel in the release profile
+# PROTOCOL is `http` (HTTP/1.1, the default: one connection per request in flight), `https`
+# (the same over TLS, nginx with a throwaway self-signed certificate that both tools are told to
+# trust) or `h2` (HTTP/2 over TLS: H2_CONNECTIONS connections, 4 by default, sharing the
+# requests in flight as streams).
+#
+# Needs nginx, oha (`cargo install oha`), python3 and, over TLS, openssl; builds sentinel in the release profile
 # unless SENTINEL names a binary. CPU time is robust to other work on the machine; latency is
 # not, so say what else was running (`uptime`) when quoting the figures.
 set -euo pipefail
@@ -16,8 +22,17 @@ cd "$(dirname "$0")/.."
 
 rates=${1:-"20000 40000 60000"}
 seconds=${2:-10}
-connections=${3:-64}
+in_flight=${3:-64}
 rounds=${4:-2}
+protocol=${5:-http}
+h2_connections=${H2_CONNECTIONS:-4}
+case $protocol in
+    http | https | h2) ;;
+    *)
+        echo "bench-vs-oha: PROTOCOL is http, https or h2, not $protocol" >&2
+        exit 2
+        ;;
+esac
 
 for tool in nginx oha python3; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || {
@@ -33,6 +48,23 @@ nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
 dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+listen="listen 127.0.0.1:$port;"
+scheme=http
+sentinel_flags=(--workers "$in_flight")
+oha_flags=(-c "$in_flight")
+if [ "$protocol" != http ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+        -addext subjectAltName=IP:127.0.0.1 -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+    scheme=https
+    listen="listen 127.0.0.1:$port ssl; ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem;"
+    sentinel_flags+=(--cacert "$dir/cert.pem")
+    oha_flags+=(--cacert "$dir/cert.pem")
+fi
+if [ "$protocol" = h2 ]; then
+    listen="$listen http2 on;"
+    sentinel_flags=(--http2 --connections "$h2_connections" --workers "$in_flight" --cacert "$dir/cert.pem")
+    oha_flags=(--http2 -c "$h2_connections" -p $((in_flight / h2_connections)) --cacert "$dir/cert.pem")
+fi
 cat >"$dir/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
@@ -43,7 +75,7 @@ http {
     access_log off;
     keepalive_requests 100000000;
     server {
-        listen 127.0.0.1:$port;
+        $listen
         location / { return 200 "ok"; }
     }
 }
@@ -55,7 +87,7 @@ for _ in $(seq 1 50); do
     python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null && break
     sleep 0.1
 done
-url="http://127.0.0.1:$port/"
+url="$scheme://127.0.0.1:$port/"
 
 # cpu_of COMMAND...: runs COMMAND with its stdout in $dir/out and prints its user+sys seconds.
 cpu_of() {
@@ -69,14 +101,14 @@ printf '%-10s %-10s %8s %10s %9s\n' rate tool cpu_s "rate/s" "p99_ms"
 for rate in $rates; do
     for round in $(seq 1 "$rounds"); do
         cpu=$(cpu_of "$SENTINEL" load --url "$url" --rate "$rate" --duration "${seconds}s" \
-            --workers "$connections" --json)
+            "${sentinel_flags[@]}" --json)
         python3 - "$rate" "$cpu" "$dir/out" <<'PY'
 import json, sys
 rate, cpu, path = sys.argv[1], sys.argv[2], sys.argv[3]
 v = json.load(open(path))
 print(f"{rate:<10} {'sentinel':<10} {cpu:>8} {v['send_rate']:>10.0f} {v['latency_ms']['p99']:>9.2f}")
 PY
-        cpu=$(cpu_of oha -z "${seconds}s" -q "$rate" -c "$connections" --latency-correction \
+        cpu=$(cpu_of oha -z "${seconds}s" -q "$rate" "${oha_flags[@]}" --latency-correction \
             --no-tui --output-format json "$url")
         python3 - "$rate" "$cpu" "$dir/out" <<'PY'
 import json, sys
@@ -87,4 +119,4 @@ print(f"{rate:<10} {'oha':<10} {cpu:>8} {v['summary']['requestsPerSec']:>10.0f} 
 PY
     done
 done
-echo "load: $(uptime)"
+echo "$protocol, $in_flight in flight; load: $(uptime)"

@@ -142,6 +142,12 @@ async fn succeeds_over_kept_alive_connections_one_per_worker_opened_beforehand()
         .open_connections(Duration::from_secs(1), &cancel)
         .await;
     assert_eq!((opened.count, opened.failure), (4, None));
+    // The server counts a connection when it accepts it, which may come a little after the
+    // client's connect completed from the listen backlog.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while seen.connections.load(Ordering::SeqCst) < 4 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     assert_eq!(seen.connections.load(Ordering::SeqCst), 4);
     assert_eq!(
         seen.requests.load(Ordering::SeqCst),

@@ -245,7 +245,7 @@ fn the_open_file_limit_is_raised_and_an_unfittable_worker_count_refused() {
     let refused = run("ulimit -n 256", "1000");
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
     assert!(
-        stderr(&refused).contains("1000 workers need 1064 open files"),
+        stderr(&refused).contains("1000 connections need 1064 open files"),
         "{}",
         stderr(&refused)
     );
