@@ -106,9 +106,7 @@ pub use mix::{MAX_TOTAL_WEIGHT, Mix, MixError};
 pub use open_files::raise_limit as raise_open_file_limit;
 pub use progress::{Progress, ProgressSnapshot};
 pub use report::{write_figures, write_hgrm, write_text};
-pub use result::{
-    ByteCounts, Histograms, LoadTestResult, Percentiles, RequestCounts, StageResult,
-};
+pub use result::{ByteCounts, Histograms, LoadTestResult, Percentiles, RequestCounts, StageResult};
 pub use runner::{LoadTest, RequestContext, run_load_test};
 pub use search::{
     DEFAULT_LAG_BOUND, DEFAULT_SUCCESS, Found, MAX_STEPS, PRECISION, Probe, RateSearch, SearchStep,

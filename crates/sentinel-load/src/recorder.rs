@@ -540,12 +540,18 @@ mod tests {
         };
         let busy = || Err(RequestError::new("http_503"));
         let connected = answer(503, Some(Duration::from_millis(5)));
-        recorders.local().record(at(0), sent, sent, done, Ok(()), &answer(200, None));
-        recorders.local().record(at(1), sent, sent, done, busy(), &connected);
+        recorders
+            .local()
+            .record(at(0), sent, sent, done, Ok(()), &answer(200, None));
+        recorders
+            .local()
+            .record(at(1), sent, sent, done, busy(), &connected);
         std::thread::scope(|scope| {
             scope.spawn(|| {
                 let ok = answer(200, None);
-                recorders.local().record(at(0), sent, sent, done, Ok(()), &ok);
+                recorders
+                    .local()
+                    .record(at(0), sent, sent, done, Ok(()), &ok);
             });
         });
         let merged = recorders.merge();

@@ -302,11 +302,10 @@ impl LoadTest {
         result.timeline =
             collector.map(|collector| collector.finish(&schedule, timeline::seconds_in(scheduled)));
         if config.by_target {
-            let due = config.mix.counts_strided(
-                config.segment.global(0),
-                config.segment.count(),
-                target,
-            );
+            let due =
+                config
+                    .mix
+                    .counts_strided(config.segment.global(0), config.segment.count(), target);
             result.targets = merged
                 .targets
                 .into_iter()
@@ -363,7 +362,13 @@ fn start_instant(start_at: Option<SystemTime>) -> Instant {
 impl<F> Shared<F> {
     /// The stage, the second and the target recorder of request `index`, due at `due`.
     fn position(&self, index: u64, due: Instant) -> Position {
-        position(&self.stage_firsts, &self.schedule, &self.targets, index, due)
+        position(
+            &self.stage_firsts,
+            &self.schedule,
+            &self.targets,
+            index,
+            due,
+        )
     }
 }
 

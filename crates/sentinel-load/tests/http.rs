@@ -103,9 +103,15 @@ async fn server() -> (SocketAddr, Arc<Seen>) {
 
 async fn load(url: &str, workers: usize) -> LoadTestResult {
     let target = HttpTarget::from_url(url).unwrap();
-    load_target(target, HttpOptions::default(), workers, 500.0, Duration::from_millis(400))
-        .await
-        .0
+    load_target(
+        target,
+        HttpOptions::default(),
+        workers,
+        500.0,
+        Duration::from_millis(400),
+    )
+    .await
+    .0
 }
 
 /// `rate` requests per second for `duration` over connections opened beforehand.
@@ -116,7 +122,9 @@ async fn load_target(
     rate: f64,
     duration: Duration,
 ) -> (LoadTestResult, HttpStats) {
-    let driver = HttpDriver::new(vec![target], options, workers).await.unwrap();
+    let driver = HttpDriver::new(vec![target], options, workers)
+        .await
+        .unwrap();
     let mut config = LoadTestConfig::new(rate, duration);
     config.workers = workers;
     config.timeout = Duration::from_millis(500);
@@ -228,8 +236,14 @@ async fn every_resolved_address_is_tried_until_one_accepts() {
 async fn url_user_info_is_sent_as_basic_authorization_not_as_the_host() {
     let (addr, seen) = server().await;
     let target = HttpTarget::from_url(&format!("http://alice:s%40cret@{addr}/ok")).unwrap();
-    let (result, _) =
-        load_target(target, HttpOptions::default(), 1, 100.0, Duration::from_millis(50)).await;
+    let (result, _) = load_target(
+        target,
+        HttpOptions::default(),
+        1,
+        100.0,
+        Duration::from_millis(50),
+    )
+    .await;
     assert!(result.requests.ok >= 1, "{:?}", result.requests);
     assert_eq!(
         seen.authorization.lock().unwrap().as_deref(),
@@ -248,8 +262,14 @@ async fn a_request_on_a_connection_the_server_closed_while_idle_goes_out_on_a_fr
     // server's 20 ms, so the server closes nearly every connection just before its next use.
     let (addr, seen) = server_closing_idle(Some(Duration::from_millis(20))).await;
     let target = HttpTarget::from_url(&format!("http://{addr}/ok")).unwrap();
-    let (result, stats) =
-        load_target(target, HttpOptions::default(), 2, 95.0, Duration::from_secs(2)).await;
+    let (result, stats) = load_target(
+        target,
+        HttpOptions::default(),
+        2,
+        95.0,
+        Duration::from_secs(2),
+    )
+    .await;
     assert_eq!(result.requests.errors, 0, "{:?}", result.errors_by_kind);
     assert_eq!(result.requests.ok, result.requests.target);
     assert!(

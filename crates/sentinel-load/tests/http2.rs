@@ -46,7 +46,11 @@ async fn workers_share_the_connections_with_many_streams_each() {
     assert_eq!(stats.protocol, "HTTP/2");
     assert_eq!(seen.count(&seen.requests) as u64, result.requests.ok);
     assert!(
-        seen.versions.lock().unwrap().iter().all(|v| *v == Version::HTTP_2),
+        seen.versions
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|v| *v == Version::HTTP_2),
         "prior knowledge over cleartext"
     );
     assert!(
@@ -59,8 +63,16 @@ async fn workers_share_the_connections_with_many_streams_each() {
         "never more than --workers in flight: {}",
         seen.count(&seen.max_in_flight)
     );
-    assert!(result.first_byte_ms.p50 >= 20.0, "{:?}", result.first_byte_ms);
-    assert!(result.bytes.received > 0 && result.bytes.sent > 0, "{:?}", result.bytes);
+    assert!(
+        result.first_byte_ms.p50 >= 20.0,
+        "{:?}",
+        result.first_byte_ms
+    );
+    assert!(
+        result.bytes.received > 0 && result.bytes.sent > 0,
+        "{:?}",
+        result.bytes
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,7 +118,11 @@ async fn a_connection_the_server_shuts_down_is_replaced_without_an_error() {
         false,
     )
     .await;
-    assert_eq!(result.requests.errors, 0, "{:?} {stats:?}", result.errors_by_kind);
+    assert_eq!(
+        result.requests.errors, 0,
+        "{:?} {stats:?}",
+        result.errors_by_kind
+    );
     assert_eq!(result.requests.ok, result.requests.target);
     let seen = &server.seen;
     assert!(
@@ -114,7 +130,10 @@ async fn a_connection_the_server_shuts_down_is_replaced_without_an_error() {
         "200 requests, 25 a connection: {} connections",
         seen.count(&seen.connections)
     );
-    assert_eq!(stats.connections_opened as usize, seen.count(&seen.connections));
+    assert_eq!(
+        stats.connections_opened as usize,
+        seen.count(&seen.connections)
+    );
     assert_eq!(
         seen.count(&seen.requests) as u64,
         result.requests.ok,

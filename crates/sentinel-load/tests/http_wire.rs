@@ -135,11 +135,7 @@ async fn send(
                 target: 0,
             })
             .await;
-        outcomes.push(
-            outcome
-                .map(|_| ())
-                .map_err(|error| error.kind().to_owned()),
-        );
+        outcomes.push(outcome.map(|_| ()).map_err(|error| error.kind().to_owned()));
     }
     outcomes
 }

@@ -68,7 +68,10 @@ async fn without_weighted_the_targets_are_taken_in_turn() {
     .await;
     let seen = &server.seen;
     let (a, b, c) = (seen.path("/a"), seen.path("/b"), seen.path("/c"));
-    assert!(a > 0 && a.abs_diff(b) <= 1 && b.abs_diff(c) <= 1, "{a} {b} {c}");
+    assert!(
+        a > 0 && a.abs_diff(b) <= 1 && b.abs_diff(c) <= 1,
+        "{a} {b} {c}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,14 +95,20 @@ async fn each_target_kept_apart_has_its_own_figures_and_verdicts() {
     let [ok, busy] = &result.targets[..] else {
         panic!("two targets: {:?}", result.targets.len());
     };
-    assert_eq!(ok.requests.target + busy.requests.target, result.requests.target);
+    assert_eq!(
+        ok.requests.target + busy.requests.target,
+        result.requests.target
+    );
     assert_eq!(ok.requests.target, 150, "three quarters of 200");
     assert_eq!(ok.target_rate, 300.0);
     assert_eq!(ok.status.get("200"), Some(&ok.requests.ok));
     assert_eq!(ok.requests.errors, 0);
     assert_eq!(busy.requests.ok, 0);
     assert_eq!(busy.status.get("503"), Some(&busy.requests.sent));
-    assert_eq!(busy.errors_by_kind.get("http_503"), Some(&busy.requests.sent));
+    assert_eq!(
+        busy.errors_by_kind.get("http_503"),
+        Some(&busy.requests.sent)
+    );
     assert_eq!(
         result.status.values().sum::<u64>(),
         ok.requests.sent + busy.requests.sent
@@ -107,7 +116,10 @@ async fn each_target_kept_apart_has_its_own_figures_and_verdicts() {
     let success: Vec<Threshold> = vec!["success>=90%".parse().unwrap()];
     assert!(judge(&success, ok)[0].passed());
     assert!(!judge(&success, busy)[0].passed());
-    assert!(!judge(&success, &result)[0].passed(), "75% for the whole run");
+    assert!(
+        !judge(&success, &result)[0].passed(),
+        "75% for the whole run"
+    );
 }
 
 /// A raw server that answers every request with exactly `response` and counts what it read.
@@ -154,7 +166,10 @@ async fn status_codes_and_bytes_are_counted_to_the_byte() {
     )
     .await;
     let r = &result.requests;
-    let (gets, posts) = (result.targets[0].requests.sent, result.targets[1].requests.sent);
+    let (gets, posts) = (
+        result.targets[0].requests.sent,
+        result.targets[1].requests.sent,
+    );
     assert!(gets >= 90 && posts >= 90, "{r:?}");
     assert_eq!(
         result.status,
@@ -162,9 +177,8 @@ async fn status_codes_and_bytes_are_counted_to_the_byte() {
     );
     assert_eq!(result.errors_by_kind.get("http_503"), Some(&posts));
     let get = format!("GET / HTTP/1.1\r\nhost: {ok}\r\n\r\n").len() as u64;
-    let post =
-        format!("POST / HTTP/1.1\r\nhost: {busy}\r\ncontent-length: 10\r\n\r\n0123456789").len()
-            as u64;
+    let post = format!("POST / HTTP/1.1\r\nhost: {busy}\r\ncontent-length: 10\r\n\r\n0123456789")
+        .len() as u64;
     assert_eq!(result.bytes.sent, gets * get + posts * post);
     assert_eq!(
         result.bytes.received,
@@ -211,5 +225,9 @@ async fn connect_to_sends_to_another_address_under_the_urls_name() {
     let seen = &server.seen;
     assert_eq!(seen.host.lock().unwrap().as_deref(), Some("localhost:1"));
     let names = seen.server_names.lock().unwrap().clone();
-    assert!(names.iter().all(|name| name.as_deref() == Some("localhost")));
+    assert!(
+        names
+            .iter()
+            .all(|name| name.as_deref() == Some("localhost"))
+    );
 }

@@ -53,7 +53,9 @@ async fn the_private_ca_is_trusted_with_cacert_and_sni_names_the_urls_host() {
     let names = server.seen.server_names.lock().unwrap().clone();
     assert!(!names.is_empty());
     assert!(
-        names.iter().all(|name| name.as_deref() == Some("localhost")),
+        names
+            .iter()
+            .all(|name| name.as_deref() == Some("localhost")),
         "{names:?}"
     );
     // An address is checked against the certificate's IP name, and never sent as SNI.
@@ -89,7 +91,10 @@ async fn handshakes_come_before_the_run_unless_every_request_opens_its_own() {
     let url = format!("https://localhost:{}/ok", server.addr.port());
     let (kept, stats, _) = support::run_url(&url, trusting(&ca), 4).await;
     assert_eq!(kept.requests.errors, 0, "{:?}", kept.errors_by_kind);
-    assert_eq!(stats.connections_opened, 4, "one per worker, before the run");
+    assert_eq!(
+        stats.connections_opened, 4,
+        "one per worker, before the run"
+    );
     assert_eq!(kept.connects, 0, "no request paid for a handshake");
     assert_eq!(server.seen.count(&server.seen.connections), 4);
 
@@ -116,7 +121,10 @@ async fn handshakes_come_before_the_run_unless_every_request_opens_its_own() {
         stats.tls_resumed * 2 >= sent && stats.tls_resumed < sent,
         "{stats:?} of {sent}"
     );
-    assert_eq!(server.seen.count(&server.seen.resumed) as u64, stats.tls_resumed);
+    assert_eq!(
+        server.seen.count(&server.seen.resumed) as u64,
+        stats.tls_resumed
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

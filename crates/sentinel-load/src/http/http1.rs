@@ -128,7 +128,10 @@ impl Pool {
         // A connection from the slot sat idle and may have been closed by the server since.
         let (mut connection, mut kept_alive) = match slot.take() {
             Some(connection) => (connection, true),
-            None => (self.connect(dialer, request.origin, &mut exchange).await?, false),
+            None => (
+                self.connect(dialer, request.origin, &mut exchange).await?,
+                false,
+            ),
         };
         let mut retried = false;
         let response = loop {

@@ -133,15 +133,17 @@ impl Pool {
         target: usize,
     ) -> Result<Exchange, RequestError> {
         let template = &self.requests[target];
-        let shared = &self.connections
-            [template.origin * self.per_origin + worker % self.per_origin];
+        let shared =
+            &self.connections[template.origin * self.per_origin + worker % self.per_origin];
         let mut exchange = Exchange::default();
         let mut retried = false;
         let mut live = match shared.current() {
             Some(live) => live,
-            None => shared
-                .replace_for(dialer, template.origin, None, &mut exchange)
-                .await?,
+            None => {
+                shared
+                    .replace_for(dialer, template.origin, None, &mut exchange)
+                    .await?
+            }
         };
         loop {
             let outcome = template.exchange(&live, &mut exchange).await;
@@ -154,7 +156,12 @@ impl Pool {
                     retried = true;
                     dialer.retried.fetch_add(1, Ordering::Relaxed);
                     live = shared
-                        .replace_for(dialer, template.origin, Some(live.generation), &mut exchange)
+                        .replace_for(
+                            dialer,
+                            template.origin,
+                            Some(live.generation),
+                            &mut exchange,
+                        )
                         .await?;
                 }
                 Err(StreamFailure::Unprocessed | StreamFailure::ConnectionLost) => {
@@ -273,7 +280,10 @@ impl Shared {
     /// request opens a new one.
     fn forget(&self, generation: u64) {
         let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        if live.as_ref().is_some_and(|live| live.generation == generation) {
+        if live
+            .as_ref()
+            .is_some_and(|live| live.generation == generation)
+        {
             *live = None;
         }
     }

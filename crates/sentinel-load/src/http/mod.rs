@@ -239,9 +239,7 @@ impl HttpDriver {
             ));
         }
         if options.http2 && options.connections == 0 {
-            return Err(DriverError::Options(
-                "HTTP/2 needs at least one connection",
-            ));
+            return Err(DriverError::Options("HTTP/2 needs at least one connection"));
         }
         let mut origins: Vec<Origin> = Vec::new();
         let mut index: HashMap<Origin, usize> = HashMap::new();
@@ -287,11 +285,14 @@ impl HttpDriver {
                 options.keepalive,
             ))
         };
-        let tls = origins.iter().any(|origin| origin.https).then_some(if options.tls.insecure {
-            "insecure"
-        } else {
-            "verified"
-        });
+        let tls = origins
+            .iter()
+            .any(|origin| origin.https)
+            .then_some(if options.tls.insecure {
+                "insecure"
+            } else {
+                "verified"
+            });
         Ok(Arc::new(Self {
             targets: targets.into(),
             dialer: Dialer {
@@ -367,9 +368,7 @@ impl HttpDriver {
                 }
                 Ok(Some(Err(_))) => break,
                 Err(_) => {
-                    opened.failure = Some(format!(
-                        "no connection opened within {timeout:?}"
-                    ));
+                    opened.failure = Some(format!("no connection opened within {timeout:?}"));
                     break;
                 }
             }
@@ -416,7 +415,10 @@ impl HttpDriver {
 }
 
 /// Where each origin's connections go, and the TLS each speaks.
-async fn endpoints(origins: &[Origin], options: &HttpOptions) -> Result<Box<[Endpoint]>, DriverError> {
+async fn endpoints(
+    origins: &[Origin],
+    options: &HttpOptions,
+) -> Result<Box<[Endpoint]>, DriverError> {
     let connector = if origins.iter().any(|origin| origin.https) || options.tls.ca_file.is_some() {
         let alpn: &[u8] = if options.http2 { b"h2" } else { b"http/1.1" };
         Some(TlsConnector::from(tls::client_config(&options.tls, alpn)?))

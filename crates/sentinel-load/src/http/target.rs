@@ -80,7 +80,10 @@ impl HttpTarget {
         }
         let origin = Origin {
             https,
-            host: host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
             port: authority.port_u16().unwrap_or(if https { 443 } else { 80 }),
         };
         let path = uri

@@ -54,7 +54,9 @@ pub enum TargetsFileError {
         why: String,
     },
     /// The file holds no target.
-    #[error("{0} holds no target: expected one JSON object per line, like {{\"url\": \"https://host/\"}}")]
+    #[error(
+        "{0} holds no target: expected one JSON object per line, like {{\"url\": \"https://host/\"}}"
+    )]
     Empty(PathBuf),
 }
 
@@ -174,15 +176,30 @@ mod tests {
     fn a_bad_line_is_named_by_its_number_and_says_what_is_wrong() {
         let good = "{\"url\": \"http://127.0.0.1:9/\"}\n";
         let cases = [
-            ("{\"url\": \"http://h/\", \"heders\": {}}", "unknown field `heders`"),
+            (
+                "{\"url\": \"http://h/\", \"heders\": {}}",
+                "unknown field `heders`",
+            ),
             ("{\"method\": \"GET\"}", "missing field `url`"),
             ("{\"url\": \"ftp://h/\"}", "only http:// and https://"),
-            ("{\"url\": \"http://h/\", \"method\": \"GE T\"}", "is not an HTTP method"),
+            (
+                "{\"url\": \"http://h/\", \"method\": \"GE T\"}",
+                "is not an HTTP method",
+            ),
             ("{\"url\": \"http://h/\", \"weight\": 0}", "at least 1"),
             ("{\"url\": \"http://h/\", \"weight\": 1.5}", "invalid type"),
-            ("{\"url\": \"http://h/\", \"headers\": {\"bad name\": \"v\"}}", "header"),
-            ("{\"url\": \"http://h/\", \"body\": \"a\", \"body_file\": \"b\"}", "not both"),
-            ("{\"url\": \"http://h/\", \"body_file\": \"missing.bin\"}", "missing.bin"),
+            (
+                "{\"url\": \"http://h/\", \"headers\": {\"bad name\": \"v\"}}",
+                "header",
+            ),
+            (
+                "{\"url\": \"http://h/\", \"body\": \"a\", \"body_file\": \"b\"}",
+                "not both",
+            ),
+            (
+                "{\"url\": \"http://h/\", \"body_file\": \"missing.bin\"}",
+                "missing.bin",
+            ),
             ("{\"url\": \"http://h/\"", "column"),
             ("not json", "expected"),
         ];
@@ -193,7 +210,9 @@ mod tests {
         }
         let error = parse(&format!("{good}{{\"url\": 1}}\n")).unwrap_err();
         assert!(
-            error.to_string().starts_with("dir/targets.jsonl line 2: column "),
+            error
+                .to_string()
+                .starts_with("dir/targets.jsonl line 2: column "),
             "{error}"
         );
     }

@@ -195,9 +195,7 @@ impl Stream {
                 Stream::Tls(tls) => {
                     // Pending when only records without data came: the connection stands.
                     let mut buffer = ReadBuf::new(&mut probe);
-                    Pin::new(tls.as_mut())
-                        .poll_read(cx, &mut buffer)
-                        .is_ready()
+                    Pin::new(tls.as_mut()).poll_read(cx, &mut buffer).is_ready()
                 }
             };
             Poll::Ready(closed)

@@ -212,17 +212,21 @@ async fn serve_connection<S>(
     let service = {
         let enough = Arc::clone(&enough);
         service_fn(move |request: Request<Incoming>| {
-            let (seen, streams, served) = (Arc::clone(&seen), Arc::clone(&streams), Arc::clone(&served));
+            let (seen, streams, served) =
+                (Arc::clone(&seen), Arc::clone(&streams), Arc::clone(&served));
             let enough = Arc::clone(&enough);
             async move {
                 let open = streams.fetch_add(1, Ordering::SeqCst) + 1;
-                seen.max_streams_per_connection.fetch_max(open, Ordering::SeqCst);
+                seen.max_streams_per_connection
+                    .fetch_max(open, Ordering::SeqCst);
                 let in_flight = seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                 seen.max_in_flight.fetch_max(in_flight, Ordering::SeqCst);
                 let response = answer(&request, &seen).await;
                 seen.in_flight.fetch_sub(1, Ordering::SeqCst);
                 streams.fetch_sub(1, Ordering::SeqCst);
-                if close_after.is_some_and(|limit| served.fetch_add(1, Ordering::SeqCst) + 1 == limit) {
+                if close_after
+                    .is_some_and(|limit| served.fetch_add(1, Ordering::SeqCst) + 1 == limit)
+                {
                     enough.notify_one();
                 }
                 Ok::<_, Infallible>(response)
@@ -300,7 +304,20 @@ pub async fn run(
 }
 
 /// [`run`] of one URL: 100 requests at 500/s with `workers` workers.
-pub async fn run_url(url: &str, options: HttpOptions, workers: usize) -> (LoadTestResult, HttpStats, Option<String>) {
+pub async fn run_url(
+    url: &str,
+    options: HttpOptions,
+    workers: usize,
+) -> (LoadTestResult, HttpStats, Option<String>) {
     let target = HttpTarget::from_url(url).unwrap();
-    run(vec![target], options, workers, 500.0, Duration::from_millis(200), false, false).await
+    run(
+        vec![target],
+        options,
+        workers,
+        500.0,
+        Duration::from_millis(200),
+        false,
+        false,
+    )
+    .await
 }

@@ -70,7 +70,11 @@ pub async fn run(args: &LoadArgs) -> Outcome {
             })
             .await
         }
-        _ => return usage("--find-max searches one target: --scenario NAME (not all), --url or --targets"),
+        _ => {
+            return usage(
+                "--find-max searches one target: --scenario NAME (not all), --url or --targets",
+            );
+        }
     };
     searched.unwrap_or_else(|error| super::failed(&error))
 }

@@ -157,8 +157,7 @@ fn name_targets(report: &mut Value, judged: &Judged) {
         return;
     };
     for (json, target) in targets.iter_mut().zip(&judged.targets) {
-        if let (Value::Object(fields), Ok(verdicts)) =
-            (json, serde_json::to_value(target.verdicts))
+        if let (Value::Object(fields), Ok(verdicts)) = (json, serde_json::to_value(target.verdicts))
         {
             fields.insert("target".to_owned(), Value::from(target.name));
             fields.insert("weight".to_owned(), Value::from(target.weight));
