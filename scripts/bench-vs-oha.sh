@@ -11,7 +11,7 @@
 #
 # PROTOCOL is `http` (HTTP/1.1, the default: one connection per request in flight), `https`
 # (the same over TLS, nginx with a throwaway self-signed certificate that both tools are told to
-# trust) or `h2` (HTTP/2 over TLS: H2_CONNECTIONS connections, 4 by default, sharing the
+# trust) or `h2` (HTTP/2 over TLS, agreed by ALPN: H2_CONNECTIONS connections, 4 by default, sharing the
 # requests in flight as streams).
 #
 # Needs nginx, oha (`cargo install oha`), python3 and, over TLS, openssl; builds sentinel in the release profile
@@ -53,17 +53,24 @@ scheme=http
 sentinel_flags=(--workers "$in_flight")
 oha_flags=(-c "$in_flight")
 if [ "$protocol" != http ]; then
-    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
-        -addext subjectAltName=IP:127.0.0.1 -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+    # A throwaway CA and a certificate for 127.0.0.1 signed by it (rustls, rightly, refuses a
+    # CA certificate as the server's own).
+    openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=bench-ca \
+        -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$dir/key.pem" \
+        -out "$dir/server.csr" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >"$dir/server.ext"
+    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+        -CAcreateserial -days 1 -extfile "$dir/server.ext" -out "$dir/cert.pem" 2>/dev/null
     scheme=https
     listen="listen 127.0.0.1:$port ssl; ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem;"
-    sentinel_flags+=(--cacert "$dir/cert.pem")
-    oha_flags+=(--cacert "$dir/cert.pem")
+    sentinel_flags+=(--cacert "$dir/ca.pem")
+    oha_flags+=(--cacert "$dir/ca.pem")
 fi
 if [ "$protocol" = h2 ]; then
-    listen="$listen http2 on;"
-    sentinel_flags=(--http2 --connections "$h2_connections" --workers "$in_flight" --cacert "$dir/cert.pem")
-    oha_flags=(--http2 -c "$h2_connections" -p $((in_flight / h2_connections)) --cacert "$dir/cert.pem")
+    listen="listen 127.0.0.1:$port ssl http2; ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem;"
+    sentinel_flags=(--http2 --connections "$h2_connections" --workers "$in_flight" --cacert "$dir/ca.pem")
+    oha_flags=(--http2 -c "$h2_connections" -p $((in_flight / h2_connections)) --cacert "$dir/ca.pem")
 fi
 cat >"$dir/nginx.conf" <<EOF
 worker_processes 1;
