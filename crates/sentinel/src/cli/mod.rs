@@ -132,10 +132,22 @@ fn guarded(command: impl FnOnce() -> ExitCode) -> ExitCode {
     command()
 }
 
-/// Runs a command's `future` to its end on a fresh multi-threaded runtime (a load spreads its
-/// workers over the runtime's threads; the other commands are one-shot).
+/// Runs a command's `future` to its end on a fresh multi-threaded runtime, one thread per core.
 fn block_on<T>(future: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    tokio::runtime::Builder::new_multi_thread()
+    block_on_threads(None, future)
+}
+
+/// Runs `future` to its end on a fresh multi-threaded runtime of `threads` threads (one per
+/// core if `None`).
+fn block_on_threads<T>(
+    threads: Option<usize>,
+    future: impl Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = threads {
+        runtime.worker_threads(threads);
+    }
+    runtime
         .enable_all()
         .build()
         .context("cannot start the async runtime")?
