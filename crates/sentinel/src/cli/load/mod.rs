@@ -406,8 +406,14 @@ mod tests {
         assert_eq!(threads(&["--url", "http://h/", "--threads", "3"]), 3);
         assert_eq!(threads(&["--url", "http://h/"]), 1);
         assert_eq!(threads(&["--url", "http://h/", "--rate", "50000"]), 1);
-        assert_eq!(threads(&["--url", "http://h/", "--rate", "50001"]), 2.min(cores));
-        assert_eq!(threads(&["--url", "h", "--stage", "1s:120000"]), 3.min(cores));
+        assert_eq!(
+            threads(&["--url", "http://h/", "--rate", "50001"]),
+            2.min(cores)
+        );
+        assert_eq!(
+            threads(&["--url", "h", "--stage", "1s:120000"]),
+            3.min(cores)
+        );
         let split = ["--url", "h", "--rate", "100000", "--segment", "1/4"];
         assert_eq!(threads(&split), 1);
         assert_eq!(threads(&["--url", "h", "--rate", "1e9"]), cores);
