@@ -1,11 +1,12 @@
 //! `sentinel-scenarios`: load scenarios for Sentinel's issuance path, each with the thresholds
 //! it must hold and the checks a latency figure cannot make.
 //!
-//! Five built-in scenarios, one module each: [`policy_eval`] (evaluation alone), [`cached_eval`]
+//! Six built-in scenarios, one module each: [`policy_eval`] (evaluation alone), [`cached_eval`]
 //! (through the policy cache, whose own counters give the hit ratio), [`identity`] (request IDs,
 //! all checked for collisions), [`mixed`] (allowed, denied and never-seen policies in fixed
-//! shares, each outcome asserted) and [`issuance`] (the whole broker, with one decision line per
-//! request in a real decision log file). Each runs on the open-loop generator of
+//! shares, each outcome asserted), [`issuance`] (the whole broker, with one decision line per
+//! request in a real decision log file) and [`remote`] (`sentinel server` over TLS, a signed
+//! proof per request checked by an in-process STS). Each runs on the open-loop generator of
 //! `sentinel-load` against the built-in example policy and the in-process issuer: no AWS, no
 //! configuration.
 //!
