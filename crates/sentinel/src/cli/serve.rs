@@ -75,17 +75,17 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
-    /// The loopback defaults `exec --server` uses.
+    /// The defaults of `serve`'s flags (loopback), which `exec --server` uses.
     pub fn loopback() -> ServerArgs {
-        ServerArgs {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            allow_remote: false,
-            policy_ttl: Duration::from_secs(60),
-            header_timeout: Limits::default().header_timeout,
-            request_timeout: Limits::default().request_timeout,
-            max_connections: Limits::default().max_connections,
-            connection_timeout: Limits::default().connection_timeout,
+        /// `ServerArgs` alone, to parse an empty command line into its defaults.
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            args: ServerArgs,
         }
+        <Defaults as clap::Parser>::try_parse_from(["serve"])
+            .expect("every flag of ServerArgs has a default that parses")
+            .args
     }
 
     /// Prepares the issuance for `issue` (policy cached) and binds a server for it.
@@ -183,5 +183,33 @@ pub async fn shutdown_signal() {
             eprintln!("sentinel: shutting down: no new connections; finishing requests in flight");
         }
         Err(error) => eprintln!("sentinel: {error:#}; stopping"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loopback_defaults_are_the_servers_own_limits() {
+        let args = ServerArgs::loopback();
+        let limits = Limits::default();
+        assert_eq!(args.listen, SocketAddr::from(([127, 0, 0, 1], 0)));
+        assert!(!args.allow_remote);
+        assert_eq!(args.policy_ttl, Duration::from_secs(60));
+        assert_eq!(
+            (
+                args.header_timeout,
+                args.request_timeout,
+                args.max_connections,
+                args.connection_timeout
+            ),
+            (
+                limits.header_timeout,
+                limits.request_timeout,
+                limits.max_connections,
+                limits.connection_timeout
+            )
+        );
     }
 }
