@@ -119,15 +119,21 @@ mod tests {
         assert_eq!(PolicyLocation::parse(&location.to_string()), location);
     }
 
-    #[tokio::test]
-    async fn a_file_location_opens_the_file_source() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("prod.yaml");
+    /// Writes a policy that denies everything as `prod.yaml` in `dir` and returns its path.
+    fn deny_all_policy(dir: &std::path::Path) -> std::path::PathBuf {
+        let path = dir.join("prod.yaml");
         std::fs::write(
             &path,
             "version: \"1\"\nrules:\n  - name: all\n    effect: deny\n",
         )
         .expect("write policy");
+        path
+    }
+
+    #[tokio::test]
+    async fn a_file_location_opens_the_file_source() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = deny_all_policy(dir.path());
         let config = SdkConfig::builder().build();
         let (source, key) = PolicyLocation::File(path.clone()).open(&config);
         let loaded = source.load(&key).await.expect("policy loads");
@@ -140,12 +146,7 @@ mod tests {
     #[tokio::test]
     async fn the_location_source_reads_whatever_its_key_names() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("prod.yaml");
-        std::fs::write(
-            &path,
-            "version: \"1\"\nrules:\n  - name: all\n    effect: deny\n",
-        )
-        .expect("write policy");
+        let path = deny_all_policy(dir.path());
         let source = LocationSource::new(&SdkConfig::builder().build());
         let loaded = source
             .load(&path.display().to_string())
