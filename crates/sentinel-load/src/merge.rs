@@ -6,7 +6,7 @@
 //! or a set of segments that leaves part of the schedule out are refused: their sum would be
 //! the result of a load nobody ran.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use hdrhistogram::Histogram;
 
@@ -120,22 +120,18 @@ fn sum(results: &[LoadTestResult]) -> LoadTestResult {
         r.errors += o.errors;
         r.timeouts += o.timeouts;
         r.missed += o.missed;
-        for (kind, count) in &other.errors_by_kind {
-            *total.errors_by_kind.entry(kind.clone()).or_default() += count;
-        }
-        for (code, count) in &other.status {
-            *total.status.entry(code.clone()).or_default() += count;
-        }
+        add_counts(&mut total.errors_by_kind, &other.errors_by_kind);
+        add_counts(&mut total.status, &other.status);
         total.bytes.sent += other.bytes.sent;
         total.bytes.received += other.bytes.received;
         let h = &mut total.histograms;
         let oh = &other.histograms;
-        add(&mut h.latency, &oh.latency);
-        add(&mut h.ok_latency, &oh.ok_latency);
-        add(&mut h.service_time, &oh.service_time);
-        add(&mut h.schedule_lag, &oh.schedule_lag);
-        add(&mut h.connect, &oh.connect);
-        add(&mut h.first_byte, &oh.first_byte);
+        add_histogram(&mut h.latency, &oh.latency);
+        add_histogram(&mut h.ok_latency, &oh.ok_latency);
+        add_histogram(&mut h.service_time, &oh.service_time);
+        add_histogram(&mut h.schedule_lag, &oh.schedule_lag);
+        add_histogram(&mut h.connect, &oh.connect);
+        add_histogram(&mut h.first_byte, &oh.first_byte);
         total.workers += other.workers;
         total.cancelled |= other.cancelled;
         total.pacing_slack_ms = total.pacing_slack_ms.max(other.pacing_slack_ms);
@@ -194,7 +190,15 @@ fn merge_timelines(results: &[LoadTestResult]) -> Option<Vec<Second>> {
     Some(merged)
 }
 
-fn add(into: &mut Histogram<u64>, from: &Histogram<u64>) {
+/// Adds the counts of `from` into `into`, key by key (errors by kind, status codes).
+pub(crate) fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
+    for (key, count) in from {
+        *into.entry(key.clone()).or_default() += count;
+    }
+}
+
+/// Adds the values of `from` into `into`, which resizes itself to take them.
+pub(crate) fn add_histogram(into: &mut Histogram<u64>, from: &Histogram<u64>) {
     into.auto(true);
     into.add(from)
         .expect("a histogram that resizes itself takes any value");

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::RequestError;
 use crate::interchange::serde_histogram;
+use crate::merge::{add_counts, add_histogram};
 use crate::schedule::Schedule;
 
 /// Significant decimal digits of a second's latency histogram (1% resolution).
@@ -105,13 +106,8 @@ impl Second {
         self.ok += other.ok;
         self.errors += other.errors;
         self.missed += other.missed;
-        for (kind, count) in &other.errors_by_kind {
-            *self.errors_by_kind.entry(kind.clone()).or_default() += count;
-        }
-        self.latency_hdr.auto(true);
-        self.latency_hdr
-            .add(&other.latency_hdr)
-            .expect("a histogram that resizes itself takes any value");
+        add_counts(&mut self.errors_by_kind, &other.errors_by_kind);
+        add_histogram(&mut self.latency_hdr, &other.latency_hdr);
         self.latency_ms = SecondLatency::from_histogram(&self.latency_hdr);
     }
 }
@@ -230,9 +226,7 @@ impl SecondSlot {
                 None => self.errors.push((kind, count)),
             }
         }
-        self.latency
-            .add(&other.latency)
-            .expect("a histogram that resizes itself takes any value");
+        add_histogram(&mut self.latency, &other.latency);
     }
 }
 
