@@ -29,7 +29,7 @@ use sentinel_server::tls::{LoopbackCertificates, acceptor_from_pem};
 use sentinel_server::{Drained, Limits};
 use serde::Serialize;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::cache::{Cache, CacheFigures};
 use crate::defaults;
@@ -43,6 +43,8 @@ use self::sts::LocalSts;
 
 /// The audience the run's server expects.
 const AUDIENCE: &str = "sentinel.load";
+/// How many requests each worker's connection sends before the run, all workers at once.
+const WARM_UP_ROUNDS: usize = 3;
 /// How long the broker gives the issuer, and the server gives STS.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -54,7 +56,7 @@ pub struct Remote;
 pub struct RemoteWorkload {
     credentials: Credentials,
     sts: LocalSts,
-    client: Client,
+    client: Arc<Client>,
     cache: Cache,
     log: LogFile,
     stop: std::sync::Mutex<Option<oneshot::Sender<()>>>,
@@ -143,19 +145,19 @@ impl LoadScenario for Remote {
         )
         .await
         .map_err(|error| other(error.to_string()))?;
-        let client =
-            Client::new(server.local_addr(), &certificates.ca, config.workers).map_err(other)?;
+        let client = Arc::new(
+            Client::new(server.local_addr(), &certificates.ca, config.workers).map_err(other)?,
+        );
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = tokio::spawn(server.run(async {
             let _ = stopped.await;
         }));
         // Every worker's connection is opened (TLS handshakes are not part of the run, as for
-        // any keep-alive client), and one request made, so a server that cannot issue fails
-        // the setup, not the run; it also opens the server's connection to STS. The run's
-        // counts start after it.
-        let first = match (client.connect_all().await, request_body(&credentials, &sts)) {
-            (Ok(()), Ok(body)) => client.post(0, body).await,
-            (Err(error), _) | (_, Err(error)) => Err(error),
+        // any keep-alive client) and warmed up, so a server that cannot issue fails the setup,
+        // not the run. The run's counts start after it.
+        let first = match client.connect_all().await {
+            Ok(()) => warm_up(&client, &credentials, &sts, config.workers).await,
+            Err(error) => Err(error),
         };
         if let Err(error) = first {
             let _ = stop.send(());
@@ -221,6 +223,30 @@ impl Workload for RemoteWorkload {
         };
         (figures, vec![lines_check, verified_check])
     }
+}
+
+/// Sends every worker's connection [`WARM_UP_ROUNDS`] requests, all workers at once, and fails
+/// if any is refused. What grows with concurrency (the server's connections to STS, the
+/// allocator's pages, every code path's first use) has then grown before the first counted
+/// request, as in a server that has been serving for a while.
+async fn warm_up(
+    client: &Arc<Client>,
+    credentials: &Credentials,
+    sts: &LocalSts,
+    workers: usize,
+) -> Result<(), RequestError> {
+    for _ in 0..WARM_UP_ROUNDS {
+        let mut requests = JoinSet::new();
+        for worker in 0..workers.max(1) {
+            let body = request_body(credentials, sts)?;
+            let client = Arc::clone(client);
+            requests.spawn(async move { client.post(worker, body).await });
+        }
+        while let Some(answer) = requests.join_next().await {
+            answer.map_err(|_| RequestError::new("warm_up"))??;
+        }
+    }
+    Ok(())
 }
 
 /// A credentials request for `production`, with a proof signed now by `credentials`.
