@@ -43,8 +43,11 @@ use self::sts::LocalSts;
 
 /// The audience the run's server expects.
 const AUDIENCE: &str = "sentinel.load";
-/// How many requests each worker's connection sends before the run, all workers at once.
+/// How many requests each worker's connection sends before the run.
 const WARM_UP_ROUNDS: usize = 3;
+/// How many workers send their warm-up requests at once: the default workers all together, and
+/// no more connections to STS than a busy run opens however many workers there are.
+const WARM_UP_AT_ONCE: usize = 64;
 /// How long the broker gives the issuer, and the server gives STS.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -225,25 +228,28 @@ impl Workload for RemoteWorkload {
     }
 }
 
-/// Sends every worker's connection [`WARM_UP_ROUNDS`] requests, all workers at once, and fails
-/// if any is refused. What grows with concurrency (the server's connections to STS, the
-/// allocator's pages, every code path's first use) has then grown before the first counted
-/// request, as in a server that has been serving for a while.
+/// Sends every worker's connection [`WARM_UP_ROUNDS`] requests, [`WARM_UP_AT_ONCE`] workers at
+/// a time, and fails if any is refused. What grows with concurrency (the server's connections to
+/// STS, the allocator's pages, every code path's first use) has then grown before the first
+/// counted request, as in a server that has been serving for a while.
 async fn warm_up(
     client: &Arc<Client>,
     credentials: &Credentials,
     sts: &LocalSts,
     workers: usize,
 ) -> Result<(), RequestError> {
+    let workers = workers.max(1);
     for _ in 0..WARM_UP_ROUNDS {
-        let mut requests = JoinSet::new();
-        for worker in 0..workers.max(1) {
-            let body = request_body(credentials, sts)?;
-            let client = Arc::clone(client);
-            requests.spawn(async move { client.post(worker, body).await });
-        }
-        while let Some(answer) = requests.join_next().await {
-            answer.map_err(|_| RequestError::new("warm_up"))??;
+        for first in (0..workers).step_by(WARM_UP_AT_ONCE) {
+            let mut requests = JoinSet::new();
+            for worker in first..workers.min(first + WARM_UP_AT_ONCE) {
+                let body = request_body(credentials, sts)?;
+                let client = Arc::clone(client);
+                requests.spawn(async move { client.post(worker, body).await });
+            }
+            while let Some(answer) = requests.join_next().await {
+                answer.map_err(|_| RequestError::new("warm_up"))??;
+            }
         }
     }
     Ok(())
