@@ -1,5 +1,5 @@
-//! The `remote` scenario's client: one keep-alive HTTPS connection per worker (opened on its
-//! first request, reopened after a failure), trusting only the run's own CA.
+//! The `remote` scenario's client: one keep-alive HTTPS connection per worker (all opened before
+//! the run, reopened after a failure), trusting only the run's own CA.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

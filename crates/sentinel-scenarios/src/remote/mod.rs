@@ -45,8 +45,8 @@ use self::sts::LocalSts;
 const AUDIENCE: &str = "sentinel.load";
 /// How many requests each worker's connection sends before the run.
 const WARM_UP_ROUNDS: usize = 3;
-/// How many workers send their warm-up requests at once: the default workers all together, and
-/// no more connections to STS than a busy run opens however many workers there are.
+/// How many workers send their warm-up requests at once: the default 50 all together, and with
+/// thousands of workers, no more connections to STS than a busy run would open.
 const WARM_UP_AT_ONCE: usize = 64;
 /// How long the broker gives the issuer, and the server gives STS.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(1);
