@@ -10,9 +10,9 @@
 #   scripts/bench-vs-oha.sh 20000 10 64 2 https
 #
 # PROTOCOL is `http` (HTTP/1.1, the default: one connection per request in flight), `https`
-# (the same over TLS, nginx with a throwaway self-signed certificate that both tools are told to
-# trust) or `h2` (HTTP/2 over TLS, agreed by ALPN: H2_CONNECTIONS connections, 4 by default, sharing the
-# requests in flight as streams).
+# (the same over TLS, nginx with a certificate from a throwaway CA that both tools are told to
+# trust) or `h2` (HTTP/2 over TLS, agreed by ALPN: H2_CONNECTIONS connections, 4 by default,
+# sharing the requests in flight as streams).
 #
 # Needs nginx, oha (`cargo install oha`), python3 and, over TLS, openssl; builds sentinel in the release profile
 # unless SENTINEL names a binary. CPU time is robust to other work on the machine; latency is
@@ -48,10 +48,12 @@ nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 
 dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-listen="listen 127.0.0.1:$port;"
+listen="listen 127.0.0.1:$port"
 scheme=http
 sentinel_flags=(--workers "$in_flight")
-oha_flags=(-c "$in_flight")
+oha_flags=()
+oha_connections=$in_flight
+tls_files=
 if [ "$protocol" != http ]; then
     # A throwaway CA and a certificate for 127.0.0.1 signed by it (rustls, rightly, refuses a
     # CA certificate as the server's own).
@@ -63,15 +65,19 @@ if [ "$protocol" != http ]; then
     openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
         -CAcreateserial -days 1 -extfile "$dir/server.ext" -out "$dir/cert.pem" 2>/dev/null
     scheme=https
-    listen="listen 127.0.0.1:$port ssl; ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem;"
+    listen="$listen ssl"
+    tls_files=" ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem;"
     sentinel_flags+=(--cacert "$dir/ca.pem")
     oha_flags+=(--cacert "$dir/ca.pem")
 fi
 if [ "$protocol" = h2 ]; then
-    listen="listen 127.0.0.1:$port ssl http2; ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem;"
-    sentinel_flags=(--http2 --connections "$h2_connections" --workers "$in_flight" --cacert "$dir/ca.pem")
-    oha_flags=(--http2 -c "$h2_connections" -p $((in_flight / h2_connections)) --cacert "$dir/ca.pem")
+    listen="$listen http2"
+    sentinel_flags+=(--http2 --connections "$h2_connections")
+    oha_flags+=(--http2 -p $((in_flight / h2_connections)))
+    oha_connections=$h2_connections
 fi
+listen="$listen;$tls_files"
+oha_flags+=(-c "$oha_connections")
 cat >"$dir/nginx.conf" <<EOF
 worker_processes 1;
 daemon off;
