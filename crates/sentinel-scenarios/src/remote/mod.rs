@@ -238,7 +238,6 @@ async fn warm_up(
     sts: &LocalSts,
     workers: usize,
 ) -> Result<(), RequestError> {
-    let workers = workers.max(1);
     for _ in 0..WARM_UP_ROUNDS {
         for first in (0..workers).step_by(WARM_UP_AT_ONCE) {
             let mut requests = JoinSet::new();

@@ -164,10 +164,10 @@ impl LoadArgs {
     /// (at most one per core), else one per core (a scenario's target runs in the same process
     /// and needs them).
     fn threads(&self) -> usize {
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         if let Some(threads) = self.threads {
             return threads.into();
         }
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         if self.find_max || self.http_target().is_none() {
             return cores;
         }
