@@ -129,6 +129,7 @@ fn sum(results: &[LoadTestResult]) -> LoadTestResult {
         add_histogram(&mut h.latency, &oh.latency);
         add_histogram(&mut h.ok_latency, &oh.ok_latency);
         add_histogram(&mut h.service_time, &oh.service_time);
+        add_histogram(&mut h.ok_service_time, &oh.ok_service_time);
         add_histogram(&mut h.schedule_lag, &oh.schedule_lag);
         add_histogram(&mut h.connect, &oh.connect);
         add_histogram(&mut h.first_byte, &oh.first_byte);

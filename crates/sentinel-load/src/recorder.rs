@@ -41,6 +41,9 @@ pub(crate) struct Recorder {
     pub ok_latency: Histogram<u64>,
     /// From the actual send to completion.
     pub service: Histogram<u64>,
+    /// From the actual send to completion, for successful requests only: how fast the target
+    /// itself answered, whatever the generator's lag.
+    pub ok_service: Histogram<u64>,
     /// From the due time to the actual send.
     pub lag: Histogram<u64>,
     /// Failures by kind, in first-seen order (kinds are few: a linear scan beats hashing).
@@ -64,6 +67,7 @@ impl Recorder {
             latency: histogram(highest),
             ok_latency: histogram(highest),
             service: histogram(highest),
+            ok_service: histogram(highest),
             lag: histogram(highest),
             errors: Vec::new(),
             connect: histogram(highest),
@@ -84,11 +88,15 @@ impl Recorder {
         outcome: Result<(), RequestError>,
     ) {
         let latency = nanos(done - due);
+        let service = nanos(done - sent);
         self.latency.saturating_record(latency);
-        self.service.saturating_record(nanos(done - sent));
+        self.service.saturating_record(service);
         self.lag.saturating_record(nanos(sent - due));
         match outcome {
-            Ok(()) => self.ok_latency.saturating_record(latency),
+            Ok(()) => {
+                self.ok_latency.saturating_record(latency);
+                self.ok_service.saturating_record(service);
+            }
             Err(error) => self.error(error.into_kind()),
         }
     }
@@ -128,6 +136,7 @@ impl Recorder {
             (&mut self.latency, &other.latency),
             (&mut self.ok_latency, &other.ok_latency),
             (&mut self.service, &other.service),
+            (&mut self.ok_service, &other.ok_service),
             (&mut self.lag, &other.lag),
             (&mut self.connect, &other.connect),
             (&mut self.first_byte, &other.first_byte),

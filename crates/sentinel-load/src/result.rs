@@ -168,6 +168,10 @@ pub struct Histograms {
     /// Actual send to completion.
     #[serde(with = "serde_histogram")]
     pub service_time: Histogram<u64>,
+    /// Actual send to completion, successful requests only: what the target's own answers
+    /// took, which find-max judges apart from the generator's lag.
+    #[serde(with = "serde_histogram", default = "empty_histogram")]
+    pub ok_service_time: Histogram<u64>,
     /// Due time to actual send.
     #[serde(with = "serde_histogram")]
     pub schedule_lag: Histogram<u64>,
@@ -287,6 +291,7 @@ impl LoadTestResult {
                 latency: recorded.latency,
                 ok_latency: recorded.ok_latency,
                 service_time: recorded.service,
+                ok_service_time: recorded.ok_service,
                 schedule_lag: recorded.lag,
                 connect: recorded.connect,
                 first_byte: recorded.first_byte,
@@ -361,18 +366,27 @@ pub(crate) mod testing {
     use super::*;
     use crate::recorder::Recorder;
 
-    /// A one-second run whose successes took `ok_ms`, with `errors` failures and `missed`
-    /// requests never sent, each sent request `lag_ms` late.
-    pub fn run_lagging(ok_ms: &[f64], errors: u64, missed: u64, lag_ms: f64) -> LoadTestResult {
+    /// A one-second run whose successes took `ok_ms` from their send, with `errors` failures
+    /// and `missed` requests never sent, the first `late` sent requests (successes first)
+    /// sent `lag_ms` late and the others on time.
+    pub fn run_late(
+        ok_ms: &[f64],
+        errors: u64,
+        missed: u64,
+        late: usize,
+        lag_ms: f64,
+    ) -> LoadTestResult {
         let due = Instant::now();
-        let sent = due + Duration::from_secs_f64(lag_ms / 1e3);
         let mut recorder = Recorder::new(Duration::from_secs(60));
-        let after = |ms: f64| sent + Duration::from_secs_f64(ms / 1e3);
-        for &ms in ok_ms {
-            recorder.record(due, sent, after(ms), Ok(()));
-        }
-        for _ in 0..errors {
-            recorder.record(due, sent, after(1.0), Err(RequestError::new("connect")));
+        let outcomes = ok_ms
+            .iter()
+            .map(|&ms| (ms, Ok(())))
+            .chain((0..errors).map(|_| (1.0, Err(RequestError::new("connect")))));
+        for (index, (ms, outcome)) in outcomes.enumerate() {
+            let lag = if index < late { lag_ms } else { 0.0 };
+            let sent = due + Duration::from_secs_f64(lag / 1e3);
+            let done = sent + Duration::from_secs_f64(ms / 1e3);
+            recorder.record(due, sent, done, outcome);
         }
         for _ in 0..missed {
             recorder.missed(Duration::from_millis(100));
@@ -392,6 +406,11 @@ pub(crate) mod testing {
         };
         let config = LoadTestConfig::new(target.max(1) as f64, Duration::from_secs(1));
         LoadTestResult::new(&config, target, counts, times, false, recorder)
+    }
+
+    /// [`run_late`] with every sent request `lag_ms` late.
+    pub fn run_lagging(ok_ms: &[f64], errors: u64, missed: u64, lag_ms: f64) -> LoadTestResult {
+        run_late(ok_ms, errors, missed, usize::MAX, lag_ms)
     }
 
     /// [`run_lagging`] with every request sent on time.

@@ -9,12 +9,15 @@
 //! passed, so any target (a scenario, a URL) can be searched. [`judge_step`] is the rule for
 //! that: a step passes only if every threshold holds (with `success>=99%` added by
 //! [`step_thresholds`] when no success threshold is given) and the generator kept its own
-//! schedule. A step the generator could not keep (requests due but never sent, or a schedule
-//! lag p99 at or above the tightest latency bound) measured the generator, not the target: it
-//! does not pass, and it is named generator-limited so that nobody reads it as the target's
-//! limit.
+//! schedule. A step whose target's own answers breach a threshold fails, whatever the
+//! generator did. A step whose target answered well but whose generator fell behind (requests
+//! due but never sent, or more than 1% of its sends, and at least [`MIN_LATE_SENDS`], late by
+//! the tightest latency bound) measured the generator, not the target: it does not pass, and
+//! it is named generator-limited so that nobody reads it as the target's limit.
 
 use std::time::Duration;
+
+use hdrhistogram::Histogram;
 
 use crate::result::LoadTestResult;
 use crate::threshold::Threshold;
@@ -215,21 +218,83 @@ pub fn step_thresholds(thresholds: &[Threshold]) -> Vec<Threshold> {
     all
 }
 
-/// Judges one step: `failures` are the breaches of `thresholds` (and any checks of the
-/// caller's) that its `result` showed. Returns the verdict and every reason it did not pass,
-/// the generator's first.
+/// The fewest late sends that say the generator fell behind: a step of a few requests, one of
+/// them late, says nothing of the generator.
+pub const MIN_LATE_SENDS: u64 = 5;
+
+/// Judges one step. `breaches` are the thresholds its `result` breached, as measured (from each
+/// request's due time, missed requests counted as failed), one line each; `failed_checks` the
+/// caller's own checks that did not hold (a scenario's), which are the target's.
+///
+/// The step is judged twice over: the target's own answers (every threshold again with
+/// [`Threshold::check_answers`], for the whole run and each target kept apart), and the
+/// generator's schedule.
+/// - Whatever the generator did, a step fails when the target's answers breach a threshold
+///   or a check failed: failed statuses, refused or reset connections, timeouts and slow
+///   answers are the target's.
+/// - Otherwise a step whose generator fell behind is generator-limited: its missed and late
+///   sends explain any breach as measured.
+/// - Otherwise it passes when nothing was breached, and fails on a breach as measured.
+///
+/// Returns the verdict and every reason it did not pass: a failed step's (the target's) first,
+/// then the generator's; a generator-limited step's the generator's first.
 pub fn judge_step(
     result: &LoadTestResult,
-    failures: Vec<String>,
     thresholds: &[Threshold],
+    breaches: Vec<String>,
+    failed_checks: Vec<String>,
 ) -> (StepVerdict, Vec<String>) {
+    let target_failed = !failed_checks.is_empty();
+    let mut target: Vec<String> = breaches.into_iter().chain(failed_checks).collect();
     if result.cancelled {
-        return (StepVerdict::Interrupted, failures);
+        return (StepVerdict::Interrupted, target);
     }
-    let mut reasons = Vec::new();
+    let answers = answer_breaches(result, thresholds);
+    let generator = generator_shortfalls(result, thresholds);
+    let verdict = if target_failed || !answers.is_empty() {
+        StepVerdict::Failed
+    } else if !generator.is_empty() {
+        StepVerdict::GeneratorLimited
+    } else if !target.is_empty() {
+        StepVerdict::Failed
+    } else {
+        StepVerdict::Passed
+    };
+    if target.is_empty() {
+        // The answers breached a threshold that the measured figures, rounded, still met.
+        target = answers;
+    }
+    let reasons = match verdict {
+        StepVerdict::GeneratorLimited => generator.into_iter().chain(target).collect(),
+        _ => target.into_iter().chain(generator).collect(),
+    };
+    (verdict, reasons)
+}
+
+/// The thresholds that the target's own answers breach, in the whole run and in each target
+/// kept apart, one line each.
+fn answer_breaches(result: &LoadTestResult, thresholds: &[Threshold]) -> Vec<String> {
+    std::iter::once(result)
+        .chain(&result.targets)
+        .flat_map(|answered| {
+            thresholds
+                .iter()
+                .filter_map(|threshold| threshold.check_answers(answered).err())
+        })
+        .map(|breach| format!("the target's own answers breached a threshold: {breach}"))
+        .collect()
+}
+
+/// How the generator fell short of its own schedule, one line each (empty when it kept it):
+/// due requests it never sent, or late sends. A send is late when it went out the tightest
+/// latency bound (or [`DEFAULT_LAG_BOUND`]) or more after its due time, and the sends were
+/// late when more than 1% of them were, and at least [`MIN_LATE_SENDS`]: the schedule lag
+/// p99 reached the bound, on enough sends to mean something.
+fn generator_shortfalls(result: &LoadTestResult, thresholds: &[Threshold]) -> Vec<String> {
+    let mut shortfalls = Vec::new();
     let r = &result.requests;
     if r.missed > 0 {
-        reasons.push(format!(
+        shortfalls.push(format!(
             "{} of {} due requests never sent: no worker was free in time (raise --workers; \
              a high service time means the target slowed)",
             r.missed, r.target
@@ -240,19 +305,25 @@ pub fn judge_step(
         .filter_map(Threshold::latency_limit)
         .min()
         .unwrap_or(DEFAULT_LAG_BOUND);
-    let lag = result.schedule_lag_ms.p99;
-    if lag >= bound.as_secs_f64() * 1e3 {
-        reasons.push(format!(
-            "schedule lag p99 {lag:.3}ms >= {bound:?}: the generator fell behind its schedule"
+    let late = sends_at_least(&result.histograms.schedule_lag, bound);
+    if late >= MIN_LATE_SENDS && late * 100 > r.sent {
+        shortfalls.push(format!(
+            "{late} of {} sends went out {bound:?} or more after their due time (schedule lag \
+             p99 {:.3}ms): the generator fell behind its schedule",
+            r.sent, result.schedule_lag_ms.p99
         ));
     }
-    let verdict = match (reasons.is_empty(), failures.is_empty()) {
-        (false, _) => StepVerdict::GeneratorLimited,
-        (true, false) => StepVerdict::Failed,
-        (true, true) => StepVerdict::Passed,
-    };
-    reasons.extend(failures);
-    (verdict, reasons)
+    shortfalls
+}
+
+/// How many values of a histogram of nanoseconds are `bound` or more.
+fn sends_at_least(histogram: &Histogram<u64>, bound: Duration) -> u64 {
+    let bound = u64::try_from(bound.as_nanos()).unwrap_or(u64::MAX);
+    histogram
+        .iter_recorded()
+        .filter(|value| value.value_iterated_to() >= bound)
+        .map(|value| value.count_at_value())
+        .sum()
 }
 
 #[cfg(test)]
@@ -260,7 +331,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::result::testing::{run, run_lagging};
+    use crate::result::testing::{run, run_lagging, run_late};
 
     /// Runs a search against a target that holds up to `capacity` req/s.
     fn search(start: f64, capacity: f64) -> RateSearch {
@@ -345,7 +416,7 @@ mod tests {
     }
 
     #[test]
-    fn a_step_passes_only_when_its_thresholds_held_and_the_generator_kept_its_schedule() {
+    fn success_is_added_to_a_steps_thresholds_unless_one_is_given() {
         let thresholds = step_thresholds(&["p99<5ms".parse().unwrap()]);
         assert_eq!(
             thresholds
@@ -353,53 +424,226 @@ mod tests {
                 .map(ToString::to_string)
                 .collect::<Vec<_>>(),
             ["p99<5ms", "success>=99%"],
-            "success>=99% is added"
         );
         let own: Vec<Threshold> = vec!["success>=50%".parse().unwrap()];
         assert_eq!(step_thresholds(&own), own, "a given success bound is kept");
+    }
 
+    /// Judges `result` against `thresholds` as the command line does: the breaches as
+    /// measured, then the caller's failed checks.
+    fn judge(
+        result: &LoadTestResult,
+        thresholds: &[Threshold],
+        checks: &[&str],
+    ) -> (StepVerdict, Vec<String>) {
+        let breaches = thresholds
+            .iter()
+            .filter_map(|threshold| threshold.check(result).err())
+            .map(|breach| format!("threshold breached: {breach}"))
+            .collect();
+        let checks = checks.iter().map(|check| (*check).to_owned()).collect();
+        judge_step(result, thresholds, breaches, checks)
+    }
+
+    #[test]
+    fn every_combination_of_target_failure_and_generator_lag_gets_its_verdict() {
+        use StepVerdict::{Failed, GeneratorLimited, Passed};
+        let thresholds = step_thresholds(&["p99<5ms".parse().unwrap()]);
         let fast = vec![1.0; 100];
-        let judged = |result: &LoadTestResult, failures: &[&str]| {
-            let failures = failures.iter().map(|f| (*f).to_owned()).collect();
-            judge_step(result, failures, &thresholds)
-        };
-        assert_eq!(
-            judged(&run(&fast, 0, 0), &[]),
-            (StepVerdict::Passed, vec![])
-        );
-        let (verdict, reasons) = judged(&run(&fast, 0, 0), &["threshold breached: x"]);
-        assert_eq!((verdict, reasons.len()), (StepVerdict::Failed, 1));
+        let failing = vec![1.0; 95]; // and 5 errors: 95% success
+        let slow = [vec![1.0; 98], vec![20.0; 2]].concat();
+        const TARGET: &str = "threshold breached";
+        const CHECK: &str = "check failed";
+        const MISSED: &str = "10 of 110 due requests never sent";
+        const LATE: &str = "sends went out 5ms or more after their due time";
+        // (target, generator, the run, failed checks, verdict, first reason, last reason)
+        let table: Vec<(&str, &str, LoadTestResult, &[&str], StepVerdict, &str, &str)> = vec![
+            (
+                "answers fast",
+                "on time",
+                run(&fast, 0, 0),
+                &[],
+                Passed,
+                "",
+                "",
+            ),
+            (
+                "answers fast",
+                "10 missed",
+                run(&fast, 0, 10),
+                &[],
+                GeneratorLimited,
+                MISSED,
+                TARGET,
+            ),
+            (
+                "answers fast",
+                "every send late",
+                run_lagging(&fast, 0, 0, 6.0),
+                &[],
+                GeneratorLimited,
+                LATE,
+                TARGET,
+            ),
+            (
+                "answers fast",
+                "1 of 100 sends late",
+                run_late(&fast, 0, 0, 1, 6.0),
+                &[],
+                Passed,
+                "",
+                "",
+            ),
+            // Too few late sends to blame the generator: the breach as measured stands.
+            (
+                "answers fast",
+                "3 of 100 sends late",
+                run_late(&fast, 0, 0, 3, 6.0),
+                &[],
+                Failed,
+                TARGET,
+                TARGET,
+            ),
+            (
+                "5% failed",
+                "on time",
+                run(&failing, 5, 0),
+                &[],
+                Failed,
+                TARGET,
+                TARGET,
+            ),
+            (
+                "5% failed",
+                "10 missed",
+                run(&failing, 5, 10),
+                &[],
+                Failed,
+                TARGET,
+                MISSED,
+            ),
+            (
+                "5% failed",
+                "every send late",
+                run_lagging(&failing, 5, 0, 6.0),
+                &[],
+                Failed,
+                TARGET,
+                LATE,
+            ),
+            (
+                "2% slow",
+                "on time",
+                run(&slow, 0, 0),
+                &[],
+                Failed,
+                TARGET,
+                TARGET,
+            ),
+            (
+                "2% slow",
+                "every send late",
+                run_lagging(&slow, 0, 0, 6.0),
+                &[],
+                Failed,
+                TARGET,
+                LATE,
+            ),
+            (
+                "2% slow",
+                "10 missed",
+                run(&slow, 0, 10),
+                &[],
+                Failed,
+                TARGET,
+                MISSED,
+            ),
+            (
+                "a check failed",
+                "on time",
+                run(&fast, 0, 0),
+                &["check failed: x"],
+                Failed,
+                CHECK,
+                CHECK,
+            ),
+            (
+                "a check failed",
+                "10 missed",
+                run(&fast, 0, 10),
+                &["check failed: x"],
+                Failed,
+                TARGET,
+                MISSED,
+            ),
+        ];
+        for (target, generator, result, checks, verdict, first, last) in table {
+            let (judged, reasons) = judge(&result, &thresholds, checks);
+            let case = format!("{target}, {generator}: {judged:?} {reasons:?}");
+            assert_eq!(judged, verdict, "{case}");
+            if verdict == Passed {
+                assert!(reasons.is_empty(), "{case}");
+                continue;
+            }
+            assert!(reasons[0].contains(first), "first reason: {case}");
+            assert!(
+                reasons.last().unwrap().contains(last),
+                "last reason: {case}"
+            );
+        }
+    }
 
-        let (verdict, reasons) = judged(&run(&fast[..90], 0, 10), &["threshold breached: x"]);
-        assert_eq!(verdict, StepVerdict::GeneratorLimited);
+    #[test]
+    fn a_target_that_only_fails_is_not_excused_by_one_late_send_in_eight() {
+        // The first step of a find-max at 40/s for 200 ms: 8 answers, all 503, one sent 19 ms
+        // late by a busy machine.
+        let thresholds = step_thresholds(&["p99<10ms".parse().unwrap()]);
+        let result = run_late(&[], 8, 0, 1, 19.0);
+        assert_eq!(result.schedule_lag_ms.p99.round(), 19.0);
+        let (verdict, reasons) = judge(&result, &thresholds, &[]);
+        assert_eq!(verdict, StepVerdict::Failed, "{reasons:?}");
         assert!(
-            reasons[0].contains("10 of 100 due requests never sent"),
+            reasons.iter().all(|reason| !reason.contains("generator")),
+            "one late send of eight is no shortfall of the generator: {reasons:?}"
+        );
+        // Eight late sends of eight are, but the target's failures come first.
+        let (verdict, reasons) = judge(&run_lagging(&[], 8, 0, 19.0), &thresholds, &[]);
+        assert_eq!(verdict, StepVerdict::Failed);
+        assert!(reasons[0].starts_with("threshold breached"), "{reasons:?}");
+        assert!(
+            reasons.last().unwrap().contains("fell behind"),
             "{reasons:?}"
         );
-        assert_eq!(
-            reasons[1], "threshold breached: x",
-            "the target's breaches follow"
-        );
+    }
 
-        // The tightest latency bound (5 ms) is the lag bound.
-        let (verdict, reasons) = judged(&run_lagging(&fast, 0, 0, 6.0), &[]);
-        assert_eq!(verdict, StepVerdict::GeneratorLimited);
-        assert!(reasons[0].contains("schedule lag p99 6."), "{reasons:?}");
+    #[test]
+    fn the_lag_bound_is_the_tightest_latency_threshold_or_the_default() {
+        let fast = vec![1.0; 100];
+        let tight = step_thresholds(&["p99<5ms".parse().unwrap(), "p50<20ms".parse().unwrap()]);
         assert_eq!(
-            judged(&run_lagging(&fast, 0, 0, 4.0), &[]).0,
+            judge(&run_lagging(&fast, 0, 0, 3.0), &tight, &[]).0,
             StepVerdict::Passed
         );
-        // Without a latency threshold, the default bound.
         let loose = step_thresholds(&[]);
         let late = run_lagging(&fast, 0, 0, 11.0);
+        let (verdict, reasons) = judge(&late, &loose, &[]);
+        assert_eq!(verdict, StepVerdict::GeneratorLimited, "{reasons:?}");
+        assert!(reasons[0].contains("10ms or more"), "{reasons:?}");
         assert_eq!(
-            judge_step(&late, Vec::new(), &loose).0,
-            StepVerdict::GeneratorLimited
+            judge(&run_lagging(&fast, 0, 0, 9.0), &loose, &[]).0,
+            StepVerdict::Passed
         );
+    }
 
-        let mut stopped = run(&fast, 0, 0);
+    #[test]
+    fn a_cancelled_step_is_interrupted_whatever_it_measured() {
+        let thresholds = step_thresholds(&[]);
+        let mut stopped = run(&[1.0; 10], 5, 3);
         stopped.cancelled = true;
-        assert_eq!(judged(&stopped, &[]).0, StepVerdict::Interrupted);
+        assert_eq!(
+            judge(&stopped, &thresholds, &[]).0,
+            StepVerdict::Interrupted
+        );
     }
 
     #[test]

@@ -257,20 +257,56 @@ impl Threshold {
     /// Checks the threshold against a result: `Err` names the breach.
     pub fn check(&self, result: &LoadTestResult) -> Result<(), Breach> {
         let (actual, unit) = match self.metric {
-            Metric::Latency(quantile) => return self.check_latency(quantile, result),
+            Metric::Latency(quantile) => {
+                return self.check_latency(
+                    quantile,
+                    result.requests.target,
+                    &result.histograms.ok_latency,
+                );
+            }
             Metric::Success => (result.success_rate() * 100.0, "%"),
             Metric::Throughput => (result.throughput, ""),
         };
+        self.compare(actual, unit)
+    }
+
+    /// Checks the threshold against the target's own answers only: as if every due request had
+    /// been sent on time and answered as the sent ones were. Missed requests leave the count,
+    /// a latency runs from the actual send (the service time), and throughput is what the
+    /// answers' success share would have made of the whole schedule. A breach here is the
+    /// target's, whatever the generator did; nothing sent, nothing to blame.
+    pub fn check_answers(&self, result: &LoadTestResult) -> Result<(), Breach> {
+        let r = &result.requests;
+        if r.sent == 0 {
+            return Ok(());
+        }
+        let answered_share = r.ok as f64 / r.sent as f64;
+        let (actual, unit) = match self.metric {
+            Metric::Latency(quantile) => {
+                return self.check_latency(quantile, r.sent, &result.histograms.ok_service_time);
+            }
+            Metric::Success => (answered_share * 100.0, "%"),
+            Metric::Throughput => (answered_share * r.target as f64 / result.scheduled_s(), ""),
+        };
+        self.compare(actual, unit)
+    }
+
+    fn compare(&self, actual: f64, unit: &str) -> Result<(), Breach> {
         if self.op.holds(actual, self.limit) {
             return Ok(());
         }
         Err(self.breach(format!("{}{unit}", trim_number(actual))))
     }
 
-    /// `pX<D`: the latency within which X% of the due requests succeeded, or a breach naming
-    /// how many failed when fewer than X% succeeded at all.
-    fn check_latency(&self, quantile: Quantile, result: &LoadTestResult) -> Result<(), Breach> {
-        let due = result.requests.target;
+    /// `pX<D`: the latency within which X% of the `due` requests succeeded (`ok` holds the
+    /// successful ones' latencies), or a breach naming how many failed when fewer than X%
+    /// succeeded at all.
+    fn check_latency(
+        &self,
+        quantile: Quantile,
+        due: u64,
+        ok: &Histogram<u64>,
+    ) -> Result<(), Breach> {
         let unmet = |detail: String| Breach {
             actual: "unbounded".to_owned(),
             message: format!(
@@ -284,17 +320,14 @@ impl Threshold {
             return Err(unmet("no request was due".to_owned()));
         }
         let rank = ((quantile.fraction() * due as f64 - 1e-9).ceil() as u64).clamp(1, due);
-        let Some(nanos) = value_at_rank(&result.histograms.ok_latency, rank) else {
-            let failed = due - result.requests.ok.min(due);
+        let Some(nanos) = value_at_rank(ok, rank) else {
+            let failed = due - ok.len().min(due);
             return Err(unmet(format!(
                 "{failed} of {due} due requests failed or were missed"
             )));
         };
         let ms = nanos as f64 / 1e6;
-        if self.op.holds(ms, self.limit) {
-            return Ok(());
-        }
-        Err(self.breach(format!("{}ms", trim_number(ms))))
+        self.compare(ms, "ms")
     }
 
     fn breach(&self, actual: String) -> Breach {
@@ -358,7 +391,74 @@ fn trim_number(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::result::testing::run;
+    use crate::result::testing::{run, run_lagging};
+
+    #[test]
+    fn the_targets_own_answers_leave_out_missed_requests_and_the_generators_lag() {
+        let fast = |n: usize| vec![1.0; n];
+        // (what the run was, the run, the threshold, held as measured, held by the answers)
+        let table: Vec<(&str, LoadTestResult, &str, bool, bool)> = vec![
+            ("all fast", run(&fast(100), 0, 0), "p99<10ms", true, true),
+            ("10% missed", run(&fast(90), 0, 10), "p95<10ms", false, true),
+            (
+                "10% missed",
+                run(&fast(90), 0, 10),
+                "success>=99%",
+                false,
+                true,
+            ),
+            (
+                "10% missed",
+                run(&fast(90), 0, 10),
+                "throughput>=95",
+                false,
+                true,
+            ),
+            (
+                "sent 20 ms late",
+                run_lagging(&fast(100), 0, 0, 20.0),
+                "p99<10ms",
+                false,
+                true,
+            ),
+            (
+                "2% failed",
+                run(&fast(98), 2, 0),
+                "success>=99%",
+                false,
+                false,
+            ),
+            ("2% failed", run(&fast(98), 2, 0), "p99<10ms", false, false),
+            (
+                "2% failed",
+                run(&fast(98), 2, 0),
+                "throughput>=99",
+                false,
+                false,
+            ),
+            (
+                "2% slow",
+                run(&[fast(98), vec![50.0; 2]].concat(), 0, 0),
+                "p99<10ms",
+                false,
+                false,
+            ),
+            ("nothing sent", run(&[], 0, 10), "success>=99%", false, true),
+        ];
+        for (what, result, threshold, measured, answered) in table {
+            let threshold: Threshold = threshold.parse().expect("well formed");
+            assert_eq!(
+                threshold.check(&result).is_ok(),
+                measured,
+                "{what}: {threshold} measured"
+            );
+            assert_eq!(
+                threshold.check_answers(&result).is_ok(),
+                answered,
+                "{what}: {threshold} by the answers"
+            );
+        }
+    }
 
     #[test]
     fn every_threshold_is_judged_over_the_due_requests() {

@@ -59,19 +59,31 @@ impl ScenarioRun {
         self.findings.passed() && self.thresholds.iter().all(Verdict::passed)
     }
 
-    /// What failed, one line each (empty when the run passed).
+    /// What failed, one line each (empty when the run passed): the breached thresholds, then
+    /// the failed checks.
     pub fn failures(&self) -> Vec<String> {
-        let breaches = self.thresholds.iter().filter_map(|verdict| {
-            let breach = verdict.breach.as_ref()?;
-            Some(format!("threshold breached: {breach}"))
-        });
-        let checks = self
-            .findings
+        let mut failures = self.breaches();
+        failures.extend(self.failed_checks());
+        failures
+    }
+
+    /// The thresholds the run breached, one line each.
+    pub fn breaches(&self) -> Vec<String> {
+        self.thresholds
+            .iter()
+            .filter_map(|verdict| verdict.breach.as_ref())
+            .map(|breach| format!("threshold breached: {breach}"))
+            .collect()
+    }
+
+    /// The scenario's checks that did not hold, one line each.
+    pub fn failed_checks(&self) -> Vec<String> {
+        self.findings
             .checks
             .iter()
             .filter(|check| !check.passed)
-            .map(|check| format!("check failed: {}: {}", check.check, check.detail));
-        breaches.chain(checks).collect()
+            .map(|check| format!("check failed: {}: {}", check.check, check.detail))
+            .collect()
     }
 }
 

@@ -25,6 +25,17 @@ use super::{LoadArgs, Outcome, URL_RATE, url};
 /// The idle pause before every step but the first.
 const PAUSE: Duration = Duration::from_millis(500);
 
+/// What one step's run measured, for [`judge_step`].
+struct Measured {
+    result: LoadTestResult,
+    /// The thresholds the step was held to.
+    criteria: Vec<Threshold>,
+    /// The thresholds it breached, as measured, one line each.
+    breaches: Vec<String>,
+    /// The scenario's checks that did not hold, one line each.
+    failed_checks: Vec<String>,
+}
+
 /// One step's figures, for the table and the JSON report.
 struct Step {
     rate: f64,
@@ -48,8 +59,12 @@ pub async fn run(args: &LoadArgs) -> Outcome {
                 let criteria = step_thresholds(&thresholds);
                 let run =
                     scenarios::run_one(scenario, config, Some(criteria.clone()), args).await?;
-                let failures = run.failures();
-                Ok((run.result, failures, criteria))
+                Ok(Measured {
+                    breaches: run.breaches(),
+                    failed_checks: run.failed_checks(),
+                    result: run.result,
+                    criteria,
+                })
             })
             .await
         }
@@ -64,8 +79,12 @@ pub async fn run(args: &LoadArgs) -> Outcome {
                 async move {
                     let config = args.step_load(args.url_load(), rate);
                     let run = url::run_at(args, config, &criteria).await?;
-                    let failures = run.breaches();
-                    Ok((run.result, failures, criteria))
+                    Ok(Measured {
+                        breaches: run.breaches(),
+                        failed_checks: Vec::new(),
+                        result: run.result,
+                        criteria,
+                    })
                 }
             })
             .await
@@ -89,7 +108,7 @@ async fn search<F, Fut>(
 ) -> anyhow::Result<Outcome>
 where
     F: FnMut(f64) -> Fut,
-    Fut: Future<Output = anyhow::Result<(LoadTestResult, Vec<String>, Vec<Threshold>)>>,
+    Fut: Future<Output = anyhow::Result<Measured>>,
 {
     let mut search = RateSearch::new(start);
     let mut steps: Vec<Step> = Vec::new();
@@ -108,10 +127,15 @@ where
             interrupted = true;
             break;
         }
-        let (result, failures, criteria) = step(probe.rate)
+        let Measured {
+            result,
+            criteria,
+            breaches,
+            failed_checks,
+        } = step(probe.rate)
             .await
             .with_context(|| format!("step at {} req/s", probe.rate))?;
-        let (verdict, failures) = judge_step(&result, failures, &criteria);
+        let (verdict, failures) = judge_step(&result, &criteria, breaches, failed_checks);
         let done = Step {
             rate: probe.rate,
             confirming: probe.confirming,
