@@ -1,5 +1,5 @@
 //! The `remote` scenario's client: one keep-alive HTTPS connection per worker (all opened before
-//! the run, reopened after a failure), trusting only the run's own CA.
+//! the run, reopened after a failure or a cancelled request), trusting only the run's own CA.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -68,8 +68,15 @@ impl Client {
     /// status (`http_403`, ...) or `connection` as the error kind.
     pub(crate) async fn post(&self, worker: usize, body: Vec<u8>) -> Result<(), RequestError> {
         let mut slot = self.connections.get(worker).lock().await;
-        let sender = match slot.as_mut() {
-            Some(sender) if !sender.is_closed() => sender,
+        // A request cancelled on this connection (by its timeout) leaves the connection
+        // closing: the next request waits until the connection can take it, or opens a new
+        // one, and is not failed for what the one before it did.
+        let reusable = match slot.as_mut() {
+            Some(sender) => sender.ready().await.is_ok(),
+            None => false,
+        };
+        let sender = match slot.take() {
+            Some(sender) if reusable => slot.insert(sender),
             _ => slot.insert(self.connect().await?),
         };
         let mut request = Request::new(Full::new(Bytes::from(body)));
@@ -112,5 +119,69 @@ impl Client {
             let _ = connection.await;
         });
         Ok(sender)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::time::Duration;
+
+    use hyper::body::Incoming;
+    use hyper::service::service_fn;
+    use sentinel_server::tls::{LoopbackCertificates, acceptor_from_pem};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// Answers every request `200`, the ones whose body is `slow` after `delay`.
+    async fn answer(
+        request: Request<Incoming>,
+        delay: Duration,
+    ) -> Result<http::Response<Full<Bytes>>, Infallible> {
+        let body = request
+            .into_body()
+            .collect()
+            .await
+            .map(|body| body.to_bytes());
+        if body.is_ok_and(|body| body.as_ref() == b"slow") {
+            tokio::time::sleep(delay).await;
+        }
+        Ok(http::Response::new(Full::new(Bytes::from_static(b"{}"))))
+    }
+
+    #[tokio::test]
+    async fn a_request_cancelled_by_its_timeout_does_not_fail_the_next_one_on_its_worker() {
+        let certificates = LoopbackCertificates::generate().expect("certificates");
+        let acceptor = acceptor_from_pem(certificates.cert.as_bytes(), certificates.key.as_bytes())
+            .expect("acceptor");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("listener");
+        let addr = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(stream) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let service = service_fn(|request| answer(request, Duration::from_millis(400)));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        let client = Client::new(addr, &certificates.ca, 1).expect("client");
+        client.connect_all().await.expect("connected");
+
+        let timeout = Duration::from_millis(100);
+        let stalled = tokio::time::timeout(timeout, client.post(0, b"slow".to_vec())).await;
+        assert!(stalled.is_err(), "the slow answer outlasts the timeout");
+        for round in 0..3 {
+            let next = tokio::time::timeout(timeout * 10, client.post(0, b"fast".to_vec()))
+                .await
+                .expect("answered in time");
+            assert!(next.is_ok(), "request {round} after the timeout: {next:?}");
+        }
     }
 }
