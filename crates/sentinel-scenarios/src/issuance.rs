@@ -1,6 +1,6 @@
 //! `issuance`: the whole broker for alice on `production`: the cached source, the evaluation,
 //! the decision log (a real file) and the in-process issuer. The log must hold exactly one
-//! decision line per request sent.
+//! decision line per request sent, and every credential issued must have had its line synced.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
@@ -42,6 +42,7 @@ pub struct IssuanceWorkload {
     profile: Profile,
     cache: Cache,
     log: LogFile,
+    synced: SyncedLines,
 }
 
 /// The decision log file of a run and where the run's lines start in it.
@@ -61,6 +62,8 @@ pub struct IssuanceFigures {
     /// Decision lines the run added to the log; absent when the log could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision_log_lines: Option<u64>,
+    /// Decision lines the run synced to disk before issuing.
+    pub decision_lines_synced: u64,
 }
 
 impl LoadScenario for Issuance {
@@ -89,9 +92,10 @@ impl LoadScenario for Issuance {
     ) -> Result<IssuanceWorkload, SetupError> {
         let cache = Cache::warm().await?;
         let log = LogFile::open(setup.decision_log.clone())?;
+        let decisions = Arc::new(DecisionLog::open(&log.path)?);
         let broker = Broker::new(
             Arc::clone(&cache.source) as Arc<dyn PolicySource>,
-            Arc::new(DecisionLog::open(&log.path)?),
+            Arc::clone(&decisions),
             Arc::new(LocalIssuer),
             ISSUER_TIMEOUT,
         );
@@ -101,6 +105,7 @@ impl LoadScenario for Issuance {
             profile: fixture::profile(),
             cache,
             log,
+            synced: SyncedLines::from_now(decisions),
         })
     }
 }
@@ -123,11 +128,13 @@ impl Workload for IssuanceWorkload {
 
     fn finish(&self, result: &LoadTestResult) -> (IssuanceFigures, Vec<CheckResult>) {
         let (lines, check) = self.log.check(result.requests.sent);
+        let (synced, synced_check) = self.synced.check(result);
         let figures = IssuanceFigures {
             cache: self.cache.figures(),
             decision_log_lines: lines,
+            decision_lines_synced: synced,
         };
-        (figures, vec![check])
+        (figures, vec![check, synced_check])
     }
 }
 
@@ -199,6 +206,34 @@ impl LogFile {
     }
 }
 
+/// Counts the lines a decision log synced from a point on.
+pub(crate) struct SyncedLines {
+    log: Arc<DecisionLog>,
+    before: u64,
+}
+
+impl SyncedLines {
+    /// Counts `log`'s synced lines from now on.
+    pub(crate) fn from_now(log: Arc<DecisionLog>) -> SyncedLines {
+        let before = log.stats().synced_lines;
+        SyncedLines { log, before }
+    }
+
+    /// The lines synced since, and the check that every credential `result` counted as issued
+    /// had its line synced first: at least one line per success, and at most one per request
+    /// sent (a request the generator gave up on may still have been decided).
+    pub(crate) fn check(&self, result: &LoadTestResult) -> (u64, CheckResult) {
+        let synced = self.log.stats().synced_lines - self.before;
+        let (sent, ok) = (result.requests.sent, result.requests.ok);
+        let check = CheckResult::new(
+            "decision_log_synced",
+            (ok..=sent).contains(&synced),
+            format!("{synced} decision lines synced for {ok} issued of {sent} requests sent"),
+        );
+        (synced, check)
+    }
+}
+
 /// Counts the decision lines written to the log at `path` after byte `offset`.
 fn count_decision_lines(path: &Path, offset: u64) -> io::Result<u64> {
     let mut file = File::open(path)?;
@@ -257,9 +292,13 @@ mod tests {
                 source_loads: 0,
             },
             decision_log_lines: None,
+            decision_lines_synced: 0,
         };
         let json = serde_json::to_string(&figures).expect("JSON");
-        assert_eq!(json, r#"{"cache_hit_ratio":1.0,"source_loads":0}"#);
+        assert_eq!(
+            json,
+            r#"{"cache_hit_ratio":1.0,"source_loads":0,"decision_lines_synced":0}"#
+        );
         assert_eq!(figures.summary(), "hits 100.00%");
         let counted = IssuanceFigures {
             decision_log_lines: Some(10),

@@ -1,14 +1,60 @@
 //! The built-in scenarios at their default rates, durations, workers and thresholds. They take
 //! seconds each and measure timing, so they run only with the `loadtest` feature, one at a
-//! time (their names contain `timing::`, which the test script runs serially).
+//! time (their names contain `timing::`, which the test script runs serially). Those that
+//! write a decision log keep it on a memory-backed filesystem, so that their latency is the
+//! pipeline's; that the default log on disk is synced is counted, not timed, below.
+
+use std::time::Duration;
+
+use sentinel_load::LoadTestConfig;
+use sentinel_scenarios::issuance::IssuanceFigures;
+use sentinel_scenarios::remote::RemoteFigures;
+use sentinel_scenarios::{Scenario, ScenarioRun, Setup, Unwatched, run};
+
+/// Runs `name` with its decision log where the scenarios keep it by default (a temporary file),
+/// slowly enough that every request is answered: 100 requests at 100/s.
+async fn run_with_the_default_log(name: &str) -> ScenarioRun {
+    let scenario: Scenario = name.parse().expect("a built-in scenario");
+    let mut config = LoadTestConfig::new(100.0, Duration::from_secs(1));
+    config.workers = 4;
+    config.timeout = Duration::from_secs(10);
+    let run = run(scenario, config, None, &Setup::default(), &mut Unwatched)
+        .await
+        .expect("the scenario runs");
+    assert_eq!(run.result.requests.ok, 100, "{name}: {:?}", run.failures());
+    assert!(
+        run.findings
+            .checks
+            .iter()
+            .any(|check| check.check == "decision_log_synced" && check.passed),
+        "{name}: {:?}",
+        run.findings.checks
+    );
+    run
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issuance_syncs_every_allowed_decision_of_its_default_log() {
+    let run = run_with_the_default_log("issuance").await;
+    let figures = run.findings.figures::<IssuanceFigures>().expect("figures");
+    assert_eq!(figures.decision_lines_synced, 100, "{figures:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_syncs_every_allowed_decision_of_its_default_log() {
+    let run = run_with_the_default_log("remote").await;
+    let figures = run.findings.figures::<RemoteFigures>().expect("figures");
+    assert_eq!(figures.decision_lines_synced, 100, "{figures:?}");
+}
 
 #[cfg(feature = "loadtest")]
 mod timing {
+    use sentinel_scenarios::CacheFigures;
     use sentinel_scenarios::identity::IdentityFigures;
-    use sentinel_scenarios::issuance::IssuanceFigures;
     use sentinel_scenarios::mixed::{Class, MixedFigures};
-    use sentinel_scenarios::remote::RemoteFigures;
-    use sentinel_scenarios::{CacheFigures, Scenario, ScenarioRun, Setup, Unwatched, run};
+    use sentinel_testkit::memory_tempdir;
+
+    use super::*;
 
     /// Runs `scenario` at its defaults with `setup` and asserts every threshold and check.
     async fn assert_holds(name: &str, setup: &Setup) -> ScenarioRun {
@@ -74,7 +120,7 @@ mod timing {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn issuance_logs_one_decision_per_request() {
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = memory_tempdir();
         let path = dir.path().join("decisions.jsonl");
         std::fs::write(&path, "{\"event\":\"decision\",\"before\":\"the run\"}\n")
             .expect("an earlier line");
@@ -92,7 +138,11 @@ mod timing {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn remote_serves_signed_proofs_over_tls_at_its_rate() {
-        let run = assert_holds("remote", &Setup::default()).await;
+        let dir = memory_tempdir();
+        let setup = Setup {
+            decision_log: Some(dir.path().join("decisions.jsonl")),
+        };
+        let run = assert_holds("remote", &setup).await;
         assert_eq!(run.result.requests.target, 10_000);
         let figures = run.findings.figures::<RemoteFigures>().expect("figures");
         assert!(figures.sts_verified >= run.result.requests.ok);

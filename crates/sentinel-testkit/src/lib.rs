@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -23,6 +23,20 @@ mod signed;
 mod tls;
 
 pub use tls::TestCertificates;
+
+/// A temporary directory on a memory-backed filesystem: `/dev/shm` where it exists and takes
+/// one, else the system's temporary directory. A timing test keeps its decision log here, so
+/// that its figures measure the pipeline, not the disk's syncs (which a machine busy writing
+/// back a build can stretch to a hundred milliseconds).
+pub fn memory_tempdir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(dir) = tempfile::tempdir_in(shm)
+    {
+        return dir;
+    }
+    tempfile::tempdir().expect("temp dir")
+}
 
 /// A running moto server, reset to an empty state.
 pub struct Moto {
@@ -150,8 +164,17 @@ impl Moto {
 
     /// A fresh temporary AWS home for child processes that use this emulator.
     pub fn home(&self) -> AwsHome {
+        self.home_in(tempfile::tempdir().expect("temp dir"))
+    }
+
+    /// [`Moto::home`] in a [`memory_tempdir`], its decision log included.
+    pub fn home_in_memory(&self) -> AwsHome {
+        self.home_in(memory_tempdir())
+    }
+
+    fn home_in(&self, dir: tempfile::TempDir) -> AwsHome {
         AwsHome {
-            dir: tempfile::tempdir().expect("temp dir"),
+            dir,
             env: self.child_env(),
         }
     }

@@ -2,7 +2,9 @@
 //! `sentinel load --url` at 1000 requests/s for 10 s. Every request runs the whole pipeline
 //! (policy from the cache, evaluation, two decision-log lines, the in-process issuer), so this
 //! proves the issuance path holds its latency at that rate, and that no decision goes unlogged.
-//! It needs the caller's identity from moto and runs alone (the `timing::` phase).
+//! The decision log is on a memory-backed filesystem, so that the figures are the pipeline's,
+//! not the disk's. It needs the caller's identity from moto and runs alone (the `timing::`
+//! phase).
 
 mod serve_support;
 
@@ -11,7 +13,7 @@ mod timing {
 
     #[test]
     fn serve_holds_1000_requests_per_second_with_p99_under_10ms_and_logs_every_one() {
-        let setup = Setup::new("alice");
+        let setup = Setup::in_memory("alice");
         let server = setup.serve(&["--issuer", "local"]);
         let report = load(
             &setup,

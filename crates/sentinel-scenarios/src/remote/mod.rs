@@ -35,7 +35,7 @@ use crate::cache::{Cache, CacheFigures};
 use crate::defaults;
 use crate::findings::{CheckResult, Figures};
 use crate::fixture;
-use crate::issuance::LogFile;
+use crate::issuance::{LogFile, SyncedLines};
 use crate::scenario::{LoadScenario, Setup, SetupError, Workload};
 
 use self::client::Client;
@@ -62,6 +62,7 @@ pub struct RemoteWorkload {
     client: Arc<Client>,
     cache: Cache,
     log: LogFile,
+    synced: SyncedLines,
     stop: std::sync::Mutex<Option<oneshot::Sender<()>>>,
     serving: JoinHandle<Drained>,
 }
@@ -77,6 +78,8 @@ pub struct RemoteFigures {
     /// Decision lines the run added to the log; absent when the log could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decision_log_lines: Option<u64>,
+    /// Decision lines the run synced to disk before issuing.
+    pub decision_lines_synced: u64,
 }
 
 impl LoadScenario for Remote {
@@ -117,9 +120,10 @@ impl LoadScenario for Remote {
             .map_err(|error| other(error.to_string()))?;
         let cache = Cache::warm().await?;
         let log = LogFile::open(setup.decision_log.clone())?;
+        let decisions = Arc::new(DecisionLog::open(&log.path)?);
         let broker = Broker::new(
             Arc::clone(&cache.source) as Arc<dyn PolicySource>,
-            Arc::new(DecisionLog::open(&log.path)?),
+            Arc::clone(&decisions),
             Arc::new(LocalIssuer),
             UPSTREAM_TIMEOUT,
         );
@@ -174,6 +178,7 @@ impl LoadScenario for Remote {
             client,
             cache,
             log,
+            synced: SyncedLines::from_now(decisions),
             stop: std::sync::Mutex::new(Some(stop)),
             serving,
         })
@@ -219,12 +224,14 @@ impl Workload for RemoteWorkload {
                 result.requests.ok
             ),
         );
+        let (synced, synced_check) = self.synced.check(result);
         let figures = RemoteFigures {
             cache: self.cache.figures(),
             sts_verified: verified,
             decision_log_lines: lines,
+            decision_lines_synced: synced,
         };
-        (figures, vec![lines_check, verified_check])
+        (figures, vec![lines_check, synced_check, verified_check])
     }
 }
 

@@ -38,8 +38,18 @@ pub struct Setup {
 impl Setup {
     /// Creates IAM user `user` in moto and a `production` profile sourced from its keys.
     pub fn new(user: &str) -> Setup {
+        Setup::in_home(user, Moto::home)
+    }
+
+    /// [`Setup::new`] with its files, the decision log included, on a memory-backed
+    /// filesystem: for tests that time the pipeline, not the disk.
+    pub fn in_memory(user: &str) -> Setup {
+        Setup::in_home(user, Moto::home_in_memory)
+    }
+
+    fn in_home(user: &str, home: fn(&Moto) -> AwsHome) -> Setup {
         let moto = Moto::connect();
-        let home = moto.home();
+        let home = home(&moto);
         home.write("policy.yaml", POLICY);
         home.write(
             "credentials",
