@@ -98,13 +98,19 @@ export SENTINEL_TEST_MOTO_URL="http://127.0.0.1:$port"
 export SENTINEL_TEST_PYTHON="$venv/bin/python"
 export PATH="$venv/bin:$PATH"
 
-# One optimised build (the `ci` profile: release plus debug assertions) serves every phase.
-nextest() { cargo nextest run --workspace --all-features --cargo-profile ci --no-fail-fast "$@"; }
+# One optimised build (the `ci` profile: release plus debug assertions) serves every phase. It is
+# built first and its writes flushed to disk (`sync`), so that the timing phase, which runs next
+# while the machine is quietest, measures the tests and not the kernel writing the build back.
+build=(--workspace --all-features --cargo-profile ci)
+nextest() { cargo nextest run "${build[@]}" --no-fail-fast "$@"; }
+echo "==> building the tests"
+cargo nextest run "${build[@]}" --no-run
+sync
+echo "==> timing-sensitive tests and load scenarios, one at a time"
+nextest -E 'test(/timing::/)' -j 1
 echo "==> unit and integration tests"
 nextest -E 'not (binary_id(/moto/) | test(/timing::/))'
 echo "==> tests against the AWS emulator, one at a time (each resets it)"
 nextest -E 'binary_id(/moto/)' -j 1
-echo "==> timing-sensitive tests and load scenarios, one at a time"
-nextest -E 'test(/timing::/)' -j 1
 echo "==> doc tests"
 cargo test --workspace --doc --profile ci --quiet
