@@ -3,9 +3,9 @@
 //! Each step is a short run (2 s unless `--duration` says otherwise) at the rate that
 //! [`RateSearch`] picks, after a short idle pause that lets the target settle. A step passes
 //! only if every threshold holds, at least 99% of its requests succeed (unless a `success`
-//! threshold says otherwise) and the generator kept its own schedule; a step the generator
-//! could not keep is reported as generator-limited, not as the target's limit (see
-//! [`judge_step`]). The maximum is confirmed by a second run at that rate. The step table is
+//! threshold says otherwise) and the generator kept its own schedule. A step whose target's own
+//! answers breach a threshold fails; one whose answers held while the generator fell behind is
+//! reported as generator-limited, not as the target's limit (see [`judge_step`]). The maximum is confirmed by a second run at that rate. The step table is
 //! printed as the search goes; Ctrl-C stops it and reports the steps so far.
 
 use std::future::Future;

@@ -57,11 +57,13 @@ pub struct LoadArgs {
     #[arg(long, value_name = "NAME|all")]
     scenario: Option<scenarios::Choice>,
     /// Search the highest rate at which the thresholds hold, for one --scenario or the --url:
-    /// short steps, doubling then bisecting, the maximum confirmed by a second run; a step the
-    /// generator itself could not keep is named generator-limited.
+    /// short steps, doubling then bisecting, the maximum confirmed by a second run. A step whose
+    /// target's own answers breach a threshold fails; one whose answers held while the
+    /// generator itself fell behind is named generator-limited.
     #[arg(long)]
     find_max: bool,
-    /// The decision log the `issuance` scenario appends to [default: a temporary file].
+    /// The decision log the `issuance` and `remote` scenarios append to [default: a temporary
+    /// file]. Every allow waits for its line's sync, so the disk under it shows in the latency.
     #[arg(long, value_name = "FILE")]
     decision_log: Option<PathBuf>,
     #[arg(long, value_name = "N", help = help::rate())]
