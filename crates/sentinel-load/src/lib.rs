@@ -109,7 +109,7 @@ pub use report::{write_figures, write_hgrm, write_text};
 pub use result::{ByteCounts, Histograms, LoadTestResult, Percentiles, RequestCounts, StageResult};
 pub use runner::{LoadTest, RequestContext, run_load_test};
 pub use search::{
-    DEFAULT_LAG_BOUND, DEFAULT_SUCCESS, Found, MAX_STEPS, MIN_LATE_SENDS, PRECISION, Probe,
+    DEFAULT_LAG_BOUND, DEFAULT_SUCCESS, Found, MAX_STEPS, MIN_BEHIND_SCHEDULE, PRECISION, Probe,
     RateSearch, SearchStep, StepVerdict, judge_step, step_thresholds,
 };
 pub use segment::{Segment, SegmentError};

@@ -10,10 +10,11 @@
 //! that: a step passes only if every threshold holds (with `success>=99%` added by
 //! [`step_thresholds`] when no success threshold is given) and the generator kept its own
 //! schedule. A step whose target's own answers breach a threshold fails, whatever the
-//! generator did. A step whose target answered well but whose generator fell behind (requests
-//! due but never sent, or more than 1% of its sends, and at least [`MIN_LATE_SENDS`], late by
-//! the tightest latency bound) measured the generator, not the target: it does not pass, and
-//! it is named generator-limited so that nobody reads it as the target's limit.
+//! generator did. A step whose target answered well but whose figures as measured breached, or
+//! whose generator fell behind (more than 1% of the due requests, and at least
+//! [`MIN_BEHIND_SCHEDULE`], never sent or sent late by the tightest latency bound), measured
+//! the generator, not the target: it does not pass, and it is named generator-limited so that
+//! nobody reads it as the target's limit.
 
 use std::time::Duration;
 
@@ -218,9 +219,10 @@ pub fn step_thresholds(thresholds: &[Threshold]) -> Vec<Threshold> {
     all
 }
 
-/// The fewest late sends that say the generator fell behind: a step of a few requests, one of
-/// them late, says nothing of the generator.
-pub const MIN_LATE_SENDS: u64 = 5;
+/// The fewest requests, late or never sent, that say the generator fell behind its schedule
+/// when nothing was breached: one late send in a step of a few requests says nothing of the
+/// generator.
+pub const MIN_BEHIND_SCHEDULE: u64 = 5;
 
 /// Judges one step. `breaches` are the thresholds its `result` breached, as measured (from each
 /// request's due time, missed requests counted as failed), one line each; `failed_checks` the
@@ -232,12 +234,16 @@ pub const MIN_LATE_SENDS: u64 = 5;
 /// - Whatever the generator did, a step fails when the target's answers breach a threshold
 ///   or a check failed: failed statuses, refused or reset connections, timeouts and slow
 ///   answers are the target's.
-/// - Otherwise a step whose generator fell behind is generator-limited: its missed and late
-///   sends explain any breach as measured.
-/// - Otherwise it passes when nothing was breached, and fails on a breach as measured.
+/// - Otherwise a breach as measured is the generator's: the answers held, so only its missed
+///   and late sends can have made the difference. The step is generator-limited.
+/// - Otherwise, with nothing breached, the step is generator-limited still when the generator
+///   fell behind its schedule: at least [`MIN_BEHIND_SCHEDULE`] requests, and more than 1% of
+///   those due, never sent or sent the tightest latency bound (or [`DEFAULT_LAG_BOUND`]) or
+///   more after their due time. A stray late or missed request is not enough: the step passes.
 ///
 /// Returns the verdict and every reason it did not pass: a failed step's (the target's) first,
-/// then the generator's; a generator-limited step's the generator's first.
+/// then how the generator fell behind; a generator-limited step's how the generator fell
+/// behind first, then the breaches as measured.
 pub fn judge_step(
     result: &LoadTestResult,
     thresholds: &[Threshold],
@@ -250,25 +256,31 @@ pub fn judge_step(
         return (StepVerdict::Interrupted, target);
     }
     let answers = answer_breaches(result, thresholds);
-    let generator = generator_shortfalls(result, thresholds);
-    let verdict = if target_failed || !answers.is_empty() {
-        StepVerdict::Failed
-    } else if !generator.is_empty() {
-        StepVerdict::GeneratorLimited
-    } else if !target.is_empty() {
-        StepVerdict::Failed
-    } else {
-        StepVerdict::Passed
-    };
-    if target.is_empty() {
-        // The answers breached a threshold that the measured figures, rounded, still met.
-        target = answers;
+    let schedule = ScheduleKept::of(result, thresholds);
+    if target_failed || !answers.is_empty() {
+        if target.is_empty() {
+            // The answers breached a threshold that the measured figures, rounded, still met.
+            target = answers;
+        }
+        let generator = if schedule.fell_behind() {
+            schedule.shortfalls(result)
+        } else {
+            Vec::new()
+        };
+        return (
+            StepVerdict::Failed,
+            target.into_iter().chain(generator).collect(),
+        );
     }
-    let reasons = match verdict {
-        StepVerdict::GeneratorLimited => generator.into_iter().chain(target).collect(),
-        _ => target.into_iter().chain(generator).collect(),
-    };
-    (verdict, reasons)
+    if target.is_empty() && !schedule.fell_behind() {
+        return (StepVerdict::Passed, Vec::new());
+    }
+    let reasons = schedule
+        .shortfalls(result)
+        .into_iter()
+        .chain(target)
+        .collect();
+    (StepVerdict::GeneratorLimited, reasons)
 }
 
 /// The thresholds that the target's own answers breach, in the whole run and in each target
@@ -285,35 +297,68 @@ fn answer_breaches(result: &LoadTestResult, thresholds: &[Threshold]) -> Vec<Str
         .collect()
 }
 
-/// How the generator fell short of its own schedule, one line each (empty when it kept it):
-/// due requests it never sent, or late sends. A send is late when it went out the tightest
-/// latency bound (or [`DEFAULT_LAG_BOUND`]) or more after its due time, and the sends were
-/// late when more than 1% of them were, and at least [`MIN_LATE_SENDS`]: the schedule lag
-/// p99 reached the bound, on enough sends to mean something.
-fn generator_shortfalls(result: &LoadTestResult, thresholds: &[Threshold]) -> Vec<String> {
-    let mut shortfalls = Vec::new();
-    let r = &result.requests;
-    if r.missed > 0 {
-        shortfalls.push(format!(
-            "{} of {} due requests never sent: no worker was free in time (raise --workers; \
-             a high service time means the target slowed)",
-            r.missed, r.target
-        ));
+/// How far a step's generator kept its own schedule: the due requests it never sent, and the
+/// sends that went out `bound` (the tightest latency threshold, or [`DEFAULT_LAG_BOUND`]) or
+/// more after their due time.
+struct ScheduleKept {
+    due: u64,
+    missed: u64,
+    sent: u64,
+    late: u64,
+    bound: Duration,
+}
+
+impl ScheduleKept {
+    fn of(result: &LoadTestResult, thresholds: &[Threshold]) -> Self {
+        let bound = thresholds
+            .iter()
+            .filter_map(Threshold::latency_limit)
+            .min()
+            .unwrap_or(DEFAULT_LAG_BOUND);
+        let r = &result.requests;
+        Self {
+            due: r.target,
+            missed: r.missed,
+            sent: r.sent,
+            late: sends_at_least(&result.histograms.schedule_lag, bound),
+            bound,
+        }
     }
-    let bound = thresholds
-        .iter()
-        .filter_map(Threshold::latency_limit)
-        .min()
-        .unwrap_or(DEFAULT_LAG_BOUND);
-    let late = sends_at_least(&result.histograms.schedule_lag, bound);
-    if late >= MIN_LATE_SENDS && late * 100 > r.sent {
-        shortfalls.push(format!(
-            "{late} of {} sends went out {bound:?} or more after their due time (schedule lag \
-             p99 {:.3}ms): the generator fell behind its schedule",
-            r.sent, result.schedule_lag_ms.p99
-        ));
+
+    /// Whether the generator fell behind: at least [`MIN_BEHIND_SCHEDULE`] requests, and more
+    /// than 1% of those due, were missed or late.
+    fn fell_behind(&self) -> bool {
+        let behind = self.missed + self.late;
+        behind >= MIN_BEHIND_SCHEDULE && behind * 100 > self.due
     }
-    shortfalls
+
+    /// How the generator fell short of its schedule, one line each: its missed requests, its
+    /// late sends, or else its schedule lag.
+    fn shortfalls(&self, result: &LoadTestResult) -> Vec<String> {
+        let lag_p99 = result.schedule_lag_ms.p99;
+        let mut lines = Vec::new();
+        if self.missed > 0 {
+            lines.push(format!(
+                "{} of {} due requests never sent: no worker was free in time (raise --workers; \
+                 a high service time means the target slowed)",
+                self.missed, self.due
+            ));
+        }
+        if self.late > 0 {
+            lines.push(format!(
+                "{} of {} sends went out {:?} or more after their due time (schedule lag p99 \
+                 {lag_p99:.3}ms): the generator fell behind its schedule",
+                self.late, self.sent, self.bound
+            ));
+        }
+        if lines.is_empty() {
+            lines.push(format!(
+                "the target's own answers held every threshold: the generator's schedule lag \
+                 (p99 {lag_p99:.3}ms) made the difference"
+            ));
+        }
+        lines
+    }
 }
 
 /// How many values of a histogram of nanoseconds are `bound` or more.
@@ -457,7 +502,16 @@ mod tests {
         const MISSED: &str = "10 of 110 due requests never sent";
         const LATE: &str = "sends went out 5ms or more after their due time";
         // (target, generator, the run, failed checks, verdict, first reason, last reason)
-        let table: Vec<(&str, &str, LoadTestResult, &[&str], StepVerdict, &str, &str)> = vec![
+        type Row<'a> = (
+            &'a str,
+            &'a str,
+            LoadTestResult,
+            &'a [&'a str],
+            StepVerdict,
+            &'a str,
+            &'a str,
+        );
+        let table: Vec<Row> = vec![
             (
                 "answers fast",
                 "on time",
@@ -494,14 +548,34 @@ mod tests {
                 "",
                 "",
             ),
-            // Too few late sends to blame the generator: the breach as measured stands.
+            // Few late sends, but the answers held: only they can have made the breach.
             (
                 "answers fast",
                 "3 of 100 sends late",
                 run_late(&fast, 0, 0, 3, 6.0),
                 &[],
-                Failed,
+                GeneratorLimited,
+                "3 of 100 sends went out 5ms",
                 TARGET,
+            ),
+            // One request of 101 never sent breaches nothing and is no generator behind.
+            (
+                "answers fast",
+                "1 missed",
+                run(&fast, 0, 1),
+                &[],
+                Passed,
+                "",
+                "",
+            ),
+            // Lag below the bound on every send still pushes the measured p99 over it.
+            (
+                "answers fast",
+                "every send 4.5ms late",
+                run_lagging(&fast, 0, 0, 4.5),
+                &[],
+                GeneratorLimited,
+                "the generator's schedule lag",
                 TARGET,
             ),
             (

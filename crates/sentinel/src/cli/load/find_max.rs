@@ -4,9 +4,10 @@
 //! [`RateSearch`] picks, after a short idle pause that lets the target settle. A step passes
 //! only if every threshold holds, at least 99% of its requests succeed (unless a `success`
 //! threshold says otherwise) and the generator kept its own schedule. A step whose target's own
-//! answers breach a threshold fails; one whose answers held while the generator fell behind is
-//! reported as generator-limited, not as the target's limit (see [`judge_step`]). The maximum is confirmed by a second run at that rate. The step table is
-//! printed as the search goes; Ctrl-C stops it and reports the steps so far.
+//! answers breach a threshold fails; one whose answers held while its figures breached, or
+//! while the generator fell behind, is reported as generator-limited, not as the target's limit
+//! (see [`judge_step`]). The maximum is confirmed by a second run at that rate. The step table
+//! is printed as the search goes; Ctrl-C stops it and reports the steps so far.
 
 use std::future::Future;
 use std::io::{self, Write};
@@ -252,14 +253,16 @@ fn write_summary(out: &mut impl Write, summary: &Summary, steps: &[Step]) -> io:
             "at least {rate} req/s ({target}): every step passed, up to the last the search \
              runs"
         )?,
-        Found::Nothing if summary.interrupted => match summary.highest_passed {
-            Some(rate) => writeln!(
-                out,
-                "no rate confirmed yet; {rate} req/s passed once ({target})"
-            )?,
-            None => writeln!(out, "no rate held yet ({target})")?,
-        },
-        Found::Nothing => writeln!(out, "no rate held ({target})")?,
+        Found::Nothing => {
+            let yet = if summary.interrupted { " yet" } else { "" };
+            match summary.highest_passed {
+                Some(rate) => writeln!(
+                    out,
+                    "no rate confirmed{yet}; {rate} req/s passed once ({target})"
+                )?,
+                None => writeln!(out, "no rate held{yet} ({target})")?,
+            }
+        }
     }
     let limited = generator_limited(steps, summary.found);
     if !limited.is_empty() {
@@ -392,6 +395,11 @@ mod tests {
         assert_eq!(
             text(|out| write_summary(out, &summary(Found::Nothing, None, false), &[])),
             "\nno rate held (t)\n"
+        );
+        assert_eq!(
+            text(|out| write_summary(out, &summary(Found::Nothing, Some(150.0), false), &[])),
+            "\nno rate confirmed; 150 req/s passed once (t)\n",
+            "a rate that passed but was never confirmed is not a rate that never held"
         );
         assert_eq!(
             text(|out| write_summary(out, &summary(Found::Nothing, Some(150.0), true), &steps)),
