@@ -260,7 +260,7 @@ impl Threshold {
             Metric::Latency(quantile) => {
                 return self.check_latency(
                     quantile,
-                    result.requests.target,
+                    (result.requests.target, "due requests failed or were missed"),
                     &result.histograms.ok_latency,
                 );
             }
@@ -283,7 +283,11 @@ impl Threshold {
         let answered_share = r.ok as f64 / r.sent as f64;
         let (actual, unit) = match self.metric {
             Metric::Latency(quantile) => {
-                return self.check_latency(quantile, r.sent, &result.histograms.ok_service_time);
+                return self.check_latency(
+                    quantile,
+                    (r.sent, "sent requests failed"),
+                    &result.histograms.ok_service_time,
+                );
             }
             Metric::Success => (answered_share * 100.0, "%"),
             Metric::Throughput => (answered_share * r.target as f64 / result.scheduled_s(), ""),
@@ -298,13 +302,13 @@ impl Threshold {
         Err(self.breach(format!("{}{unit}", trim_number(actual))))
     }
 
-    /// `pX<D`: the latency within which X% of the `due` requests succeeded (`ok` holds the
+    /// `pX<D`: the latency within which X% of the `counted` requests succeeded (`ok` holds the
     /// successful ones' latencies), or a breach naming how many failed when fewer than X%
-    /// succeeded at all.
+    /// succeeded at all, as "N of M {`unanswered`}".
     fn check_latency(
         &self,
         quantile: Quantile,
-        due: u64,
+        (due, unanswered): (u64, &str),
         ok: &Histogram<u64>,
     ) -> Result<(), Breach> {
         let unmet = |detail: String| Breach {
@@ -322,9 +326,7 @@ impl Threshold {
         let rank = ((quantile.fraction() * due as f64 - 1e-9).ceil() as u64).clamp(1, due);
         let Some(nanos) = value_at_rank(ok, rank) else {
             let failed = due - ok.len().min(due);
-            return Err(unmet(format!(
-                "{failed} of {due} due requests failed or were missed"
-            )));
+            return Err(unmet(format!("{failed} of {due} {unanswered}")));
         };
         let ms = nanos as f64 / 1e6;
         self.compare(ms, "ms")
@@ -458,6 +460,13 @@ mod tests {
                 "{what}: {threshold} by the answers"
             );
         }
+        // Two of 10 sent failed and 10 more were never sent: the answers count the sent.
+        let threshold: Threshold = "p90<10ms".parse().expect("well formed");
+        let breach = threshold.check_answers(&run(&fast(8), 2, 10)).unwrap_err();
+        assert_eq!(
+            breach.to_string(),
+            "p90 >= 10ms: 2 of 10 sent requests failed"
+        );
     }
 
     #[test]
