@@ -263,7 +263,7 @@ pub fn judge_step(
             target = answers;
         }
         let generator = if schedule.fell_behind() {
-            schedule.shortfalls(result)
+            schedule.shortfalls()
         } else {
             Vec::new()
         };
@@ -275,11 +275,7 @@ pub fn judge_step(
     if target.is_empty() && !schedule.fell_behind() {
         return (StepVerdict::Passed, Vec::new());
     }
-    let reasons = schedule
-        .shortfalls(result)
-        .into_iter()
-        .chain(target)
-        .collect();
+    let reasons = schedule.shortfalls().into_iter().chain(target).collect();
     (StepVerdict::GeneratorLimited, reasons)
 }
 
@@ -306,6 +302,8 @@ struct ScheduleKept {
     sent: u64,
     late: u64,
     bound: Duration,
+    /// The schedule lag p99, milliseconds.
+    lag_p99_ms: f64,
 }
 
 impl ScheduleKept {
@@ -322,6 +320,7 @@ impl ScheduleKept {
             sent: r.sent,
             late: sends_at_least(&result.histograms.schedule_lag, bound),
             bound,
+            lag_p99_ms: result.schedule_lag_ms.p99,
         }
     }
 
@@ -334,8 +333,8 @@ impl ScheduleKept {
 
     /// How the generator fell short of its schedule, one line each: its missed requests, its
     /// late sends, or else its schedule lag.
-    fn shortfalls(&self, result: &LoadTestResult) -> Vec<String> {
-        let lag_p99 = result.schedule_lag_ms.p99;
+    fn shortfalls(&self) -> Vec<String> {
+        let lag_p99 = self.lag_p99_ms;
         let mut lines = Vec::new();
         if self.missed > 0 {
             lines.push(format!(
