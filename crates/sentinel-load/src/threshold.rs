@@ -302,9 +302,10 @@ impl Threshold {
         Err(self.breach(format!("{}{unit}", trim_number(actual))))
     }
 
-    /// `pX<D`: the latency within which X% of the `counted` requests succeeded (`ok` holds the
-    /// successful ones' latencies), or a breach naming how many failed when fewer than X%
-    /// succeeded at all, as "N of M {`unanswered`}".
+    /// `pX<D`: the latency within which X% of `due` requests (all those due, or only the sent
+    /// ones when judging the answers) succeeded (`ok` holds the successful ones' latencies), or
+    /// a breach naming how many failed when fewer than X% succeeded at all, as "N of M
+    /// `unanswered`".
     fn check_latency(
         &self,
         quantile: Quantile,
