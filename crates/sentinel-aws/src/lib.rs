@@ -12,7 +12,6 @@ pub mod profile;
 pub mod proof;
 pub mod remote;
 pub mod sdk;
-pub mod server;
 pub mod ssm;
 pub mod sts;
 pub mod sts_proof;

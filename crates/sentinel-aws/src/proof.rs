@@ -14,7 +14,7 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use aws_types::service_config::ServiceConfigKey;
-use sentinel_server::remote::proof::{
+use sentinel_protocol::proof::{
     AUDIENCE_HEADER, FORM_CONTENT_TYPE, GET_CALLER_IDENTITY_BODY, Proof,
 };
 
@@ -154,7 +154,7 @@ pub fn sign(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sentinel_server::remote::{Endpoint, ProofRules, StsEndpoints};
+    use sentinel_protocol::{Endpoint, ProofRules, StsEndpoints};
 
     fn target() -> ProofTarget {
         ProofTarget {

@@ -19,8 +19,9 @@ use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use sentinel_core::issuer::Credentials;
-use sentinel_server::remote::{CredentialsRequest, REMOTE_CREDENTIALS_PATH};
-use sentinel_server::{ForwardCredentials, Forwarded};
+use sentinel_protocol::{
+    CredentialsRequest, ForwardCredentials, Forwarded, REMOTE_CREDENTIALS_PATH,
+};
 use serde::Deserialize;
 
 use crate::profile::{BaseCredentials, ProfileSettings};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_async::rt::sleep::TokioSleep;
 use aws_smithy_http_client::Connector;
 use aws_smithy_http_client::tls::{self, TlsContext, rustls_provider::CryptoMode};
@@ -54,4 +54,17 @@ pub async fn load(profile: Option<&str>) -> SdkConfig {
         loader = loader.profile_name(profile);
     }
     loader.load().await
+}
+
+/// Loads the standard AWS configuration as [`load`] does for no named profile, with `region`
+/// (when given) in place of the one the SDK would look up.
+pub async fn load_in_region(region: Option<&str>) -> SdkConfig {
+    let sdk = load(None).await;
+    match region {
+        Some(region) => sdk
+            .into_builder()
+            .region(Region::new(region.to_owned()))
+            .build(),
+        None => sdk,
+    }
 }

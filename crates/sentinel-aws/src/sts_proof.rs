@@ -13,7 +13,7 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_xml::decode::{Document, ScopedDecoder, try_data};
 use http_body_util::{BodyExt, Limited};
 use sentinel_core::caller::Caller;
-use sentinel_server::remote::{CheckedProof, ProofVerifier, VerifyError};
+use sentinel_protocol::{CheckedProof, ProofVerifier, VerifyError};
 
 use crate::sdk;
 

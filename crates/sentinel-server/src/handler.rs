@@ -13,6 +13,7 @@ use jiff::Timestamp;
 use sentinel_core::broker::{self, Broker, Grant, Profile, Refusal};
 use sentinel_core::caller::{Identify, IdentifyError};
 use sentinel_core::issuer::Credentials;
+use sentinel_protocol::{ForwardCredentials, Forwarded};
 
 use crate::connections::Handle;
 use crate::origin::host_allowed;
@@ -32,25 +33,6 @@ pub struct CredentialService {
     pub caller: Arc<dyn Identify>,
     /// The token clients must present.
     pub token: Token,
-}
-
-/// Credentials that another Sentinel (a `sentinel server`) issues: what the server hands on,
-/// fetched anew for every request, instead of asking a broker of its own.
-#[async_trait::async_trait]
-pub trait ForwardCredentials: Send + Sync {
-    /// Fresh credentials, or the refusal to hand on.
-    async fn credentials(&self) -> Result<Credentials, Forwarded>;
-}
-
-/// A refusal from where credentials are forwarded from, answered as it came.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Forwarded {
-    /// The HTTP status to answer with.
-    pub status: u16,
-    /// The `Code`.
-    pub code: String,
-    /// The `Message`.
-    pub message: String,
 }
 
 /// Where a server's credentials come from.

@@ -24,7 +24,7 @@ mod token;
 mod wire;
 
 pub use connections::{Drained, Limits};
-pub use handler::{CredentialService, ForwardCredentials, Forwarded};
+pub use handler::CredentialService;
 pub use open_files::{ConnectionBudget, RESERVED_DESCRIPTORS, fit_connections};
 pub use origin::{RemoteRefused, check_listen};
 pub use server::{ServeError, Server};

@@ -5,8 +5,10 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use sentinel_protocol::ForwardCredentials;
+
 use crate::connections::{Bound, Drained, Limits, Transport};
-use crate::handler::{CREDENTIALS_PATH, CredentialService, ForwardCredentials, Handler, Source};
+use crate::handler::{CREDENTIALS_PATH, CredentialService, Handler, Source};
 use crate::origin::{RemoteRefused, check_listen};
 use crate::token::Token;
 

@@ -147,7 +147,7 @@ pub fn unidentified(failure: &IdentifyError) -> Reply {
 
 /// A refusal forwarded from another Sentinel, with its status, `Code` and `Message` (a status
 /// that is not a refusal's is answered `502`).
-pub fn forwarded(refused: &crate::handler::Forwarded) -> Reply {
+pub fn forwarded(refused: &sentinel_protocol::Forwarded) -> Reply {
     let status = StatusCode::from_u16(refused.status)
         .ok()
         .filter(|status| status.is_client_error() || status.is_server_error())

@@ -20,8 +20,10 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 pub const REGION: &str = "us-east-1";
 
 mod signed;
+#[cfg(feature = "tls")]
 mod tls;
 
+#[cfg(feature = "tls")]
 pub use tls::TestCertificates;
 
 /// A temporary directory on a memory-backed filesystem: `/dev/shm` where it exists and takes

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use aws_credential_types::Credentials;
 use sentinel_aws::proof::{ProofTarget, sign};
 use sentinel_aws::remote::{RemoteClient, RemoteError};
-use sentinel_server::remote::CredentialsRequest;
+use sentinel_protocol::CredentialsRequest;
 use sentinel_testkit::{Moto, RecordedCall, TestCertificates};
 
 const SENTINEL: &str = env!("CARGO_BIN_EXE_sentinel");

@@ -11,7 +11,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use sentinel_load::RequestError;
-use sentinel_server::remote::REMOTE_CREDENTIALS_PATH;
+use sentinel_protocol::REMOTE_CREDENTIALS_PATH;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tokio_rustls::TlsConnector;

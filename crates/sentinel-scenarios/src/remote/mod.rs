@@ -21,10 +21,8 @@ use sentinel_core::decision_log::DecisionLog;
 use sentinel_core::issuer::LocalIssuer;
 use sentinel_core::source::PolicySource;
 use sentinel_load::{LoadTestConfig, LoadTestResult, RequestContext, RequestError, Threshold};
-use sentinel_server::remote::{
-    CredentialsRequest, Endpoint, Metrics, ProofRules, RemoteServer, RemoteService, Security,
-    StsEndpoints,
-};
+use sentinel_protocol::{CredentialsRequest, Endpoint, ProofRules, StsEndpoints};
+use sentinel_server::remote::{Metrics, RemoteServer, RemoteService, Security};
 use sentinel_server::tls::{LoopbackCertificates, acceptor_from_pem};
 use sentinel_server::{Drained, Limits};
 use serde::Serialize;

@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use jiff::Timestamp;
 use sentinel_aws::proof::{ProofTarget, sign};
 use sentinel_core::caller::Caller;
-use sentinel_server::remote::proof::AUDIENCE_HEADER;
+use sentinel_protocol::proof::AUDIENCE_HEADER;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 

@@ -9,10 +9,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sentinel_protocol::{Endpoint, StsEndpoints};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::endpoint::{Endpoint, StsEndpoints};
 use crate::connections::Limits;
 
 /// The shortest and longest sessions STS grants.

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use tokio_rustls::TlsAcceptor;
 
-use super::service::{REMOTE_CREDENTIALS_PATH, RemoteHandler, RemoteService};
+use sentinel_protocol::REMOTE_CREDENTIALS_PATH;
+
+use super::service::{RemoteHandler, RemoteService};
 use crate::connections::{Bound, Drained, Limits, Transport};
 use crate::server::ServeError;
 

@@ -16,21 +16,14 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use jiff::Timestamp;
 use sentinel_core::broker::{self, Broker, Grant, Profile, Refusal};
+use sentinel_protocol::{
+    CredentialsRequest, HEALTH_PATH, MAX_BODY_BYTES, METRICS_PATH, ProofRejection, ProofRules,
+    ProofVerifier, REMOTE_CREDENTIALS_PATH, VerifyError,
+};
 
 use super::metrics::{self, Metrics, StsCall};
-use super::proof::{CredentialsRequest, ProofRejection, ProofRules};
-use super::verify::{ProofVerifier, VerifyError};
 use crate::connections::Handle;
 use crate::wire::{self, Reply};
-
-/// The path credentials are asked for at.
-pub const REMOTE_CREDENTIALS_PATH: &str = "/v1/credentials";
-/// The liveness path: `200 ok` while the server accepts requests.
-pub const HEALTH_PATH: &str = "/healthz";
-/// The Prometheus metrics path.
-pub const METRICS_PATH: &str = "/metrics";
-/// The largest request body read; a proof is well under 4 KiB.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// What the remote server issues, for whom it accepts proofs, and how it checks them.
 pub struct RemoteService {

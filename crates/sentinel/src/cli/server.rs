@@ -2,12 +2,21 @@
 //! Callers prove who they are with a signed, unsent STS `GetCallerIdentity` request; the server
 //! issues with its own credentials, which the protected roles alone trust.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use sentinel_aws::server::remote_service;
-use sentinel_server::remote::{RemoteServer, Security, ServerConfig};
+use sentinel_aws::location::{LocationSource, PolicyLocation};
+use sentinel_aws::sdk;
+use sentinel_aws::sts::StsIssuer;
+use sentinel_aws::sts_proof::StsProofVerifier;
+use sentinel_core::broker::{Broker, Profile};
+use sentinel_core::decision_log::DecisionLog;
+use sentinel_core::source::{CacheConfig, CachedSource};
+use sentinel_protocol::ProofRules;
+use sentinel_server::remote::{Metrics, RemoteServer, RemoteService, Security, ServerConfig};
 use sentinel_server::tls;
 
 use super::serve::shutdown_signal;
@@ -47,9 +56,7 @@ async fn server(args: RemoteServerArgs) -> Result<ExitCode> {
         println!("{}: ok", args.config.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let service = remote_service(&config)
-        .await
-        .context("opening the decision log")?;
+    let service = remote_service(&config).await?;
     let log = service.broker.decision_log().path().display().to_string();
     let server = RemoteServer::bind(config.listen, security, config.limits, service).await?;
     if !server.is_tls() {
@@ -77,4 +84,54 @@ async fn server(args: RemoteServerArgs) -> Result<ExitCode> {
     }
     eprintln!("sentinel server: stopped; every request in flight was answered");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The service `config` describes: one broker for every profile (policies from wherever each
+/// profile names, behind one cache), issuing with the server's own credentials (the SDK's
+/// default chain: its ECS, EKS or EC2 role) in the configured region, and proofs sent to STS.
+async fn remote_service(config: &ServerConfig) -> Result<RemoteService> {
+    let log = DecisionLog::open(&config.decision_log).context("opening the decision log")?;
+    let sdk = sdk::load_in_region(config.region.as_deref()).await;
+    let cache = CacheConfig {
+        ttl: config.policy_ttl,
+        max_stale: config.policy_max_stale,
+        ..CacheConfig::default()
+    };
+    let source = Arc::new(CachedSource::new(
+        Arc::new(LocationSource::new(&sdk)),
+        cache,
+    ));
+    let metrics = Metrics::new();
+    let issuer = metrics.timed(Arc::new(StsIssuer::new(&sdk)));
+    let broker = Broker::new(source, Arc::new(log), issuer, config.sts_timeout);
+    let profiles: HashMap<String, Profile> = config
+        .profiles
+        .iter()
+        .map(|(name, profile)| {
+            let location = profile
+                .policy
+                .as_deref()
+                .map(PolicyLocation::parse)
+                .unwrap_or_else(|| PolicyLocation::default_for_profile(name));
+            let settings = Profile {
+                name: name.clone(),
+                policy_key: location.to_string(),
+                role_arn: profile.role_arn.clone(),
+                session_duration: profile.duration,
+                external_id: profile.external_id.clone(),
+            };
+            (name.clone(), settings)
+        })
+        .collect();
+    Ok(RemoteService {
+        broker,
+        profiles,
+        rules: ProofRules {
+            audience: config.audience.clone(),
+            endpoints: config.sts_endpoints.clone(),
+        },
+        verifier: Arc::new(StsProofVerifier::new(config.sts_timeout)),
+        sts_timeout: config.sts_timeout,
+        metrics,
+    })
 }

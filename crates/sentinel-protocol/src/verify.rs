@@ -3,7 +3,7 @@
 
 use sentinel_core::caller::Caller;
 
-use super::proof::CheckedProof;
+use crate::proof::CheckedProof;
 
 /// Why a proof did not say who the caller is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -18,7 +18,7 @@ use jiff::Timestamp;
 use jiff::civil::DateTime;
 use serde::{Deserialize, Serialize};
 
-use super::endpoint::StsEndpoints;
+use crate::endpoint::StsEndpoints;
 
 /// The only body a proof may carry.
 pub const GET_CALLER_IDENTITY_BODY: &str = "Action=GetCallerIdentity&Version=2011-06-15";
@@ -286,7 +286,7 @@ fn amz_date(headers: &HeaderMap) -> Result<Timestamp, ProofRejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::remote::endpoint::Endpoint;
+    use crate::endpoint::Endpoint;
 
     const NOW: i64 = 1_750_000_000;
 
