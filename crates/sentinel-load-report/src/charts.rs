@@ -9,7 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use sentinel_load::Second;
 
-use crate::FindMaxStep;
+use crate::step::FindMaxStep;
 
 /// Pixel size of every chart.
 const SIZE: (u32, u32) = (960, 360);

@@ -24,25 +24,15 @@
 #![warn(missing_docs)]
 
 mod charts;
+mod step;
+
+pub use step::FindMaxStep;
 
 use std::fmt::Write as _;
 
 use sentinel_load::{LoadTestResult, Percentiles, Verdict};
 
 use crate::charts::{Chart, trim};
-
-/// One step of a find-max search, as the page shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FindMaxStep {
-    /// The rate tried, requests per second.
-    pub rate: f64,
-    /// Its p99 latency from the due time, milliseconds.
-    pub p99_ms: f64,
-    /// The step's verdict as the search named it (`pass`, `fail`, ...).
-    pub verdict: String,
-    /// Whether the step passed.
-    pub passed: bool,
-}
 
 /// What one page shows.
 #[derive(Debug, Clone)]
