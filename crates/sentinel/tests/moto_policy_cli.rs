@@ -129,7 +129,12 @@ fn diff_shows_what_a_push_would_change() {
     let next = policy_file(&dir, "next.yaml", &ALICE.replace("[alice]", "[alice, bob]"));
 
     let before_push = sentinel(&moto, &["policy", "diff", "--profile", "prod", &current]);
-    assert!(before_push.status.success(), "{}", stderr(&before_push));
+    assert_eq!(
+        before_push.status.code(),
+        Some(1),
+        "differences exit 1, as diff does: {}",
+        stderr(&before_push)
+    );
     assert!(
         stdout(&before_push).contains("+version: \"1\""),
         "{}",
@@ -139,9 +144,11 @@ fn diff_shows_what_a_push_would_change() {
     assert!(push(&moto, &current).status.success());
     let same = sentinel(&moto, &["policy", "diff", "--profile", "prod", &current]);
     assert!(stdout(&same).starts_with("no changes"), "{}", stdout(&same));
+    assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
 
     let changed = sentinel(&moto, &["policy", "diff", "--profile", "prod", &next]);
     let diff = stdout(&changed);
+    assert_eq!(changed.status.code(), Some(1), "{}", stderr(&changed));
     assert!(diff.contains("--- ssm:/sentinel/policies/prod"), "{diff}");
     assert!(diff.contains("-      users: [alice]\n"), "{diff}");
     assert!(diff.contains("+      users: [alice, bob]\n"), "{diff}");
@@ -171,6 +178,7 @@ fn evaluate_reads_a_policy_from_ssm() {
     );
     let bob = evaluate(&moto, "bob");
     assert!(stdout(&bob).starts_with("deny"), "{}", stdout(&bob));
+    assert_eq!(bob.status.code(), Some(1), "a deny exits 1");
 }
 
 #[test]

@@ -159,7 +159,7 @@ fn evaluate_prints_the_decision_as_json() {
         "production",
         "--json",
     ]);
-    assert_eq!(deny.status.code(), Some(0), "a deny is a decision too");
+    assert_eq!(deny.status.code(), Some(1), "a deny is a check that failed");
     let json: serde_json::Value = serde_json::from_slice(&deny.stdout).unwrap();
     assert_eq!(
         json,
@@ -197,7 +197,8 @@ fn evaluate_uses_the_given_instant() {
             .map(String::as_str),
     );
     assert_eq!(stdout(&saturday), "deny: no rule matched (default deny)\n");
-    assert_eq!(saturday.status.code(), Some(0));
+    assert_eq!(saturday.status.code(), Some(1));
+    assert_eq!(monday.status.code(), Some(0));
 }
 
 #[test]
@@ -225,7 +226,7 @@ fn evaluate_refuses_to_decide_on_an_invalid_policy() {
 }
 
 #[test]
-fn evaluate_rejects_bad_arguments_with_exit_1() {
+fn evaluate_rejects_bad_arguments_with_exit_2_and_a_missing_policy_with_1() {
     let file = example();
     let bad_instant = sentinel(&[
         "policy",
@@ -239,14 +240,14 @@ fn evaluate_rejects_bad_arguments_with_exit_1() {
         "--at",
         "yesterday",
     ]);
-    assert_eq!(bad_instant.status.code(), Some(1));
+    assert_eq!(bad_instant.status.code(), Some(2));
     assert!(
         stderr(&bad_instant).contains("RFC 3339"),
         "{}",
         stderr(&bad_instant)
     );
     let no_user = sentinel(&["policy", "evaluate", "--policy", &file, "--profile", "b"]);
-    assert_eq!(no_user.status.code(), Some(1));
+    assert_eq!(no_user.status.code(), Some(2));
     assert!(stderr(&no_user).contains("--user"), "{}", stderr(&no_user));
     let missing = sentinel(&[
         "policy",
@@ -271,4 +272,23 @@ fn schema_prints_a_json_schema_of_the_policy_format() {
     let schema: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
     assert_eq!(schema["required"], serde_json::json!(["version", "rules"]));
+}
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly_with_success() {
+    // What `sentinel policy schema | head -c 10` comes to when `head` has gone before the
+    // write: a pipe with no reader. Closing the read end first makes the write fail every time.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sentinel"))
+        .args(["policy", "schema"])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output),
+        "",
+        "no error is printed for a reader that has gone"
+    );
 }

@@ -1,15 +1,15 @@
 //! `sentinel credentials --profile P`: the AWS `credential_process` protocol. On allow, one JSON
 //! object on stdout; on deny or error, nothing on stdout and one line on stderr saying why.
 
-use std::process::ExitCode;
+use std::io::Write as _;
 
 use anyhow::Result;
 use sentinel_core::issuer::Credentials;
 use serde::Serialize;
 
-use super::block_on;
 use super::issue::{IssueArgs, STDOUT};
 use super::remote::{RemoteArgs, obtain};
+use super::{Outcome, block_on};
 
 /// The `credentials` arguments.
 #[derive(Debug, clap::Args)]
@@ -48,14 +48,10 @@ pub fn rfc3339(credentials: &Credentials) -> String {
 }
 
 /// Runs `sentinel credentials`.
-pub fn run(args: CredentialsArgs) -> ExitCode {
-    match block_on(credentials_json(&args)) {
-        Ok(json) => {
-            println!("{json}");
-            ExitCode::SUCCESS
-        }
-        Err(error) => super::fail(&error),
-    }
+pub fn run(args: CredentialsArgs) -> Result<Outcome> {
+    let json = block_on(credentials_json(&args))?;
+    writeln!(std::io::stdout(), "{json}")?;
+    Ok(Outcome::Success)
 }
 
 async fn credentials_json(args: &CredentialsArgs) -> Result<String> {

@@ -3,12 +3,12 @@
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
-use std::process::{Command, ExitCode};
+use std::process::Command;
 
 use super::credentials::rfc3339;
 use super::issue::IssueArgs;
 use super::remote::{RemoteArgs, obtain};
-use super::{block_on, child_env};
+use super::{Outcome, block_on, child_env};
 
 /// The `exec` arguments.
 #[derive(Debug, clap::Args)]
@@ -47,17 +47,14 @@ pub struct ExecArgs {
 }
 
 /// Runs `sentinel exec`.
-pub fn run(args: ExecArgs) -> ExitCode {
+pub fn run(args: ExecArgs) -> anyhow::Result<Outcome> {
     if args.server {
         return super::exec_server::run(&args.issue, &args.remote, &args.command, args.kill_after);
     }
-    let (credentials, region) = match block_on(obtain(&args.issue, &args.remote)) {
-        Ok(issued) => issued,
-        Err(error) => return super::fail(&error),
-    };
+    let (credentials, region) = block_on(obtain(&args.issue, &args.remote))?;
     let credentials = &credentials;
     let Some((program, arguments)) = args.command.split_first() else {
-        return super::fail(&anyhow::anyhow!("no command given after --"));
+        anyhow::bail!("no command given after --");
     };
     let mut command = Command::new(program);
     command.args(arguments);
@@ -72,5 +69,5 @@ pub fn run(args: ExecArgs) -> ExitCode {
         "sentinel: cannot run {}: {error}",
         program.to_string_lossy()
     );
-    super::Outcome::CannotRun.into()
+    Ok(Outcome::CannotRun)
 }

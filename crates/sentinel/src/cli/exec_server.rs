@@ -6,7 +6,6 @@
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::os::unix::process::ExitStatusExt;
-use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +17,7 @@ use tokio::time::Instant;
 use super::issue::IssueArgs;
 use super::remote::RemoteArgs;
 use super::serve::ServerArgs;
-use super::{child_env, signals};
+use super::{Outcome, child_env, signals};
 
 /// Runs CMD against its own server; exits with CMD's status (128 + N if signal N ended it).
 /// `kill_after` is how long CMD may take to exit after a signal that ends processes.
@@ -27,9 +26,8 @@ pub fn run(
     remote: &RemoteArgs,
     command: &[OsString],
     kill_after: Duration,
-) -> ExitCode {
+) -> Result<Outcome> {
     super::block_on(serve_and_run(issue, remote, command, kill_after))
-        .unwrap_or_else(|error| super::fail(&error))
 }
 
 async fn serve_and_run(
@@ -37,7 +35,7 @@ async fn serve_and_run(
     remote: &RemoteArgs,
     command: &[OsString],
     kill_after: Duration,
-) -> Result<ExitCode> {
+) -> Result<Outcome> {
     let (program, arguments) = command
         .split_first()
         .ok_or_else(|| anyhow!("no command given after --"))?;
@@ -123,5 +121,5 @@ async fn serve_and_run(
         (None, Some(signal)) => 128 + signal,
         (None, None) => 1,
     };
-    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+    Ok(Outcome::Child(u8::try_from(code).unwrap_or(1)))
 }

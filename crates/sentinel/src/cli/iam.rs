@@ -3,12 +3,13 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow};
 use sentinel_aws::profile::read_profile;
 use sentinel_server::remote::ServerConfig;
 use sentinel_server::remote::trust::trust_policy;
+
+use super::Outcome;
 
 /// The `iam` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -42,7 +43,7 @@ pub struct TrustPolicyArgs {
 }
 
 /// Runs an `iam` subcommand.
-pub fn run(command: IamCommand) -> ExitCode {
+pub fn run(command: IamCommand) -> Result<Outcome> {
     let IamCommand::TrustPolicy(args) = command;
     super::block_on(async move {
         let (role_arn, external_id) = profile_role(&args).await?;
@@ -57,9 +58,8 @@ pub fn run(command: IamCommand) -> ExitCode {
                 role_arn = role_arn.as_deref().unwrap_or_default()
             );
         }
-        Ok(ExitCode::SUCCESS)
+        Ok(Outcome::Success)
     })
-    .unwrap_or_else(|error| super::fail(&error))
 }
 
 /// The profile's role ARN (if known) and external ID.

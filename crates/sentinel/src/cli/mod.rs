@@ -1,5 +1,5 @@
-//! Command-line parsing and dispatch: one module per subcommand, one [`Outcome`] → exit code
-//! mapping, and the one async runtime helper.
+//! Command-line parsing and dispatch: one module per subcommand, each returning an
+//! [`Outcome`] that [`outcome::exit_code`] alone maps to a status, and the async runtime helpers.
 
 use std::process::ExitCode;
 
@@ -13,12 +13,14 @@ mod exec_server;
 mod iam;
 mod issue;
 mod load;
+mod outcome;
 mod policy;
-mod policy_store;
 mod remote;
 mod serve;
 mod server;
 mod signals;
+
+pub use outcome::Outcome;
 
 /// Policy-gated AWS credentials, and a load simulator that proves the issuance path.
 #[derive(Debug, Parser)]
@@ -48,68 +50,37 @@ enum Command {
     Iam(iam::IamCommand),
 }
 
-/// How a command ended, and so the exit status a script sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// 0: it did what was asked (credentials issued, every threshold and check held, help
-    /// printed).
-    Success,
-    /// 1: denied, a threshold breached, a check failed, or any error (the reason on stderr).
-    Failure,
-    /// 2: arguments or flags that cannot be used; nothing was done.
-    Usage,
-    /// 127: the command `exec` was to run could not be started.
-    CannotRun,
-    /// 130: stopped by Ctrl-C (SIGINT), by shell convention; a load reports what it measured.
-    Interrupted,
-}
-
-impl Outcome {
-    /// The exit status.
-    pub fn code(self) -> u8 {
-        match self {
-            Outcome::Success => 0,
-            Outcome::Failure => 1,
-            Outcome::Usage => 2,
-            Outcome::CannotRun => 127,
-            Outcome::Interrupted => 130,
-        }
-    }
-}
-
-impl From<Outcome> for ExitCode {
-    fn from(outcome: Outcome) -> Self {
-        ExitCode::from(outcome.code())
-    }
-}
-
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
 pub fn run() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(error) => {
-            let _ = error.print();
-            return if !error.use_stderr() {
-                // --help or --version.
-                Outcome::Success
-            } else if policy::is_policy_invocation() {
-                // Scripts calling `sentinel policy` get exit 1 for bad arguments.
-                Outcome::Failure
-            } else {
-                Outcome::Usage
-            }
-            .into();
-        }
+    let result = match Cli::try_parse() {
+        Ok(cli) => dispatch(cli.command),
+        Err(error) => parse_error(&error),
     };
-    match cli.command {
+    outcome::exit_code(result)
+}
+
+/// Runs one subcommand.
+fn dispatch(command: Command) -> anyhow::Result<Outcome> {
+    match command {
         Command::Policy(command) => policy::run(command),
         Command::Credentials(args) => guarded(|| credentials::run(args)),
         Command::Exec(args) => guarded(|| exec::run(args)),
-        Command::Load(args) => load::run(*args).into(),
+        Command::Load(args) => load::run(*args),
         Command::Serve(args) => guarded(|| serve::run(args)),
         Command::Server(args) => server::run(args),
         Command::Iam(command) => iam::run(command),
     }
+}
+
+/// Prints what clap found: help and the version end with 0, arguments that cannot be used with
+/// 2.
+fn parse_error(error: &clap::Error) -> anyhow::Result<Outcome> {
+    error.print()?;
+    Ok(if error.use_stderr() {
+        Outcome::Usage
+    } else {
+        Outcome::Success
+    })
 }
 
 /// Set while Sentinel resolves base credentials. A base-credential chain that leads back to
@@ -119,12 +90,12 @@ const NESTED_GUARD: &str = "SENTINEL_RESOLVING_CREDENTIALS";
 
 /// Runs an issuing command unless this process was started by such a command's own
 /// credential lookup.
-fn guarded(command: impl FnOnce() -> ExitCode) -> ExitCode {
+fn guarded(command: impl FnOnce() -> anyhow::Result<Outcome>) -> anyhow::Result<Outcome> {
     if std::env::var_os(NESTED_GUARD).is_some() {
-        return fail(&anyhow::anyhow!(
+        anyhow::bail!(
             "refusing to run inside Sentinel's own credential lookup: the base credentials of \
              this profile lead back to Sentinel (check AWS_PROFILE and source_profile)"
-        ));
+        );
     }
     // SAFETY: called before any thread is started (the runtime is built later, in the command),
     // so nothing can read the environment concurrently.
@@ -152,11 +123,4 @@ fn block_on_threads<T>(
         .build()
         .context("cannot start the async runtime")?
         .block_on(future)
-}
-
-/// Prints `error` (with its causes) as one line on stderr and returns the failure outcome (as
-/// an [`Outcome`] or an [`ExitCode`], whichever the caller returns).
-fn fail<T: From<Outcome>>(error: &anyhow::Error) -> T {
-    eprintln!("sentinel: {}", format!("{error:#}").replace('\n', "; "));
-    Outcome::Failure.into()
 }

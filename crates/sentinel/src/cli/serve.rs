@@ -2,9 +2,9 @@
 //! so any AWS SDK on the machine gets policy-gated credentials through two environment
 //! variables, and every refresh is a fresh policy decision in the decision log.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -15,6 +15,7 @@ use sentinel_server::{
     CredentialService, Limits, RESERVED_DESCRIPTORS, Server, Token, fit_connections,
 };
 
+use super::Outcome;
 use super::issue::{Issuance, IssueArgs};
 
 /// The `serve` arguments.
@@ -125,11 +126,11 @@ impl ServerArgs {
 }
 
 /// Runs `sentinel serve`.
-pub fn run(args: ServeArgs) -> ExitCode {
-    super::block_on(serve(&args)).unwrap_or_else(|error| super::fail(&error))
+pub fn run(args: ServeArgs) -> Result<Outcome> {
+    super::block_on(serve(&args))
 }
 
-async fn serve(args: &ServeArgs) -> Result<ExitCode> {
+async fn serve(args: &ServeArgs) -> Result<Outcome> {
     let token = match &args.token_file {
         Some(path) => Token::from_file(path)?,
         None => Token::generate()?,
@@ -139,10 +140,11 @@ async fn serve(args: &ServeArgs) -> Result<ExitCode> {
         Some(path) => format!("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={}", path.display()),
         None => format!("AWS_CONTAINER_AUTHORIZATION_TOKEN={}", token.expose()),
     };
-    println!(
+    writeln!(
+        std::io::stdout(),
         "export AWS_CONTAINER_CREDENTIALS_FULL_URI={}\nexport {token_line}",
         server.url()
-    );
+    )?;
     eprintln!(
         "sentinel: serving credentials for profile {} to {} at {} (decision log: {}); \
          stop with Ctrl-C",
@@ -164,7 +166,7 @@ async fn serve(args: &ServeArgs) -> Result<ExitCode> {
          synced to disk by {} syncs, reopened {} times)",
         log.lines, log.synced_lines, log.syncs, log.reopened
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
 
 /// Completes on the first SIGINT or SIGTERM (or at once if they cannot be watched, so the

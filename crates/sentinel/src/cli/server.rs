@@ -3,8 +3,8 @@
 //! issues with its own credentials, which the protected roles alone trust.
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -19,6 +19,7 @@ use sentinel_protocol::ProofRules;
 use sentinel_server::remote::{Metrics, RemoteServer, RemoteService, Security, ServerConfig};
 use sentinel_server::tls;
 
+use super::Outcome;
 use super::serve::shutdown_signal;
 
 /// The `server` arguments.
@@ -42,19 +43,19 @@ pub struct RemoteServerArgs {
 }
 
 /// Runs `sentinel server`.
-pub fn run(args: RemoteServerArgs) -> ExitCode {
-    super::block_on(server(args)).unwrap_or_else(|error| super::fail(&error))
+pub fn run(args: RemoteServerArgs) -> Result<Outcome> {
+    super::block_on(server(args))
 }
 
-async fn server(args: RemoteServerArgs) -> Result<ExitCode> {
+async fn server(args: RemoteServerArgs) -> Result<Outcome> {
     let config = ServerConfig::load(&args.config)?;
     let security = match &config.tls {
         Some(files) => Security::Tls(tls::acceptor(&files.cert, &files.key)?),
         None => Security::PlainLoopback,
     };
     if args.check {
-        println!("{}: ok", args.config.display());
-        return Ok(ExitCode::SUCCESS);
+        writeln!(std::io::stdout(), "{}: ok", args.config.display())?;
+        return Ok(Outcome::Success);
     }
     let service = remote_service(&config).await?;
     let log = service.broker.decision_log().path().display().to_string();
@@ -83,7 +84,7 @@ async fn server(args: RemoteServerArgs) -> Result<ExitCode> {
         );
     }
     eprintln!("sentinel server: stopped; every request in flight was answered");
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
 
 /// The service `config` describes: one broker for every profile (policies from wherever each

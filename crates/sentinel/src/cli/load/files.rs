@@ -11,7 +11,7 @@ use anyhow::Context;
 use sentinel_load::{LoadTestConfig, LoadTestResult, Second, TimelineSink, write_hgrm};
 use sentinel_load_report::{Page, render};
 
-use super::report::{Judged, ReportArgs};
+use super::judged::{Judged, ReportArgs};
 
 /// The files one run writes, and the name its page shows.
 pub struct RunFiles {

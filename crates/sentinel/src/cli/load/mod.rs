@@ -14,6 +14,7 @@
 mod files;
 mod find_max;
 mod interrupt;
+mod judged;
 mod progress;
 mod report;
 mod saved;
@@ -114,16 +115,16 @@ pub struct LoadArgs {
     #[command(flatten)]
     http: url::HttpArgs,
     #[command(flatten)]
-    report: report::ReportArgs,
+    report: judged::ReportArgs,
     /// Cancelled by the first Ctrl-C.
     #[arg(skip)]
     stop: CancellationToken,
 }
 
 /// Runs `sentinel load`.
-pub fn run(args: LoadArgs) -> Outcome {
+pub fn run(args: LoadArgs) -> anyhow::Result<Outcome> {
     if let Some(command) = &args.command {
-        return saved::run(command);
+        return Ok(saved::run(command));
     }
     super::block_on_threads(Some(args.threads()), async {
         let watcher = interrupt::watch(args.stop.clone());
@@ -137,7 +138,6 @@ pub fn run(args: LoadArgs) -> Outcome {
         watcher.abort();
         Ok(outcome)
     })
-    .unwrap_or_else(|error| super::fail(&error))
 }
 
 /// The outcome of a command that ended in `error`: interrupted if Ctrl-C caused it, else a
@@ -147,7 +147,7 @@ fn failed(error: &anyhow::Error) -> Outcome {
         eprintln!("sentinel: {error}");
         Outcome::Interrupted
     } else {
-        super::fail(error)
+        super::outcome::failed(error)
     }
 }
 

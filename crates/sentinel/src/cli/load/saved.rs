@@ -16,7 +16,8 @@ use serde_json::Value;
 
 use super::Outcome;
 use super::files::RunFiles;
-use super::report::{self, Judged, ReportArgs};
+use super::judged::{Judged, ReportArgs};
+use super::report;
 
 /// The subcommands of `sentinel load` that read saved results.
 #[derive(Debug, Subcommand)]

@@ -15,7 +15,8 @@ use sentinel_load::{LoadTest, LoadTestConfig, Threshold};
 use sentinel_scenarios::{Scenario, ScenarioRun, Setup, UnknownScenario};
 
 use super::files::RunFiles;
-use super::report::{self, Judged};
+use super::judged::Judged;
+use super::report;
 use super::session::Session;
 use super::{LoadArgs, Outcome};
 
@@ -145,7 +146,9 @@ pub async fn run(args: &LoadArgs) -> Outcome {
         let run = match run_one(scenario, config, user_thresholds(args), args).await {
             Ok(run) => run,
             Err(error) => {
-                return super::super::fail(&error.context(format!("scenario {scenario}")));
+                return super::super::outcome::failed(
+                    &error.context(format!("scenario {scenario}")),
+                );
             }
         };
         let reported = if table {

@@ -13,7 +13,8 @@ use sentinel_load::{LoadTest, LoadTestConfig, LoadTestResult, Threshold, Verdict
 
 use super::files::RunFiles;
 use super::interrupt::Interrupted;
-use super::report::{self, Judged, TargetJudged};
+use super::judged::{Judged, TargetJudged};
+use super::report;
 use super::{LoadArgs, Outcome, session};
 
 /// How `--url` and `--targets` runs speak HTTP, and which requests they send.

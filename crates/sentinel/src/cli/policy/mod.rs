@@ -1,14 +1,20 @@
 //! `sentinel policy ...`: validate, evaluate and describe policies. The output of `validate`
 //! and `evaluate --json` is a contract scripts rely on; keep it stable.
 
-use std::ffi::OsStr;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::io::{self, Write};
+use std::path::PathBuf;
 
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use jiff::Timestamp;
-use sentinel_policy::{Decision, Diagnostics, Policy};
+use sentinel_policy::{Decision, Effect, Policy};
+
+use super::Outcome;
+use report::report;
+
+mod report;
+mod store;
 
 /// The `policy` subcommands.
 #[derive(Debug, Subcommand)]
@@ -20,7 +26,7 @@ pub enum PolicyCommand {
     /// Print the JSON Schema of the policy format (for editors and the YAML language server).
     Schema,
     #[command(flatten)]
-    Store(super::policy_store::StoreCommand),
+    Store(store::StoreCommand),
 }
 
 /// Arguments of `sentinel policy validate`.
@@ -52,22 +58,16 @@ pub struct EvaluateArgs {
 }
 
 /// Runs one `policy` subcommand.
-pub fn run(command: PolicyCommand) -> ExitCode {
+pub fn run(command: PolicyCommand) -> Result<Outcome> {
     match command {
         PolicyCommand::Validate(args) => validate(&args),
         PolicyCommand::Evaluate(args) => evaluate(&args),
         PolicyCommand::Schema => {
-            println!("{}", sentinel_policy::json_schema());
-            ExitCode::SUCCESS
+            writeln!(io::stdout(), "{}", sentinel_policy::json_schema())?;
+            Ok(Outcome::Success)
         }
-        PolicyCommand::Store(command) => super::policy_store::run(command),
+        PolicyCommand::Store(command) => store::run(command),
     }
-}
-
-/// Whether this process was started as `sentinel policy ...`, whose bad arguments exit 1
-/// rather than clap's 2, as the exit-code contract promises.
-pub fn is_policy_invocation() -> bool {
-    std::env::args_os().nth(1).as_deref() == Some(OsStr::new("policy"))
 }
 
 fn parse_instant(text: &str) -> Result<Timestamp, String> {
@@ -75,65 +75,58 @@ fn parse_instant(text: &str) -> Result<Timestamp, String> {
         .map_err(|e| format!("expected an RFC 3339 instant such as 2026-03-09T13:00:00Z: {e}"))
 }
 
-/// Reads a policy's bytes from where it lives: `ssm:NAME` or a file path.
-fn read_policy(location: &Path) -> anyhow::Result<Vec<u8>> {
-    super::policy_store::read_location(location)
-}
-
-fn validate(args: &ValidateArgs) -> ExitCode {
-    let mut status = ExitCode::SUCCESS;
+/// Checks each file: `FILE: ok`, or its problems; 1 if any file is invalid or unreadable.
+fn validate(args: &ValidateArgs) -> Result<Outcome> {
+    let mut out = io::stdout().lock();
+    let mut outcome = Outcome::Success;
     for file in &args.files {
         let name = file.display();
-        let source = match read_policy(file) {
+        let source = match store::read_location(file) {
             Ok(source) => source,
             Err(error) => {
                 eprintln!("sentinel: {error:#}");
-                status = ExitCode::FAILURE;
+                outcome = Outcome::Failure;
                 continue;
             }
         };
         match Policy::from_yaml_bytes(&source) {
-            Ok(_) => println!("{name}: ok"),
+            Ok(_) => writeln!(out, "{name}: ok")?,
             Err(problems) => {
-                print!("{}", report(&name.to_string(), &source, &problems));
-                status = ExitCode::FAILURE;
+                write!(out, "{}", report(&name.to_string(), &source, &problems))?;
+                outcome = Outcome::Failure;
             }
         }
     }
-    status
+    Ok(outcome)
 }
 
-fn evaluate(args: &EvaluateArgs) -> ExitCode {
-    let source = match read_policy(&args.policy) {
-        Ok(source) => source,
-        Err(error) => {
-            eprintln!("sentinel: {error:#}");
-            return ExitCode::FAILURE;
-        }
-    };
+/// Decides one request: 0 on allow, 1 on anything else (an invalid policy decides nothing,
+/// which is a deny).
+fn evaluate(args: &EvaluateArgs) -> Result<Outcome> {
+    let source = store::read_location(&args.policy)?;
     let policy = match Policy::from_yaml_bytes(&source) {
         Ok(policy) => policy,
         Err(problems) => {
             let name = args.policy.display().to_string();
             eprint!("{}", report(&name, &source, &problems));
             eprintln!("sentinel: the policy is invalid, so it decides nothing");
-            return ExitCode::FAILURE;
+            return Ok(Outcome::Failure);
         }
     };
     let at = args.at.unwrap_or_else(Timestamp::now);
     let decision = policy.evaluate(&args.user, &args.profile, at);
+    let mut out = io::stdout().lock();
     if args.json {
-        match serde_json::to_string(&decision) {
-            Ok(json) => println!("{json}"),
-            Err(error) => {
-                eprintln!("sentinel: cannot write the decision as JSON: {error}");
-                return ExitCode::FAILURE;
-            }
-        }
+        let json = serde_json::to_string(&decision).context("cannot write the decision as JSON")?;
+        writeln!(out, "{json}")?;
     } else {
-        println!("{}", describe(&decision));
+        writeln!(out, "{}", describe(&decision))?;
     }
-    ExitCode::SUCCESS
+    Ok(if decision.effect == Effect::Allow {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    })
 }
 
 /// The decision as one line of text for people.
@@ -147,28 +140,4 @@ fn describe(decision: &Decision<'_>) -> String {
         let _ = write!(line, ": {reason}");
     }
     line
-}
-
-/// One `FILE:LINE:COLUMN: message` line per problem, each followed by the source line and a
-/// caret under the column.
-pub(super) fn report(name: &str, source: &[u8], problems: &Diagnostics) -> String {
-    let text = String::from_utf8_lossy(source);
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = String::new();
-    for problem in problems {
-        let _ = writeln!(out, "{name}:{problem}");
-        if let Some(line) = problem.line.checked_sub(1).and_then(|i| lines.get(i)) {
-            let number = problem.line.to_string();
-            let pad = " ".repeat(number.len());
-            // Keep tabs so the caret lines up under the offending character.
-            let indent: String = line
-                .chars()
-                .take(problem.column.saturating_sub(1))
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
-                .collect();
-            let _ = writeln!(out, "  {number} | {line}");
-            let _ = writeln!(out, "  {pad} | {indent}^");
-        }
-    }
-    out
 }

@@ -2,8 +2,8 @@
 //! broker reads it by default. Push validates before it writes, so an invalid policy never
 //! reaches the store; diff shows what a push would change before anyone makes it.
 
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
@@ -14,7 +14,8 @@ use sentinel_core::source::SourceError;
 use sentinel_policy::Policy;
 use similar::TextDiff;
 
-use super::block_on;
+use super::report::report;
+use crate::cli::{Outcome, block_on};
 
 /// The subcommands that read and write the policy store.
 #[derive(Debug, Subcommand)]
@@ -61,15 +62,14 @@ impl Target {
 }
 
 /// Runs one store subcommand.
-pub fn run(command: StoreCommand) -> ExitCode {
-    let outcome = block_on(async {
+pub fn run(command: StoreCommand) -> Result<Outcome> {
+    block_on(async {
         match &command {
             StoreCommand::Push(args) => push(args).await,
             StoreCommand::Pull(target) => pull(target).await,
             StoreCommand::Diff(args) => diff(args).await,
         }
-    });
-    outcome.unwrap_or_else(|error| super::fail(&error))
+    })
 }
 
 /// Reads a policy's bytes from where it lives: `ssm:NAME` from SSM Parameter Store, anything
@@ -93,10 +93,7 @@ fn read_valid(path: &Path) -> Result<Option<String>> {
         Ok(_) => Ok(Some(text)),
         Err(problems) => {
             let name = path.display().to_string();
-            eprint!(
-                "{}",
-                super::policy::report(&name, text.as_bytes(), &problems)
-            );
+            eprint!("{}", report(&name, text.as_bytes(), &problems));
             eprintln!("sentinel: the policy is invalid, so nothing was stored");
             Ok(None)
         }
@@ -108,28 +105,33 @@ async fn store() -> SsmSource {
     SsmSource::new(&sdk::load(None).await)
 }
 
-async fn push(args: &FileArgs) -> Result<ExitCode> {
+/// Stores a valid policy; 1 (and nothing written) for an invalid one.
+async fn push(args: &FileArgs) -> Result<Outcome> {
     let Some(text) = read_valid(&args.file)? else {
-        return Ok(ExitCode::FAILURE);
+        return Ok(Outcome::Failure);
     };
     let parameter = args.target.parameter();
     store().await.push(&parameter, &text).await?;
-    println!("pushed {} to {}", args.file.display(), location(&parameter));
-    Ok(ExitCode::SUCCESS)
+    let pushed = args.file.display();
+    writeln!(io::stdout(), "pushed {pushed} to {}", location(&parameter))?;
+    Ok(Outcome::Success)
 }
 
-async fn pull(target: &Target) -> Result<ExitCode> {
+/// Prints the stored policy.
+async fn pull(target: &Target) -> Result<Outcome> {
     let text = store().await.fetch(&target.parameter()).await?;
-    print!("{text}");
+    let mut out = io::stdout().lock();
+    write!(out, "{text}")?;
     if !text.ends_with('\n') {
-        println!();
+        writeln!(out)?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
 
-async fn diff(args: &FileArgs) -> Result<ExitCode> {
+/// Prints what a push would change: 0 when nothing would, 1 when it would (as `diff` does).
+async fn diff(args: &FileArgs) -> Result<Outcome> {
     let Some(text) = read_valid(&args.file)? else {
-        return Ok(ExitCode::FAILURE);
+        return Ok(Outcome::Failure);
     };
     let parameter = args.target.parameter();
     let stored = match store().await.fetch(&parameter).await {
@@ -138,18 +140,21 @@ async fn diff(args: &FileArgs) -> Result<ExitCode> {
         Err(error) => return Err(error.into()),
     };
     let stored_name = location(&parameter);
+    let mut out = io::stdout().lock();
     if stored == text {
-        println!("no changes: {} matches {stored_name}", args.file.display());
-        return Ok(ExitCode::SUCCESS);
+        let file = args.file.display();
+        writeln!(out, "no changes: {file} matches {stored_name}")?;
+        return Ok(Outcome::Success);
     }
     let file_name = args.file.display().to_string();
     let changes = TextDiff::from_lines(stored.as_str(), text.as_str());
-    print!(
+    write!(
+        out,
         "{}",
         changes
             .unified_diff()
             .missing_newline_hint(false)
             .header(&stored_name, &file_name)
-    );
-    Ok(ExitCode::SUCCESS)
+    )?;
+    Ok(Outcome::Failure)
 }
