@@ -9,11 +9,12 @@ use std::time::Duration;
 use jiff::Timestamp;
 use sentinel_policy::Effect;
 
-use crate::caller::{Caller, PrincipalRefused, arn_account};
-use crate::decision_log::{DecisionLog, Event, LogError, LogRecord, Outcome};
-use crate::identity::{IdentityError, RequestId, SourceIdentity};
+use crate::caller::{Caller, arn_account};
+use crate::decision_log::{DecisionLog, Event, LogRecord, Outcome};
+use crate::identity::{RequestId, SourceIdentity};
 use crate::issuer::{Credentials, IssueRequest, Issuer, IssuerError};
-use crate::source::{PolicySource, SourceError};
+use crate::refusal::Refusal;
+use crate::source::PolicySource;
 
 /// What a profile stands for: its policy and the role it hands out.
 #[derive(Debug, Clone)]
@@ -61,85 +62,6 @@ pub struct Grant {
     pub source_identity: SourceIdentity,
 }
 
-/// Why no credentials were handed out. Each message includes its cause, so no variant also
-/// reports it as a `source` (which would print it twice in an error chain).
-#[derive(Debug, thiserror::Error)]
-pub enum Refusal {
-    /// The policy denied the request (a deny rule, or no rule matched).
-    #[error("denied by {}{}", rule_name(.rule), reason_suffix(.reason))]
-    Denied {
-        /// The deciding rule; `None` for the default deny.
-        rule: Option<String>,
-        /// The rule's reason.
-        reason: Option<String>,
-    },
-    /// The policy requires an approval, and no approval workflow exists yet.
-    #[error("approval required by rule {rule}{}", reason_suffix(.reason))]
-    ApprovalRequired {
-        /// The deciding rule.
-        rule: String,
-        /// The rule's reason.
-        reason: Option<String>,
-    },
-    /// The policy's identity rules say the caller is no user at all (a session name the caller
-    /// chose, a federated user, another account, the root user).
-    #[error("denied: {0}")]
-    Principal(PrincipalRefused),
-    /// The policy could not be loaded, so nothing can be allowed.
-    #[error("denied: {0}")]
-    Policy(SourceError),
-    /// The request ID could not be generated, or the user cannot form a `SourceIdentity`.
-    #[error("denied: {0}")]
-    Identity(IdentityError),
-    /// The decision could not be recorded, so it must not take effect.
-    #[error("denied: {0}")]
-    Log(LogError),
-    /// The issuer failed.
-    #[error("credentials could not be issued: {0}")]
-    Issuer(IssuerError),
-    /// The issuer did not answer in time.
-    #[error("credentials could not be issued: the issuer did not answer within {0:?}")]
-    IssuerTimeout(Duration),
-}
-
-fn rule_name(rule: &Option<String>) -> String {
-    match rule {
-        Some(rule) => format!("rule {rule}"),
-        None => "default (no rule matched)".to_owned(),
-    }
-}
-
-fn reason_suffix(reason: &Option<String>) -> String {
-    reason
-        .as_ref()
-        .map(|r| format!(": {r}"))
-        .unwrap_or_default()
-}
-
-impl Refusal {
-    /// A short, stable name for the kind of refusal (for metrics, load reports and HTTP).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Refusal::Denied { .. } => "deny",
-            Refusal::ApprovalRequired { .. } => "approval_required",
-            Refusal::Principal(_) => "principal_refused",
-            Refusal::Policy(_) => "policy_unavailable",
-            Refusal::Identity(_) => "identity",
-            Refusal::Log(_) => "decision_log",
-            Refusal::Issuer(_) => "issuer",
-            Refusal::IssuerTimeout(_) => "issuer_timeout",
-        }
-    }
-
-    /// Whether the policy itself said no (as opposed to something failing).
-    pub fn is_policy_decision(&self) -> bool {
-        matches!(
-            self,
-            Refusal::Denied { .. } | Refusal::ApprovalRequired { .. } | Refusal::Principal(_)
-        )
-    }
-}
-
 /// The issuance pipeline, shared by every request (cheap to clone).
 #[derive(Clone)]
 pub struct Broker {
@@ -174,6 +96,8 @@ impl Broker {
     /// Runs one request through the pipeline: credentials on `allow`, otherwise why not.
     pub async fn issue(&self, request: Request<'_>) -> Result<Grant, Refusal> {
         let request_id = RequestId::generate().map_err(Refusal::Identity)?;
+        // A server's request span (if any) carries the ID into every event of the request.
+        tracing::Span::current().record("request_id", tracing::field::display(request_id));
         let mut record = decision_record(request_id, &request);
         let loaded = match self.source.load(&request.profile.policy_key).await {
             Ok(loaded) => loaded,

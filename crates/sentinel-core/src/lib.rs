@@ -9,4 +9,5 @@ pub mod caller;
 pub mod decision_log;
 pub mod identity;
 pub mod issuer;
+pub mod refusal;
 pub mod source;

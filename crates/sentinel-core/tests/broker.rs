@@ -8,11 +8,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use sentinel_core::broker::{Broker, Profile, Refusal, Request};
+use sentinel_core::broker::{Broker, Profile, Request};
 use sentinel_core::caller::{Caller, IdentityRule};
 use sentinel_core::decision_log::DecisionLog;
 use sentinel_core::identity::SourceIdentity;
 use sentinel_core::issuer::{Credentials, IssueRequest, Issuer, IssuerError, LocalIssuer};
+use sentinel_core::refusal::Refusal;
 use sentinel_core::source::FileSource;
 
 const POLICY: &str = r#"

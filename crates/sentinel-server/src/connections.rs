@@ -143,7 +143,7 @@ impl Bound {
                                 0 => String::new(),
                                 n => format!(" (and {n} more times since the last report)"),
                             };
-                            eprintln!("{name}: cannot accept a connection: {error}{since}");
+                            tracing::warn!(server = name, "cannot accept a connection: {error}{since}");
                         }
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;

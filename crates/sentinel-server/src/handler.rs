@@ -2,6 +2,7 @@
 //! path, body) in that order, then the broker, under the request timeout. A request that fails
 //! a check never reaches the broker, so it costs nothing and is not in the decision log.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,13 +11,15 @@ use http::header::{AUTHORIZATION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use http::{Method, Request};
 use hyper::body::Incoming;
 use jiff::Timestamp;
-use sentinel_core::broker::{self, Broker, Grant, Profile, Refusal};
+use sentinel_core::broker::{self, Broker, Grant, Profile};
 use sentinel_core::caller::{Identify, IdentifyError};
 use sentinel_core::issuer::Credentials;
+use sentinel_core::refusal::Refusal;
 use sentinel_protocol::{ForwardCredentials, Forwarded};
 
 use crate::connections::Handle;
 use crate::origin::host_allowed;
+use crate::tail;
 use crate::token::Token;
 use crate::wire::{self, Rejection, Reply};
 
@@ -56,6 +59,51 @@ enum Failure {
     Refused(Refusal),
     /// Where credentials are forwarded from refused.
     Forwarded(Forwarded),
+    /// No answer within the request timeout.
+    Timeout(Duration),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Unidentified(error) => error.fmt(f),
+            Failure::Refused(refusal) => refusal.fmt(f),
+            Failure::Forwarded(refused) => f.write_str(&refused.message),
+            Failure::Timeout(limit) => write!(f, "no answer within {limit:?}"),
+        }
+    }
+}
+
+impl tail::Failure for Failure {
+    fn timed_out(limit: Duration) -> Self {
+        Failure::Timeout(limit)
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Failure::Unidentified(_) => "caller_unknown",
+            Failure::Refused(refusal) => refusal.kind(),
+            Failure::Forwarded(_) => "forwarded",
+            Failure::Timeout(_) => "request_timeout",
+        }
+    }
+
+    fn is_policy_decision(&self) -> bool {
+        match self {
+            Failure::Refused(refusal) => refusal.is_policy_decision(),
+            // A refusal forwarded from a remote server is in that server's log, not this one's.
+            Failure::Unidentified(_) | Failure::Forwarded(_) | Failure::Timeout(_) => false,
+        }
+    }
+
+    fn reply(&self) -> Reply {
+        match self {
+            Failure::Unidentified(error) => wire::unidentified(error),
+            Failure::Refused(refusal) => wire::refusal(refusal),
+            Failure::Forwarded(refused) => wire::forwarded(refused),
+            Failure::Timeout(_) => Rejection::Timeout.reply(),
+        }
+    }
 }
 
 /// A [`Source`] with the time limit each request gets.
@@ -69,30 +117,12 @@ impl Handle for Handler {
         if let Err(rejection) = self.check(&request, local) {
             return rejection.reply();
         }
-        match tokio::time::timeout(self.request_timeout, self.issue()).await {
-            Ok(Ok(credentials)) => wire::credentials(&credentials),
-            Ok(Err(Failure::Forwarded(refused))) => {
-                eprintln!("sentinel: request failed: {}", refused.message);
-                wire::forwarded(&refused)
-            }
-            Ok(Err(Failure::Refused(refusal))) => {
-                if !refusal.is_policy_decision() {
-                    eprintln!("sentinel serve: request failed: {refusal}");
-                }
-                wire::refusal(&refusal)
-            }
-            Ok(Err(Failure::Unidentified(error))) => {
-                eprintln!("sentinel serve: request failed: {error}");
-                wire::unidentified(&error)
-            }
-            Err(_) => {
-                eprintln!(
-                    "sentinel serve: request failed: no answer within {:?}",
-                    self.request_timeout
-                );
-                Rejection::Timeout.reply()
-            }
-        }
+        let profile = match &self.source {
+            Source::Broker(service) => Some(service.profile.name.as_str()),
+            Source::Forward { .. } => None,
+        };
+        let span = tail::request_span(profile);
+        tail::respond(self.request_timeout, span, self.issue(), |_| {}).await
     }
 }
 

@@ -19,6 +19,7 @@ mod open_files;
 mod origin;
 pub mod remote;
 mod server;
+mod tail;
 pub mod tls;
 mod token;
 mod wire;

@@ -6,9 +6,9 @@ use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONNECTION, CONTENT_TYPE, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::Full;
-use sentinel_core::broker::Refusal;
 use sentinel_core::caller::IdentifyError;
 use sentinel_core::issuer::Credentials;
+use sentinel_core::refusal::{Refusal, StatusClass};
 use serde::Serialize;
 
 /// The response type every request gets.
@@ -114,25 +114,26 @@ pub fn credentials(credentials: &Credentials) -> Reply {
     json(StatusCode::OK, &body)
 }
 
-/// The status and `Code` for a broker refusal: `403` when the policy said no (the SDK must not
-/// retry), `5xx` when something failed (it may).
-pub fn refusal_status(refusal: &Refusal) -> (StatusCode, &'static str) {
-    match refusal {
-        Refusal::Denied { .. } => (StatusCode::FORBIDDEN, "AccessDenied"),
-        Refusal::ApprovalRequired { .. } => (StatusCode::FORBIDDEN, "ApprovalRequired"),
-        Refusal::Principal(_) => (StatusCode::FORBIDDEN, "PrincipalRefused"),
-        Refusal::Policy(_) => (StatusCode::SERVICE_UNAVAILABLE, "PolicyUnavailable"),
-        Refusal::Identity(_) => (StatusCode::INTERNAL_SERVER_ERROR, "IdentityError"),
-        Refusal::Log(_) => (StatusCode::INTERNAL_SERVER_ERROR, "DecisionLogError"),
-        Refusal::Issuer(_) => (StatusCode::BAD_GATEWAY, "IssuerError"),
-        Refusal::IssuerTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "IssuerTimeout"),
+/// The status for a class of refusal: `403` when the policy said no (the SDK must not retry),
+/// `5xx` when something failed (it may).
+fn status(class: StatusClass) -> StatusCode {
+    match class {
+        StatusClass::Forbidden => StatusCode::FORBIDDEN,
+        StatusClass::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        StatusClass::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        StatusClass::BadGateway => StatusCode::BAD_GATEWAY,
+        StatusClass::GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
     }
 }
 
-/// The answer to a broker refusal; the message names the rule or the failure.
+/// The answer to a broker refusal: its class's status, its `Code`, and a message that names the
+/// rule or the failure.
 pub fn refusal(refusal: &Refusal) -> Reply {
-    let (status, code) = refusal_status(refusal);
-    error(status, code, &refusal.to_string())
+    error(
+        status(refusal.status_class()),
+        refusal.code(),
+        &refusal.to_string(),
+    )
 }
 
 /// `503` when the caller could not be identified: no decision was made, and one may be made

@@ -544,3 +544,79 @@ async fn a_client_that_never_reads_cannot_hold_the_only_connection_slot() {
     );
     hogging.abort();
 }
+
+/// What a JSON log subscriber wrote, one event per line.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("buffer").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+impl Captured {
+    fn events(&self) -> Vec<serde_json::Value> {
+        let bytes = self.0.lock().expect("buffer").clone();
+        String::from_utf8(bytes)
+            .expect("UTF-8")
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn a_failure_is_one_log_event_with_its_kind_profile_and_request_id_and_a_deny_is_none() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_writer(captured.clone())
+        .finish();
+    // This test's runtime runs on this thread only, so the server's events all come here.
+    let _events = tracing::subscriber::set_default(subscriber);
+
+    let bob = Running::local("bob").await;
+    assert_eq!(bob.get(Some(TOKEN)).await.status, 403);
+    assert_eq!(
+        captured.events(),
+        Vec::<serde_json::Value>::new(),
+        "a deny is in the decision log, not the server's log"
+    );
+
+    let issuer = Arc::new(TestIssuer {
+        delay: Duration::ZERO,
+        fail: true,
+    });
+    let alice = Running::start("alice", issuer, Limits::default()).await;
+    assert_eq!(alice.get(Some(TOKEN)).await.status, 502);
+    let events = captured.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
+    assert_eq!(event["level"], "WARN");
+    assert_eq!(event["kind"], "issuer");
+    assert_eq!(event["span"]["profile"], "production");
+    let logged = &alice.log_lines()[0];
+    assert_eq!(event["span"]["request_id"], logged["request_id"]);
+    assert!(
+        event["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("always fails")),
+        "{event}"
+    );
+}

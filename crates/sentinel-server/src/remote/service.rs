@@ -15,7 +15,9 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use jiff::Timestamp;
-use sentinel_core::broker::{self, Broker, Grant, Profile, Refusal};
+use sentinel_core::broker::{self, Broker, Grant, Profile};
+use sentinel_core::refusal::Refusal;
+use sentinel_policy::Effect;
 use sentinel_protocol::{
     CredentialsRequest, HEALTH_PATH, MAX_BODY_BYTES, METRICS_PATH, ProofRejection, ProofRules,
     ProofVerifier, REMOTE_CREDENTIALS_PATH, VerifyError,
@@ -23,6 +25,7 @@ use sentinel_protocol::{
 
 use super::metrics::{self, Metrics, StsCall};
 use crate::connections::Handle;
+use crate::tail;
 use crate::wire::{self, Reply};
 
 /// What the remote server issues, for whom it accepts proofs, and how it checks them.
@@ -70,8 +73,23 @@ enum Failure {
     Timeout(Duration),
 }
 
-impl Failure {
-    /// A short, stable name for metrics.
+impl tail::Failure for Failure {
+    fn timed_out(limit: Duration) -> Self {
+        Failure::Timeout(limit)
+    }
+
+    fn is_policy_decision(&self) -> bool {
+        match self {
+            Failure::Broker(refusal) => refusal.is_policy_decision(),
+            Failure::Request { .. }
+            | Failure::Proof(_)
+            | Failure::Verify(_)
+            | Failure::StsTimeout(_)
+            | Failure::UnknownProfile(_)
+            | Failure::Timeout(_) => false,
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             Failure::Request { code, .. } => code,
@@ -85,7 +103,6 @@ impl Failure {
         }
     }
 
-    /// The answer to send.
     fn reply(&self) -> Reply {
         let (status, code) = match self {
             Failure::Request { status, code, .. } => (*status, *code),
@@ -105,12 +122,6 @@ impl Failure {
             Failure::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "RequestTimeout"),
         };
         wire::error(status, code, &self.to_string())
-    }
-
-    /// Whether this is worth a line on the server's standard error: everything but a policy
-    /// decision, which the decision log already holds.
-    fn worth_logging(&self) -> bool {
-        !matches!(self, Failure::Broker(refusal) if refusal.is_policy_decision())
     }
 }
 
@@ -167,21 +178,13 @@ impl Handle for RemoteHandler {
 impl RemoteHandler {
     /// Answers `POST /v1/credentials`, counting what happened.
     async fn credentials(&self, request: Request<Incoming>) -> Reply {
-        let limit = self.request_timeout;
-        let outcome = match tokio::time::timeout(limit, self.issue(request)).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(Failure::Timeout(limit)),
-        };
-        match outcome {
-            Ok(grant) => wire::credentials(&grant.credentials),
-            Err(failure) => {
-                self.service.metrics.refusal(failure.kind());
-                if failure.worth_logging() {
-                    eprintln!("sentinel server: request refused: {failure}");
-                }
-                failure.reply()
-            }
-        }
+        let issued = async { self.issue(request).await.map(|grant| grant.credentials) };
+        let metrics = &self.service.metrics;
+        let span = tail::request_span(None);
+        tail::respond(self.request_timeout, span, issued, |kind| {
+            metrics.refusal(kind)
+        })
+        .await
     }
 
     /// The pipeline of one credentials request.
@@ -204,6 +207,7 @@ impl RemoteHandler {
             .profiles
             .get(&asked.profile)
             .ok_or_else(|| Failure::UnknownProfile(asked.profile.clone()))?;
+        tracing::Span::current().record("profile", profile.name.as_str());
         let request = broker::Request {
             caller: &caller,
             profile,
@@ -211,26 +215,13 @@ impl RemoteHandler {
         };
         let result = service.broker.issue(request).await;
         let effect = match &result {
-            Ok(_) => Some("allow"),
-            Err(refusal) => decided_effect(refusal),
+            Ok(_) => Some(Effect::Allow),
+            Err(refusal) => refusal.effect(),
         };
         if let Some(effect) = effect {
-            service.metrics.decision(&profile.name, effect);
+            service.metrics.decision(&profile.name, effect.as_str());
         }
         result.map_err(Failure::Broker)
-    }
-}
-
-/// The effect the decision log recorded for a refused request, when a policy decision was made.
-fn decided_effect(refusal: &Refusal) -> Option<&'static str> {
-    match refusal {
-        Refusal::Denied { .. }
-        | Refusal::Principal(_)
-        | Refusal::Policy(_)
-        | Refusal::Identity(_) => Some("deny"),
-        Refusal::ApprovalRequired { .. } => Some("require_approval"),
-        Refusal::Issuer(_) | Refusal::IssuerTimeout(_) => Some("allow"),
-        Refusal::Log(_) => None,
     }
 }
 

@@ -13,6 +13,7 @@ mod exec_server;
 mod iam;
 mod issue;
 mod load;
+mod logging;
 mod outcome;
 mod policy;
 mod remote;
@@ -28,6 +29,17 @@ pub use outcome::Outcome;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+
+    /// How the servers (`serve`, `server`) write their events on stderr: text, or json (one
+    /// object per line, for container platforms).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        value_name = "FORMAT"
+    )]
+    log_format: logging::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,7 +65,10 @@ enum Command {
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
 pub fn run() -> ExitCode {
     let result = match Cli::try_parse() {
-        Ok(cli) => dispatch(cli.command),
+        Ok(cli) => {
+            logging::init(cli.log_format);
+            dispatch(cli.command)
+        }
         Err(error) => parse_error(&error),
     };
     outcome::exit_code(result)

@@ -98,8 +98,8 @@ impl ServerArgs {
         let issuance = Issuance::prepare_with(issue, Some(cache)).await?;
         let budget = fit_connections(raise_open_file_limit(), self.max_connections);
         if budget.lowered {
-            eprintln!(
-                "sentinel: --max-connections {} lowered to {}: the open-file limit is {} and {} \
+            tracing::warn!(
+                "--max-connections {} lowered to {}: the open-file limit is {} and {} \
                  descriptors are kept for the log, the runtime and AWS",
                 self.max_connections,
                 budget.max_connections,
@@ -136,6 +136,7 @@ async fn serve(args: &ServeArgs) -> Result<Outcome> {
         None => Token::generate()?,
     };
     let (server, issuance) = args.server.bind(&args.issue, token.clone()).await?;
+    let shutdown = shutdown_signal();
     let token_line = match &args.token_file {
         Some(path) => format!("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE={}", path.display()),
         None => format!("AWS_CONTAINER_AUTHORIZATION_TOKEN={}", token.expose()),
@@ -145,15 +146,14 @@ async fn serve(args: &ServeArgs) -> Result<Outcome> {
         "export AWS_CONTAINER_CREDENTIALS_FULL_URI={}\nexport {token_line}",
         server.url()
     )?;
-    eprintln!(
-        "sentinel: serving credentials for profile {} to {} at {} (decision log: {}); \
-         stop with Ctrl-C",
+    tracing::info!(
+        "serving credentials for profile {} to {} at {} (decision log: {}); stop with Ctrl-C",
         issuance.profile.name,
         issuance.caller.arn,
         server.url(),
         issuance.broker.decision_log().path().display(),
     );
-    let drained = server.run(shutdown_signal()).await;
+    let drained = server.run(shutdown).await;
     if drained.abandoned > 0 {
         anyhow::bail!(
             "stopped with {} connection(s) still busy after the drain deadline",
@@ -161,30 +161,36 @@ async fn serve(args: &ServeArgs) -> Result<Outcome> {
         );
     }
     let log = issuance.broker.decision_log().stats();
-    eprintln!(
-        "sentinel: stopped; every request in flight was answered (decision log: {} lines, {} \
-         synced to disk by {} syncs, reopened {} times)",
-        log.lines, log.synced_lines, log.syncs, log.reopened
+    tracing::info!(
+        "stopped; every request in flight was answered (decision log: {} lines, {} synced to \
+         disk by {} syncs, reopened {} times)",
+        log.lines,
+        log.synced_lines,
+        log.syncs,
+        log.reopened
     );
     Ok(Outcome::Success)
 }
 
-/// Completes on the first SIGINT or SIGTERM (or at once if they cannot be watched, so the
-/// server never runs unstoppable).
-pub async fn shutdown_signal() {
+/// Watches SIGINT and SIGTERM from now on (so that a signal sent as soon as the server says it
+/// serves still drains it), and completes on the first (or at once if they cannot be watched, so
+/// the server never runs unstoppable).
+pub fn shutdown_signal() -> impl Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
     let watched = signal(SignalKind::interrupt()).and_then(|interrupt| {
         signal(SignalKind::terminate()).map(|terminate| (interrupt, terminate))
     });
-    match watched.context("cannot watch SIGINT and SIGTERM") {
-        Ok((mut interrupt, mut terminate)) => {
-            tokio::select! {
-                _ = interrupt.recv() => {}
-                _ = terminate.recv() => {}
+    async move {
+        match watched.context("cannot watch SIGINT and SIGTERM") {
+            Ok((mut interrupt, mut terminate)) => {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+                tracing::info!("shutting down: no new connections; finishing requests in flight");
             }
-            eprintln!("sentinel: shutting down: no new connections; finishing requests in flight");
+            Err(error) => tracing::error!("{error:#}; stopping"),
         }
-        Err(error) => eprintln!("sentinel: {error:#}; stopping"),
     }
 }
 

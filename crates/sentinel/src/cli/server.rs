@@ -60,30 +60,31 @@ async fn server(args: RemoteServerArgs) -> Result<Outcome> {
     let service = remote_service(&config).await?;
     let log = service.broker.decision_log().path().display().to_string();
     let server = RemoteServer::bind(config.listen, security, config.limits, service).await?;
+    let shutdown = shutdown_signal();
     if !server.is_tls() {
-        eprintln!(
-            "sentinel server: WARNING: tls is off: plain HTTP on {}; only a TLS-terminating \
-             proxy on this host may forward to it",
+        tracing::warn!(
+            "tls is off: plain HTTP on {}; only a TLS-terminating proxy on this host may forward \
+             to it",
             server.local_addr()
         );
     }
     let profiles: Vec<&str> = config.profiles.keys().map(String::as_str).collect();
-    eprintln!(
-        "sentinel server: serving {} for profiles {} (audience {}; proofs to {}; decision log \
-         {log}); stop with Ctrl-C",
+    tracing::info!(
+        "serving {} for profiles {} (audience {}; proofs to {}; decision log {log}); stop with \
+         Ctrl-C",
         server.url(),
         profiles.join(", "),
         config.audience,
         config.sts_endpoints,
     );
-    let drained = server.run(shutdown_signal()).await;
+    let drained = server.run(shutdown).await;
     if drained.abandoned > 0 {
         anyhow::bail!(
             "stopped with {} connection(s) still busy after the drain deadline",
             drained.abandoned
         );
     }
-    eprintln!("sentinel server: stopped; every request in flight was answered");
+    tracing::info!("stopped; every request in flight was answered");
     Ok(Outcome::Success)
 }
 

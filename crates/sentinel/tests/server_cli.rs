@@ -1,0 +1,61 @@
+//! `sentinel server` from the command line, without AWS: `--log-format json` makes every event
+//! on stderr one JSON object, as container platforms collect them.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+#[test]
+fn log_format_json_writes_one_object_per_event_on_stderr() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("server.yaml");
+    let log = dir.path().join("decisions.jsonl");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\ntls: off\naudience: sentinel.test\ndecision_log: {}\n\
+             profiles:\n  prod:\n    role_arn: arn:aws:iam::123456789012:role/prod\n",
+            log.display()
+        ),
+    )
+    .expect("config");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_sentinel"))
+        .args(["server", "--log-format", "json", "--config"])
+        .arg(&config)
+        .env("AWS_REGION", "us-east-1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the sentinel binary runs");
+    let mut lines = BufReader::new(server.stderr.take().expect("stderr")).lines();
+    let mut events = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("stderr");
+        let event: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|_| panic!("not one JSON object: {line}"));
+        let serving = event["message"]
+            .as_str()
+            .is_some_and(|message| message.starts_with("serving http://127.0.0.1:"));
+        events.push(event);
+        if serving {
+            break;
+        }
+    }
+    // SAFETY: the child is still running (its stderr is open), so its pid names it.
+    unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGTERM) };
+    let status = server.wait().expect("wait");
+    let rest: Vec<serde_json::Value> = lines
+        .map(|line| serde_json::from_str(&line.expect("stderr")).expect("JSON"))
+        .collect();
+    assert!(status.success(), "{status:?}: {rest:?}");
+    assert_eq!(events[0]["level"], "WARN", "{events:?}");
+    assert!(
+        events[0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("tls is off")
+    );
+    assert_eq!(events.last().expect("serving")["level"], "INFO");
+    assert_eq!(
+        rest.last().expect("a last event")["message"],
+        "stopped; every request in flight was answered"
+    );
+}
