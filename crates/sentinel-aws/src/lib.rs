@@ -2,8 +2,6 @@
 //! issuer, the caller's identity, the AWS config file's profiles, and both ends of the remote
 //! server's identity proof (signing one, sending one to STS) and its client.
 
-#![warn(missing_docs)]
-
 pub mod base;
 pub mod caller;
 pub mod error;

@@ -2,8 +2,6 @@
 //! come from (sources and their cache), what was decided (the decision log), and the broker that
 //! ties them to an issuer.
 
-#![warn(missing_docs)]
-
 pub mod broker;
 pub mod caller;
 pub mod decision_log;

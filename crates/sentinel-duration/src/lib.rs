@@ -12,8 +12,6 @@
 //! assert!(sentinel_duration::parse_duration("10").is_err(), "a unit is required");
 //! ```
 
-#![warn(missing_docs)]
-
 use std::time::Duration;
 
 /// Why a duration string was rejected.

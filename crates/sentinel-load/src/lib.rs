@@ -72,8 +72,6 @@
 //! # }
 //! ```
 
-#![warn(missing_docs)]
-
 mod config;
 mod error;
 mod exchange;

@@ -6,6 +6,7 @@
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit where it is lower, and returns the limit
 /// in force afterwards (`u64::MAX` where the platform has none to report).
 #[cfg(unix)]
+#[allow(unsafe_code)]
 pub fn raise_limit() -> u64 {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -46,6 +47,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(unsafe_code)]
     fn the_soft_limit_ends_at_the_hard_limit() {
         let limit = raise_limit();
         let mut now = libc::rlimit {

@@ -20,6 +20,7 @@ pub(crate) struct PreciseTimer {
 
 impl PreciseTimer {
     /// A disarmed timer on the monotonic clock (the clock `Instant` reads).
+    #[allow(unsafe_code)]
     pub fn new() -> io::Result<Self> {
         // SAFETY: timerfd_create takes no pointers; a non-negative result is a new descriptor
         // that nothing else owns.
@@ -42,6 +43,7 @@ impl PreciseTimer {
 
     /// Waits about `after` (it may return early, e.g. on an expiry left from an abandoned wait:
     /// callers re-check the clock).
+    #[allow(unsafe_code)]
     pub async fn wait(&self, after: Duration) -> io::Result<()> {
         // A zero it_value would disarm the timer instead of firing at once.
         let after = after.max(Duration::from_nanos(1));

@@ -16,8 +16,6 @@
 //! assert_eq!(policy.evaluate("mallory", "production", now).rule, None);
 //! ```
 
-#![warn(missing_docs)]
-
 mod check;
 mod decision;
 mod diagnostic;

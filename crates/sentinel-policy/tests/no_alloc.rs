@@ -15,6 +15,7 @@ thread_local! {
 }
 
 // SAFETY: delegates to the system allocator; only counts calls.
+#[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.with(|n| n.set(n.get() + 1));

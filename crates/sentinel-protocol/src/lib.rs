@@ -14,8 +14,6 @@
 //!
 //! This crate links no HTTP server and no AWS SDK.
 
-#![warn(missing_docs)]
-
 pub mod endpoint;
 mod forward;
 pub mod proof;

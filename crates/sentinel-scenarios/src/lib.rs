@@ -67,8 +67,6 @@
 //! # }
 //! ```
 
-#![warn(missing_docs)]
-
 mod cache;
 pub mod cached_eval;
 mod defaults;

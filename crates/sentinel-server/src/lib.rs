@@ -11,8 +11,6 @@
 //! [`remote`] is the protocol of `sentinel server`, the broker as a network service, served
 //! over TLS ([`tls`]) through the same accept loop.
 
-#![warn(missing_docs)]
-
 mod connections;
 mod handler;
 mod open_files;

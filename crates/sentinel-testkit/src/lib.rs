@@ -2,8 +2,6 @@
 //! started on 127.0.0.1 by `scripts/test.sh`, through the official SDK. Fixtures that the SDK
 //! crates we link cannot create (IAM users and their keys) are made with boto3, a real client.
 
-#![warn(missing_docs)]
-
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::{Read, Write};

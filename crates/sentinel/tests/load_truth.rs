@@ -374,6 +374,7 @@ mod timing {
     }
 
     /// Waits for the child `pid` and returns its exit status and peak resident set in KB.
+    #[allow(unsafe_code)]
     fn wait_with_peak_rss(pid: u32) -> (i32, i64) {
         let mut status = 0;
         // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.

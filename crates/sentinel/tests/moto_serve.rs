@@ -84,6 +84,7 @@ fn a_token_file_keeps_the_token_off_the_terminal_and_clients_read_it() {
 }
 
 #[test]
+#[allow(unsafe_code)]
 fn the_rust_sdk_container_provider_gets_the_assumed_role() {
     let setup = Setup::new("alice");
     let server = setup.serve(&[]);
@@ -113,6 +114,7 @@ fn the_rust_sdk_container_provider_gets_the_assumed_role() {
 }
 
 #[test]
+#[allow(unsafe_code)]
 fn a_deny_reaches_boto3_and_the_rust_sdk_as_a_credential_error_naming_the_rule() {
     let setup = Setup::new("bob");
     let server = setup.serve(&[]);

@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 #[test]
+#[allow(unsafe_code)]
 fn log_format_json_writes_one_object_per_event_on_stderr() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("server.yaml");

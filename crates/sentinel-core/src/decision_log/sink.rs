@@ -212,6 +212,7 @@ mod tests {
     use std::os::fd::AsRawFd;
 
     #[test]
+    #[allow(unsafe_code)]
     fn a_short_write_is_an_error_and_is_not_continued() {
         let (mut reader, writer) = io::pipe().expect("pipe");
         // SAFETY: F_SETFL on a descriptor this test owns.

@@ -105,6 +105,7 @@ const NESTED_GUARD: &str = "SENTINEL_RESOLVING_CREDENTIALS";
 
 /// Runs an issuing command unless this process was started by such a command's own
 /// credential lookup.
+#[allow(unsafe_code)]
 fn guarded(command: impl FnOnce() -> anyhow::Result<Outcome>) -> anyhow::Result<Outcome> {
     if std::env::var_os(NESTED_GUARD).is_some() {
         anyhow::bail!(

@@ -67,6 +67,7 @@ pub fn watch() -> Result<mpsc::UnboundedReceiver<Relayed>> {
 
 /// Passes `relayed` on to the process `pid` (a child not yet waited for, so the ID cannot have
 /// been reused), unless the terminal already delivered it there.
+#[allow(unsafe_code)]
 pub fn pass_on(relayed: Relayed, pid: u32) {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return;
@@ -80,6 +81,7 @@ pub fn pass_on(relayed: Relayed, pid: u32) {
 
 /// Whether a keyboard signal from the controlling terminal reached `pid` as well as Sentinel:
 /// both are in the terminal's foreground process group.
+#[allow(unsafe_code)]
 fn terminal_reached(pid: libc::pid_t) -> bool {
     // SAFETY: getpgrp and getpgid only read process state.
     let (ours, its) = unsafe { (libc::getpgrp(), libc::getpgid(pid)) };

@@ -139,6 +139,7 @@ async fn answer(
 /// Raises this process's soft open-file limit to its hard limit, so that a test server can
 /// accept as many connections as the runs under test open; panics if the hard limit is below
 /// `needed`.
+#[allow(unsafe_code)]
 pub fn allow_open_files(needed: u64) {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -221,6 +222,7 @@ impl Nginx {
 impl Drop for Nginx {
     /// Stops nginx with SIGTERM, on which its master stops the worker too (a SIGKILL would
     /// leave the worker running, orphaned), and kills it if it is not gone within 5 s.
+    #[allow(unsafe_code)]
     fn drop(&mut self) {
         // SAFETY: kill(2) with the pid of our own child; it touches no memory of ours.
         unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
