@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test from a clean clone: installs the moto AWS emulator and the real AWS clients
-# (boto3, the AWS CLI) into .venv, starts two moto instances on 127.0.0.1 (one that checks no
-# signature, one that checks every signature and IAM decision), installs Debian's nginx (the load
-# tests' real HTTP peer) and chromium (the HTML load report is checked in it) when missing, runs
-# the whole test suite, the load scenarios included, and stops them again, whatever happens.
+# Runs every check and test from a clean clone: installs the moto AWS emulator and the real AWS
+# clients (boto3, the AWS CLI) into .venv, checks the formatting, that no crate's modules depend
+# on each other in a cycle, and clippy's lints, starts two moto instances on 127.0.0.1 (one that
+# checks no signature, one that checks every signature and IAM decision), installs Debian's nginx
+# (the load tests' real HTTP peer) and chromium (the HTML load report is checked in it) when
+# missing, runs the whole test suite, the load scenarios included, and stops them again, whatever
+# happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -45,6 +47,14 @@ if ! "$venv/bin/python" -c 'import moto, boto3, awscli' 2>/dev/null; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/test-requirements.txt
 fi
+
+# The checks that need no test run, first, so that a red one fails fast: the formatting, no
+# module cycle within any crate (the check proves first that it finds one), and no lint.
+echo "==> formatting, module cycles and lints"
+cargo fmt --all --check
+"$venv/bin/python" scripts/module-cycles.py --self-test
+"$venv/bin/python" scripts/module-cycles.py
+cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 
 free_port() { "$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 mkdir -p target
