@@ -38,7 +38,7 @@ impl SsmSource {
             .with_decryption(true)
             .send()
             .await
-            .map_err(|error| classify(error, name))?;
+            .map_err(|error| classify(&error, name))?;
         output
             .parameter
             .and_then(|parameter| parameter.value)
@@ -65,7 +65,7 @@ impl SsmSource {
             .description("Sentinel policy")
             .send()
             .await
-            .map_err(|error| classify(error, name))?;
+            .map_err(|error| classify(&error, name))?;
         Ok(())
     }
 }
@@ -84,13 +84,13 @@ pub fn location(name: &str) -> String {
 }
 
 /// Sorts an SDK failure on parameter `name` into the kind of [`SourceError`] it is.
-fn classify<E>(error: SdkError<E, HttpResponse>, name: &str) -> SourceError
+fn classify<E>(error: &SdkError<E, HttpResponse>, name: &str) -> SourceError
 where
     E: ProvideErrorMetadata + Error + Send + Sync + 'static,
 {
     let location = location(name);
-    let detail = describe(&error);
-    match &error {
+    let detail = describe(error);
+    match error {
         SdkError::ServiceError(service) => {
             let server_error = service.raw().status().is_server_error();
             match service.err().code() {

@@ -119,13 +119,13 @@ fn thread_cpu_time() -> Duration {
 fn cache_hits(c: &mut Criterion) {
     let (cache, _dir) = warm_cache();
     c.bench_function("cache/get_fresh", |b| {
-        b.iter(|| black_box(cache.get_fresh(black_box("profile-7"))))
+        b.iter(|| black_box(cache.get_fresh(black_box("profile-7"))));
     });
     c.bench_function("cache/with_fresh", |b| {
-        b.iter(|| black_box(cache.with_fresh(black_box("profile-7"), |p| p.policy.rules())))
+        b.iter(|| black_box(cache.with_fresh(black_box("profile-7"), |p| p.policy.rules())));
     });
     c.bench_function("cache/load_hit", |b| {
-        b.iter(|| black_box(load_now(&cache, black_box("profile-7"))))
+        b.iter(|| black_box(load_now(&cache, black_box("profile-7"))));
     });
     // Every thread on one key: the realistic case (one busy profile), where threads that take
     // owned copies also share the policy's reference counts. Then each thread on its own key.
@@ -206,7 +206,7 @@ fn threads<R>(
     for threads in [1, 2] {
         group.throughput(Throughput::Elements(threads as u64));
         group.bench_function(threads.to_string(), |b| {
-            b.iter_custom(|iters| parallel_hits(cache, lookup, (threads, timer), keys, iters))
+            b.iter_custom(|iters| parallel_hits(cache, lookup, (threads, timer), keys, iters));
         });
     }
     group.finish();

@@ -8,15 +8,15 @@ use sentinel_core::identity::{RequestId, SourceIdentity};
 
 fn identity(c: &mut Criterion) {
     c.bench_function("request_id_generate", |b| {
-        b.iter(|| RequestId::generate().expect("OS RNG available"))
+        b.iter(|| RequestId::generate().expect("OS RNG available"));
     });
     let id = RequestId::from_u64(0x0123_4567_89ab_cdef);
     c.bench_function("source_identity_new", |b| {
-        b.iter(|| SourceIdentity::new(black_box("alice@example.com"), black_box(id)))
+        b.iter(|| SourceIdentity::new(black_box("alice@example.com"), black_box(id)));
     });
     let text = "sentinel.alice@example.com.0123456789abcdef";
     c.bench_function("source_identity_parse", |b| {
-        b.iter(|| SourceIdentity::parse(black_box(text)).map(|(_, id)| id))
+        b.iter(|| SourceIdentity::parse(black_box(text)).map(|(_, id)| id));
     });
 }
 

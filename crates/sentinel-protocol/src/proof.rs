@@ -224,7 +224,10 @@ fn parse_headers(
             return Err(malformed(format!("a proof may not set {name}")));
         }
         if name == http::header::HOST {
-            let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
+            let authority = uri
+                .authority()
+                .map(http::uri::Authority::as_str)
+                .unwrap_or_default();
             if !value.as_bytes().eq_ignore_ascii_case(authority.as_bytes()) {
                 return Err(malformed(format!(
                     "its Host header does not name the URL's host {authority:?}"

@@ -20,7 +20,7 @@ fn requests(c: &mut Criterion) {
                 runtime
                     .block_on(scenario.time_requests(&config, count))
                     .expect("the scenario prepares")
-            })
+            });
         });
     }
 }

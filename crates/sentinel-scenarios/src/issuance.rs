@@ -177,31 +177,28 @@ impl LogFile {
 
     /// Opens `path` for appending after its current end, or a fresh temporary file.
     pub(crate) fn open(path: Option<PathBuf>) -> Result<LogFile, SetupError> {
-        match path {
-            Some(path) => {
-                let offset = match std::fs::metadata(&path) {
-                    Ok(metadata) => metadata.len(),
-                    Err(error) if error.kind() == io::ErrorKind::NotFound => 0,
-                    Err(error) => return Err(error.into()),
-                };
-                Ok(LogFile {
-                    path,
-                    offset,
-                    _temporary: None,
-                })
-            }
-            None => {
-                let temporary = tempfile::Builder::new()
-                    .prefix("sentinel-load-decisions-")
-                    .suffix(".jsonl")
-                    .tempfile()?
-                    .into_temp_path();
-                Ok(LogFile {
-                    path: temporary.to_path_buf(),
-                    offset: 0,
-                    _temporary: Some(temporary),
-                })
-            }
+        if let Some(path) = path {
+            let offset = match std::fs::metadata(&path) {
+                Ok(metadata) => metadata.len(),
+                Err(error) if error.kind() == io::ErrorKind::NotFound => 0,
+                Err(error) => return Err(error.into()),
+            };
+            Ok(LogFile {
+                path,
+                offset,
+                _temporary: None,
+            })
+        } else {
+            let temporary = tempfile::Builder::new()
+                .prefix("sentinel-load-decisions-")
+                .suffix(".jsonl")
+                .tempfile()?
+                .into_temp_path();
+            Ok(LogFile {
+                path: temporary.to_path_buf(),
+                offset: 0,
+                _temporary: Some(temporary),
+            })
         }
     }
 }

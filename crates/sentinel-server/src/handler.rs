@@ -164,11 +164,11 @@ impl Handler {
     /// The checks that need no broker, cheapest and most telling first.
     fn check<B>(&self, request: &Request<B>, local: SocketAddr) -> Result<(), Rejection> {
         let headers = request.headers();
-        let host = headers.get(HOST).map(|value| value.as_bytes());
+        let host = headers.get(HOST).map(http::HeaderValue::as_bytes);
         if !host.is_some_and(|host| host_allowed(host, local)) {
             return Err(Rejection::ForeignHost);
         }
-        let presented = headers.get(AUTHORIZATION).map(|value| value.as_bytes());
+        let presented = headers.get(AUTHORIZATION).map(http::HeaderValue::as_bytes);
         if !presented.is_some_and(|presented| self.token().matches(presented)) {
             return Err(Rejection::Unauthorized);
         }

@@ -48,7 +48,7 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
     acceptor_from_pem(&chain, &private_key).map_err(|error| match error {
         TlsError::Certificate { problem, .. } => certificate_error(problem),
         TlsError::Key { problem, .. } => key_error(problem),
-        other => other,
+        other @ TlsError::Config(_) => other,
     })
 }
 

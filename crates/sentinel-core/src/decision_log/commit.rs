@@ -92,7 +92,7 @@ impl Shared {
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state
             .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Joins the line just written to `state`'s current file to the gathering batch; the
@@ -133,7 +133,7 @@ impl Shared {
                     state = self
                         .work
                         .wait(state)
-                        .unwrap_or_else(|poison| poison.into_inner());
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                 }
                 if state.batches.is_empty() {
                     return;

@@ -143,7 +143,7 @@ mod tests {
             .into_body()
             .collect()
             .await
-            .map(|body| body.to_bytes());
+            .map(http_body_util::Collected::to_bytes);
         if body.is_ok_and(|body| body.as_ref() == b"slow") {
             tokio::time::sleep(delay).await;
         }

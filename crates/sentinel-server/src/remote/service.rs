@@ -182,7 +182,7 @@ impl RemoteHandler {
         let metrics = &self.service.metrics;
         let span = tail::request_span(None);
         tail::respond(self.request_timeout, span, issued, |kind| {
-            metrics.refusal(kind)
+            metrics.refusal(kind);
         })
         .await
     }

@@ -48,8 +48,8 @@ pub fn rfc3339(credentials: &Credentials) -> String {
 }
 
 /// Runs `sentinel credentials`.
-pub fn run(args: CredentialsArgs) -> Result<Outcome> {
-    let json = block_on(credentials_json(&args))?;
+pub fn run(args: &CredentialsArgs) -> Result<Outcome> {
+    let json = block_on(credentials_json(args))?;
     writeln!(std::io::stdout(), "{json}")?;
     Ok(Outcome::Success)
 }

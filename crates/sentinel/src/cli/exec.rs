@@ -47,7 +47,7 @@ pub struct ExecArgs {
 }
 
 /// Runs `sentinel exec`.
-pub fn run(args: ExecArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: &ExecArgs) -> anyhow::Result<Outcome> {
     if args.server {
         return super::exec_server::run(&args.issue, &args.remote, &args.command, args.kill_after);
     }

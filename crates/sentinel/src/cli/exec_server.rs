@@ -41,23 +41,18 @@ async fn serve_and_run(
         .ok_or_else(|| anyhow!("no command given after --"))?;
     let token = Token::generate()?;
     // With a remote server, every SDK refresh is a request to it; otherwise to a broker here.
-    let (server, region) = match remote.source(&issue.profile, issue.sts_timeout).await? {
-        Some(source) => {
-            let region = source.region();
-            let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-            let server = Server::bind_forwarding(
-                loopback,
-                Limits::default(),
-                token.clone(),
-                Arc::new(source),
-            )
-            .await?;
-            (server, region)
-        }
-        None => {
-            let (server, issuance) = ServerArgs::loopback().bind(issue, token.clone()).await?;
-            (server, issuance.settings.region)
-        }
+    let (server, region) = if let Some(source) =
+        remote.source(&issue.profile, issue.sts_timeout).await?
+    {
+        let region = source.region();
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let server =
+            Server::bind_forwarding(loopback, Limits::default(), token.clone(), Arc::new(source))
+                .await?;
+        (server, region)
+    } else {
+        let (server, issuance) = ServerArgs::loopback().bind(issue, token.clone()).await?;
+        (server, issuance.settings.region)
     };
     let mut child = tokio::process::Command::new(program);
     child.args(arguments);

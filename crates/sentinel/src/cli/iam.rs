@@ -64,19 +64,17 @@ pub fn run(command: IamCommand) -> Result<Outcome> {
 
 /// The profile's role ARN (if known) and external ID.
 async fn profile_role(args: &TrustPolicyArgs) -> Result<(Option<String>, Option<String>)> {
-    match &args.config {
-        Some(path) => {
-            let config = ServerConfig::load(path)?;
-            let profile = config.profiles.get(&args.profile).ok_or_else(|| {
-                anyhow!("profile {:?} is not in {}", args.profile, path.display())
-            })?;
-            Ok((Some(profile.role_arn.clone()), profile.external_id.clone()))
-        }
-        None => {
-            let settings = read_profile(&args.profile)
-                .await
-                .context("reading the profile (or pass --config with a server configuration)")?;
-            Ok((settings.role_arn, settings.external_id))
-        }
+    if let Some(path) = &args.config {
+        let config = ServerConfig::load(path)?;
+        let profile = config
+            .profiles
+            .get(&args.profile)
+            .ok_or_else(|| anyhow!("profile {:?} is not in {}", args.profile, path.display()))?;
+        Ok((Some(profile.role_arn.clone()), profile.external_id.clone()))
+    } else {
+        let settings = read_profile(&args.profile)
+            .await
+            .context("reading the profile (or pass --config with a server configuration)")?;
+        Ok((settings.role_arn, settings.external_id))
     }
 }

@@ -78,10 +78,10 @@ pub fn run() -> ExitCode {
 fn dispatch(command: Command) -> anyhow::Result<Outcome> {
     match command {
         Command::Policy(command) => policy::run(command),
-        Command::Credentials(args) => guarded(|| credentials::run(args)),
-        Command::Exec(args) => guarded(|| exec::run(args)),
-        Command::Load(args) => load::run(*args),
-        Command::Serve(args) => guarded(|| serve::run(args)),
+        Command::Credentials(args) => guarded(|| credentials::run(&args)),
+        Command::Exec(args) => guarded(|| exec::run(&args)),
+        Command::Load(args) => load::run(&args),
+        Command::Serve(args) => guarded(|| serve::run(&args)),
         Command::Server(args) => server::run(args),
         Command::Iam(command) => iam::run(command),
     }

@@ -126,8 +126,8 @@ impl ServerArgs {
 }
 
 /// Runs `sentinel serve`.
-pub fn run(args: ServeArgs) -> Result<Outcome> {
-    super::block_on(serve(&args))
+pub fn run(args: &ServeArgs) -> Result<Outcome> {
+    super::block_on(serve(args))
 }
 
 async fn serve(args: &ServeArgs) -> Result<Outcome> {

@@ -122,7 +122,11 @@ async fn answer(
         "/echo" => {
             let post = request.method() == hyper::Method::POST;
             let header = request.headers().get("x-test").is_some_and(|v| v == "yes");
-            let body = request.into_body().collect().await.map(|b| b.to_bytes());
+            let body = request
+                .into_body()
+                .collect()
+                .await
+                .map(http_body_util::Collected::to_bytes);
             if post && header && body.is_ok_and(|b| b == "hello") {
                 StatusCode::OK
             } else {

@@ -133,16 +133,15 @@ impl Serving {
         let mut lines = BufReader::new(stdout).lines();
         let mut announced = Vec::new();
         for _ in 0..2 {
-            match lines.next() {
-                Some(Ok(line)) => announced.push(line),
-                _ => {
-                    let _ = child.kill();
-                    let output = child.wait_with_output().expect("wait");
-                    panic!(
-                        "sentinel serve did not start: {}",
-                        String::from_utf8_lossy(&output.stderr)
-                    );
-                }
+            if let Some(Ok(line)) = lines.next() {
+                announced.push(line)
+            } else {
+                let _ = child.kill();
+                let output = child.wait_with_output().expect("wait");
+                panic!(
+                    "sentinel serve did not start: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
             }
         }
         let value = |name: &str| {

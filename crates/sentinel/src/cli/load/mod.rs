@@ -122,18 +122,18 @@ pub struct LoadArgs {
 }
 
 /// Runs `sentinel load`.
-pub fn run(args: LoadArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: &LoadArgs) -> anyhow::Result<Outcome> {
     if let Some(command) = &args.command {
         return Ok(saved::run(command));
     }
     super::block_on_threads(Some(args.threads()), async {
         let watcher = interrupt::watch(args.stop.clone());
         let outcome = if args.find_max {
-            find_max::run(&args).await
+            find_max::run(args).await
         } else if args.http_target().is_some() {
-            url::run(&args).await
+            url::run(args).await
         } else {
-            scenarios::run(&args).await
+            scenarios::run(args).await
         };
         watcher.abort();
         Ok(outcome)
@@ -253,11 +253,10 @@ mod help {
 
     pub fn threads() -> String {
         format!(
-            "The threads the generator runs on [default: for --url or --targets, one per {} \
+            "The threads the generator runs on [default: for --url or --targets, one per {RATE_PER_THREAD} \
              req/s of this generator's highest rate, at most one per core; for scenarios and \
              --find-max, one per core]. Raise it when a run reports that the generator fell \
-             behind its schedule",
-            RATE_PER_THREAD
+             behind its schedule"
         )
     }
 
@@ -270,9 +269,8 @@ mod help {
 
     pub fn duration() -> String {
         format!(
-            "How long requests are scheduled for (10s, 500ms, 2m) [default: {:?} for --url, the \
-             scenario's own otherwise, {:?} per --find-max step]",
-            URL_DURATION, STEP_DURATION
+            "How long requests are scheduled for (10s, 500ms, 2m) [default: {URL_DURATION:?} for --url, the \
+             scenario's own otherwise, {STEP_DURATION:?} per --find-max step]"
         )
     }
 

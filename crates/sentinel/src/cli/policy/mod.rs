@@ -66,7 +66,7 @@ pub fn run(command: PolicyCommand) -> Result<Outcome> {
             writeln!(io::stdout(), "{}", sentinel_policy::json_schema())?;
             Ok(Outcome::Success)
         }
-        PolicyCommand::Store(command) => store::run(command),
+        PolicyCommand::Store(command) => store::run(&command),
     }
 }
 

@@ -62,9 +62,9 @@ impl Target {
 }
 
 /// Runs one store subcommand.
-pub fn run(command: StoreCommand) -> Result<Outcome> {
+pub fn run(command: &StoreCommand) -> Result<Outcome> {
     block_on(async {
-        match &command {
+        match command {
             StoreCommand::Push(args) => push(args).await,
             StoreCommand::Pull(target) => pull(target).await,
             StoreCommand::Diff(args) => diff(args).await,
