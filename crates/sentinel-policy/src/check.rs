@@ -5,10 +5,10 @@
 use jiff::tz::{TimeZone, TimeZoneDatabase};
 
 use crate::decision::Effect;
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::identity::{Identity, is_role_name_char};
 use crate::window::{Days, Edge, Hours, WEEKDAY_NAMES, parse_clock};
-use crate::yaml::{Node, Pos, Value};
+use crate::yaml::{Node, Value};
 
 /// The only policy format version this crate reads.
 pub(crate) const VERSION: &str = "1";

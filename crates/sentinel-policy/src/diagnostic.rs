@@ -3,7 +3,23 @@
 
 use std::fmt;
 
-use crate::yaml::Pos;
+/// A place in the source: 1-based line and (character) column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Pos {
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+}
+
+impl Pos {
+    /// The start of the document, for problems that belong to no particular node.
+    pub(crate) const START: Pos = Pos { line: 1, column: 1 };
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
 
 /// One problem in a policy source: where it is (1-based line and column) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,11 +5,11 @@ use jiff::Timestamp;
 
 use crate::check::{self, PolicySpec};
 use crate::decision::Decision;
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::identity::Identity;
 use crate::index::NameIndex;
 use crate::rule::{LocalClock, Rule, TimeCondition};
-use crate::yaml::{self, Pos};
+use crate::yaml;
 
 /// Policies this small are scanned rule by rule, which beats an index lookup for a rule or
 /// two; from ten rules on, the index halves the time (benches/evaluate.rs).

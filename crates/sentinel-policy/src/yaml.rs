@@ -9,25 +9,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{DuplicateKeyPolicy, SnippetMode, Spanned};
 
-use crate::diagnostic::Diagnostic;
-
-/// Where a node starts in the source: 1-based line and (character) column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Pos {
-    pub(crate) line: usize,
-    pub(crate) column: usize,
-}
-
-impl Pos {
-    /// The start of the document, for problems that belong to no particular node.
-    pub(crate) const START: Pos = Pos { line: 1, column: 1 };
-}
-
-impl fmt::Display for Pos {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.line, self.column)
-    }
-}
+use crate::diagnostic::{Diagnostic, Pos};
 
 /// A YAML value with its position.
 #[derive(Debug)]
