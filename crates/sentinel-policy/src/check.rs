@@ -4,6 +4,7 @@
 
 use jiff::tz::{TimeZone, TimeZoneDatabase};
 
+use crate::code::Code;
 use crate::decision::Effect;
 use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::identity::{Identity, is_role_name_char};
@@ -51,7 +52,11 @@ pub(crate) fn check(root: &Node) -> Result<PolicySpec, Diagnostics> {
     match Diagnostics::from_vec(checker.problems) {
         Some(problems) => Err(problems),
         None => spec.ok_or_else(|| {
-            Diagnostics::from(Diagnostic::new(root.pos, "the policy could not be read"))
+            Diagnostics::from(Diagnostic::error(
+                root.pos,
+                Code::Unreadable,
+                "the policy could not be read",
+            ))
         }),
     }
 }
@@ -77,14 +82,15 @@ impl<'n> Fields<'n> {
 }
 
 impl Checker {
-    fn error(&mut self, pos: Pos, message: impl Into<String>) {
-        self.problems.push(Diagnostic::new(pos, message));
+    fn error(&mut self, pos: Pos, code: Code, message: impl Into<String>) {
+        self.problems.push(Diagnostic::error(pos, code, message));
     }
 
     fn document(&mut self, root: &Node) -> Option<PolicySpec> {
         if let Value::Null = root.value {
             self.error(
                 Pos::START,
+                Code::EmptyPolicy,
                 "the policy is empty; expected version and rules",
             );
             return None;
@@ -107,6 +113,7 @@ impl Checker {
         if let Value::Null = node.value {
             self.error(
                 node.pos,
+                Code::EmptySection,
                 "identity is empty; write {} or omit the key for the defaults",
             );
             return None;
@@ -132,6 +139,7 @@ impl Checker {
                 Some(id) => {
                     self.error(
                         entry.pos,
+                        Code::InvalidAccount,
                         format!("invalid account \"{id}\"; expected a 12-digit AWS account ID"),
                     );
                     complete = false;
@@ -161,12 +169,13 @@ impl Checker {
                 .find(|&(_, c)| c != '*' && !is_role_name_char(c));
             match (glob.is_empty(), bad) {
                 (true, _) => {
-                    self.error(entry.pos, "empty role name");
+                    self.error(entry.pos, Code::EmptyName, "empty role name");
                     complete = false;
                 }
                 (false, Some((at, c))) => {
                     self.error(
                         entry.pos,
+                        Code::InvalidRoleName,
                         format!(
                             "role name \"{glob}\" has {c:?} at position {at}; only * is a \
                              wildcard, and role names have letters, digits and _+=,.@-"
@@ -189,6 +198,7 @@ impl Checker {
             Value::Str(text) => {
                 self.error(
                     node.pos,
+                    Code::UnsupportedVersion,
                     format!("unsupported version \"{text}\"; expected \"{VERSION}\""),
                 );
                 false
@@ -196,6 +206,7 @@ impl Checker {
             other => {
                 self.error(
                     node.pos,
+                    Code::NotAString,
                     format!(
                         "expected version \"{VERSION}\" (a quoted string), found {}",
                         other.kind()
@@ -217,6 +228,7 @@ impl Checker {
                 match names.iter().find(|(seen, _)| *seen == name) {
                     Some((_, first)) => self.error(
                         pos,
+                        Code::DuplicateRuleName,
                         format!("duplicate rule name \"{name}\" (first used at {first})"),
                     ),
                     None => names.push((name, pos)),
@@ -261,6 +273,7 @@ impl Checker {
         if effect.is_none() {
             self.error(
                 node.pos,
+                Code::UnknownEffect,
                 format!("unknown effect \"{text}\"; expected allow, deny or require_approval"),
             );
         }
@@ -272,6 +285,7 @@ impl Checker {
         if let Value::Null = node.value {
             self.error(
                 node.pos,
+                Code::EmptySection,
                 "conditions is empty; write {} or omit the key for a rule that matches every request",
             );
             return None;
@@ -297,7 +311,7 @@ impl Checker {
         for entry in items {
             match self.text(entry, &format!("a {item} name")) {
                 Some("") => {
-                    self.error(entry.pos, format!("empty {item} name"));
+                    self.error(entry.pos, Code::EmptyName, format!("empty {item} name"));
                     complete = false;
                 }
                 Some(name) => names.push(name.to_owned()),
@@ -339,6 +353,7 @@ impl Checker {
                     let expected = WEEKDAY_NAMES.join(", ");
                     self.error(
                         entry.pos,
+                        Code::UnknownWeekday,
                         format!("unknown weekday \"{name}\"; expected one of {expected}"),
                     );
                 }
@@ -363,6 +378,7 @@ impl Checker {
         if hours.is_none() {
             self.error(
                 end.pos,
+                Code::InvalidHours,
                 "hours start and end are equal, which is no window; \
                  use 00:00 to 24:00 for the whole day",
             );
@@ -373,7 +389,7 @@ impl Checker {
     fn clock(&mut self, node: &Node, edge: Edge) -> Option<u16> {
         let text = self.text(node, "a time of day (\"HH:MM\")")?;
         parse_clock(text, edge)
-            .map_err(|message| self.error(node.pos, message))
+            .map_err(|message| self.error(node.pos, Code::InvalidTime, message))
             .ok()
     }
 
@@ -387,6 +403,7 @@ impl Checker {
             _ => {
                 self.error(
                     node.pos,
+                    Code::UnknownTimezone,
                     format!(
                         "unknown time zone \"{name}\"; expected an IANA name such as \
                          Europe/London or America/New_York"
@@ -402,6 +419,7 @@ impl Checker {
         let Value::Map(entries) = &node.value else {
             self.error(
                 node.pos,
+                Code::NotAMapping,
                 format!("expected {what} as a mapping, found {}", node.value.kind()),
             );
             return None;
@@ -415,6 +433,7 @@ impl Checker {
             let Value::Str(name) = &key.value else {
                 self.error(
                     key.pos,
+                    Code::KeyNotAString,
                     format!("expected a key name in {what}, found {}", key.value.kind()),
                 );
                 continue;
@@ -422,6 +441,7 @@ impl Checker {
             if let Some((_, first)) = seen.iter().find(|(seen, _)| seen == name) {
                 self.error(
                     key.pos,
+                    Code::DuplicateKey,
                     format!("duplicate key \"{name}\" in {what} (first given at {first})"),
                 );
                 continue;
@@ -432,6 +452,7 @@ impl Checker {
             } else {
                 self.error(
                     key.pos,
+                    Code::UnknownKey,
                     format!(
                         "unknown key \"{name}\" in {what}; expected {}",
                         one_of(known)
@@ -445,7 +466,11 @@ impl Checker {
     fn require<'n>(&mut self, fields: &Fields<'n>, key: &str, what: &str) -> Option<&'n Node> {
         let node = fields.get(key);
         if node.is_none() {
-            self.error(fields.pos, format!("missing key \"{key}\" in {what}"));
+            self.error(
+                fields.pos,
+                Code::MissingKey,
+                format!("missing key \"{key}\" in {what}"),
+            );
         }
         node
     }
@@ -460,12 +485,20 @@ impl Checker {
                     }
                     _ => "omit the key to mean any",
                 };
-                self.error(node.pos, format!("{key} is an empty list; {hint}"));
+                self.error(
+                    node.pos,
+                    Code::EmptyList,
+                    format!("{key} is an empty list; {hint}"),
+                );
                 None
             }
             Value::Seq(items) => Some(items),
             other => {
-                self.error(node.pos, format!("expected {what}, found {}", other.kind()));
+                self.error(
+                    node.pos,
+                    Code::NotAList,
+                    format!("expected {what}, found {}", other.kind()),
+                );
                 None
             }
         }
@@ -477,6 +510,7 @@ impl Checker {
             Value::Bool | Value::Number => {
                 self.error(
                     node.pos,
+                    Code::NotAString,
                     format!(
                         "expected {what} (a string), found {}; quote it",
                         node.value.kind()
@@ -487,6 +521,7 @@ impl Checker {
             other => {
                 self.error(
                     node.pos,
+                    Code::NotAString,
                     format!("expected {what} (a string), found {}", other.kind()),
                 );
                 None

@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod check;
+mod code;
 mod decision;
 mod diagnostic;
 mod identity;
@@ -29,8 +30,9 @@ mod schema;
 mod window;
 mod yaml;
 
+pub use code::Code;
 pub use decision::{Decision, Effect};
-pub use diagnostic::{Diagnostic, Diagnostics};
+pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use identity::{DEFAULT_SESSION_NAME_ROLES, Identity};
 pub use policy::Policy;
 pub use schema::json_schema;

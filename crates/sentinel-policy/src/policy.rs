@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 
 use crate::check::{self, PolicySpec};
+use crate::code::Code;
 use crate::decision::Decision;
 use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::identity::Identity;
@@ -146,8 +147,9 @@ fn not_utf8(source: &[u8], valid_up_to: usize) -> Diagnostic {
     let valid = std::str::from_utf8(&source[..valid_up_to]).unwrap_or_default();
     let line = valid.matches('\n').count() + 1;
     let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    Diagnostic::new(
+    Diagnostic::error(
         Pos { line, column },
+        Code::NotUtf8,
         format!("the policy is not valid UTF-8 text (invalid byte at offset {valid_up_to})"),
     )
 }

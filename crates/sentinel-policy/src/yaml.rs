@@ -9,6 +9,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{DuplicateKeyPolicy, SnippetMode, Spanned};
 
+use crate::code::Code;
 use crate::diagnostic::{Diagnostic, Pos};
 
 /// A YAML value with its position.
@@ -68,7 +69,7 @@ fn syntax_diagnostic(error: &serde_saphyr::Error) -> Diagnostic {
     // The plain rendering ends with the location, which the diagnostic carries separately.
     let suffix = format!(" at line {}, column {}", pos.line, pos.column);
     let message = plain.strip_suffix(&suffix).unwrap_or(&plain);
-    Diagnostic::new(pos, format!("invalid YAML: {message}"))
+    Diagnostic::error(pos, Code::YamlSyntax, format!("invalid YAML: {message}"))
 }
 
 /// The deserialized form before positions are flattened into [`Node`].
