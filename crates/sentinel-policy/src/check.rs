@@ -6,7 +6,7 @@ use jiff::tz::{TimeZone, TimeZoneDatabase};
 
 use crate::code::Code;
 use crate::decision::Effect;
-use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
+use crate::diagnostic::{Diagnostic, Diagnostics, Pos, Severity, in_source_order};
 use crate::identity::{Identity, is_role_name_char};
 use crate::window::{Days, Edge, Hours, WEEKDAY_NAMES, parse_clock};
 use crate::yaml::{Node, Value};
@@ -42,23 +42,33 @@ pub(crate) struct TimeSpec {
     pub(crate) zone: TimeZone,
 }
 
+/// What checking a document found.
+#[derive(Debug)]
+pub(crate) struct Checked {
+    /// The validated policy, or every error that keeps it from loading (in source order).
+    pub(crate) spec: Result<PolicySpec, Diagnostics>,
+    /// The problems that do not keep it from loading, in source order.
+    pub(crate) warnings: Vec<Diagnostic>,
+}
+
+impl Checked {
+    /// The outcome when the document could not be checked at all, because of `error`.
+    pub(crate) fn failed(error: Diagnostic) -> Checked {
+        Checked {
+            spec: Err(Diagnostics::from(error)),
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// Checks a parsed document; every problem found is reported.
-pub(crate) fn check(root: &Node) -> Result<PolicySpec, Diagnostics> {
+pub(crate) fn check(root: &Node) -> Checked {
     let mut checker = Checker {
         problems: Vec::new(),
         zones: TimeZoneDatabase::bundled(),
     };
     let spec = checker.document(root);
-    match Diagnostics::from_vec(checker.problems) {
-        Some(problems) => Err(problems),
-        None => spec.ok_or_else(|| {
-            Diagnostics::from(Diagnostic::error(
-                root.pos,
-                Code::Unreadable,
-                "the policy could not be read",
-            ))
-        }),
-    }
+    checker.finish(root.pos, spec)
 }
 
 struct Checker {
@@ -82,6 +92,27 @@ impl<'n> Fields<'n> {
 }
 
 impl Checker {
+    /// Parts the problems found by severity: any error refuses the policy, warnings alone do
+    /// not. A policy that could not be read is refused even if no error says why.
+    fn finish(self, root: Pos, spec: Option<PolicySpec>) -> Checked {
+        let (errors, mut warnings): (Vec<Diagnostic>, Vec<Diagnostic>) = self
+            .problems
+            .into_iter()
+            .partition(|problem| problem.severity == Severity::Error);
+        in_source_order(&mut warnings);
+        let spec = match Diagnostics::from_vec(errors) {
+            Some(errors) => Err(errors),
+            None => spec.ok_or_else(|| {
+                Diagnostics::from(Diagnostic::error(
+                    root,
+                    Code::Unreadable,
+                    "the policy could not be read",
+                ))
+            }),
+        };
+        Checked { spec, warnings }
+    }
+
     fn error(&mut self, pos: Pos, code: Code, message: impl Into<String>) {
         self.problems.push(Diagnostic::error(pos, code, message));
     }
@@ -568,5 +599,47 @@ fn one_of(keys: &[&str]) -> String {
             format!("one of {} or \"{last}\"", init.join(", "))
         }
         [] => "no keys".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checks `source` as [`check`] does, with `warning` found on top of the checker's own
+    /// problems.
+    fn check_with_warning(source: &str, warning: Diagnostic) -> Checked {
+        let root = crate::yaml::parse(source).expect("valid YAML");
+        let mut checker = Checker {
+            problems: vec![warning],
+            zones: TimeZoneDatabase::bundled(),
+        };
+        let spec = checker.document(&root);
+        checker.finish(root.pos, spec)
+    }
+
+    fn warning() -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(Pos { line: 3, column: 5 }, Code::UnknownKey, "a warning")
+        }
+    }
+
+    #[test]
+    fn a_policy_with_only_warnings_loads() {
+        let source = "version: \"1\"\nrules:\n  - name: a\n    effect: allow\n";
+        let checked = check_with_warning(source, warning());
+        assert!(checked.spec.is_ok(), "{:?}", checked.spec);
+        assert_eq!(checked.warnings, [warning()]);
+    }
+
+    #[test]
+    fn a_policy_with_an_error_is_refused_and_keeps_its_warnings() {
+        let source = "version: \"1\"\nrules:\n  - name: a\n    effect: permit\n";
+        let checked = check_with_warning(source, warning());
+        let errors = checked.spec.expect_err("an unknown effect is an error");
+        let codes: Vec<Code> = errors.iter().map(|e| e.code).collect();
+        assert_eq!(codes, [Code::UnknownEffect]);
+        assert_eq!(checked.warnings, [warning()]);
     }
 }

@@ -73,7 +73,8 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Every problem found in a policy, in source order. Never empty.
+/// Problems found in a policy, in source order; never empty. A policy that fails to load
+/// reports its errors as one of these.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostics(Vec<Diagnostic>);
 
@@ -83,7 +84,7 @@ impl Diagnostics {
         if problems.is_empty() {
             return None;
         }
-        problems.sort_by_key(|d| (d.line, d.column));
+        in_source_order(&mut problems);
         Some(Diagnostics(problems))
     }
 
@@ -101,6 +102,11 @@ impl Diagnostics {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// Sorts problems by position; problems at the same place keep the order they were found in.
+pub(crate) fn in_source_order(problems: &mut [Diagnostic]) {
+    problems.sort_by_key(|d| (d.line, d.column));
 }
 
 impl From<Diagnostic> for Diagnostics {

@@ -27,6 +27,7 @@ mod index;
 mod policy;
 mod rule;
 mod schema;
+mod validation;
 mod window;
 mod yaml;
 
@@ -36,3 +37,4 @@ pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use identity::{DEFAULT_SESSION_NAME_ROLES, Identity};
 pub use policy::Policy;
 pub use schema::json_schema;
+pub use validation::Validation;

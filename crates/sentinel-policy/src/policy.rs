@@ -3,13 +3,14 @@
 
 use jiff::Timestamp;
 
-use crate::check::{self, PolicySpec};
+use crate::check::{self, Checked, PolicySpec};
 use crate::code::Code;
 use crate::decision::Decision;
 use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::identity::Identity;
 use crate::index::NameIndex;
 use crate::rule::{LocalClock, Rule, TimeCondition};
+use crate::validation::Validation;
 use crate::yaml;
 
 /// Policies this small are scanned rule by rule, which beats an index lookup for a rule or
@@ -28,20 +29,25 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Parses, validates and compiles a policy; on failure, returns every problem found.
+    /// Parses, validates and compiles a policy; on failure, returns every error found.
+    /// Warnings do not keep a policy from loading and are not returned; see
+    /// [`Policy::validate`].
     pub fn from_yaml(source: &str) -> Result<Policy, Diagnostics> {
-        let root = yaml::parse(source)?;
-        let spec = check::check(&root)?;
-        Ok(Policy::compile(spec))
+        check_text(source).spec.map(Policy::compile)
     }
 
     /// Like [`Policy::from_yaml`], for raw bytes: text that is not UTF-8 is a diagnostic
     /// pointing at the first invalid byte.
     pub fn from_yaml_bytes(source: &[u8]) -> Result<Policy, Diagnostics> {
-        match std::str::from_utf8(source) {
-            Ok(text) => Policy::from_yaml(text),
-            Err(error) => Err(Diagnostics::from(not_utf8(source, error.valid_up_to()))),
-        }
+        check_bytes(source).spec.map(Policy::compile)
+    }
+
+    /// Validates a policy given as raw bytes, as [`Policy::from_yaml_bytes`] does, without
+    /// compiling it, and reports its errors and its warnings apart.
+    pub fn validate(source: &[u8]) -> Validation {
+        let checked = check_bytes(source);
+        let errors = checked.spec.err().into_iter().flatten().collect();
+        Validation::new(errors, checked.warnings)
     }
 
     /// Decides a request by `user` for `profile` at instant `at`. The first rule whose
@@ -132,6 +138,22 @@ impl Policy {
             by_user,
             by_profile,
         }
+    }
+}
+
+/// Parses and checks a policy's text.
+fn check_text(source: &str) -> Checked {
+    match yaml::parse(source) {
+        Ok(root) => check::check(&root),
+        Err(syntax) => Checked::failed(syntax),
+    }
+}
+
+/// Parses and checks a policy's bytes, which must be UTF-8 text.
+fn check_bytes(source: &[u8]) -> Checked {
+    match std::str::from_utf8(source) {
+        Ok(text) => check_text(text),
+        Err(error) => Checked::failed(not_utf8(source, error.valid_up_to())),
     }
 }
 

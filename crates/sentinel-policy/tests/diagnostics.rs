@@ -215,3 +215,28 @@ fn each_code_reads_as_its_stable_text() {
         assert_eq!(code.as_str(), text);
     }
 }
+
+#[test]
+fn validation_reports_a_fixtures_problems_as_errors_and_no_warnings() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/invalid");
+    for (name, _) in CODES {
+        let source = fs::read(dir.join(name)).unwrap();
+        let validation = Policy::validate(&source);
+        let errors = Policy::from_yaml_bytes(&source).unwrap_err();
+        assert!(!validation.passed(), "{name}");
+        assert_eq!(
+            validation.errors(),
+            errors.iter().cloned().collect::<Vec<_>>(),
+            "{name}"
+        );
+        assert_eq!(validation.warnings(), [], "{name}");
+    }
+}
+
+#[test]
+fn a_valid_policy_passes_validation_with_no_warnings() {
+    let validation = Policy::validate(include_bytes!("../../../examples/policy.yaml"));
+    assert!(validation.passed());
+    assert_eq!(validation.errors(), []);
+    assert_eq!(validation.warnings(), []);
+}

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use jiff::Timestamp;
-use sentinel_policy::{Decision, Diagnostics, Policy};
+use sentinel_policy::{Decision, Diagnostic, Policy};
 
 /// The `policy` subcommands.
 #[derive(Debug, Subcommand)]
@@ -92,12 +92,13 @@ fn validate(args: &ValidateArgs) -> ExitCode {
                 continue;
             }
         };
-        match Policy::from_yaml_bytes(&source) {
-            Ok(_) => println!("{name}: ok"),
-            Err(problems) => {
-                print!("{}", report(&name.to_string(), &source, &problems));
-                status = ExitCode::FAILURE;
-            }
+        let validation = Policy::validate(&source);
+        let problems = validation.errors().iter().chain(validation.warnings());
+        print!("{}", report(&name.to_string(), &source, problems));
+        if validation.passed() {
+            println!("{name}: ok");
+        } else {
+            status = ExitCode::FAILURE;
         }
     }
     status
@@ -149,9 +150,13 @@ fn describe(decision: &Decision<'_>) -> String {
     line
 }
 
-/// One `FILE:LINE:COLUMN: message` line per problem, each followed by the source line and a
-/// caret under the column.
-pub(super) fn report(name: &str, source: &[u8], problems: &Diagnostics) -> String {
+/// One `FILE:LINE:COLUMN: message` line per problem (`FILE:LINE:COLUMN: warning: message` for
+/// a warning), each followed by the source line and a caret under the column.
+pub(super) fn report<'a>(
+    name: &str,
+    source: &[u8],
+    problems: impl IntoIterator<Item = &'a Diagnostic>,
+) -> String {
     let text = String::from_utf8_lossy(source);
     let lines: Vec<&str> = text.lines().collect();
     let mut out = String::new();
