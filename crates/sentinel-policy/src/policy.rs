@@ -1,14 +1,13 @@
 //! The compiled policy: built once from source (parse, check, compile), then shared and
 //! evaluated on every request without allocating.
 
-use jiff::Timestamp;
-
 use crate::check::{self, Checked, PolicySpec};
 use crate::code::Code;
 use crate::decision::Decision;
 use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::identity::Identity;
 use crate::index::NameIndex;
+use crate::request::Request;
 use crate::rule::{LocalClock, Rule, TimeCondition};
 use crate::validation::Validation;
 use crate::yaml;
@@ -50,23 +49,22 @@ impl Policy {
         Validation::new(errors, checked.warnings)
     }
 
-    /// Decides a request by `user` for `profile` at instant `at`. The first rule whose
-    /// conditions all hold decides; when none does, the answer is deny with no rule.
-    /// Does not allocate.
-    pub fn evaluate(&self, user: &str, profile: &str, at: Timestamp) -> Decision<'_> {
+    /// Decides `request`. The first rule whose conditions all hold decides; when none does,
+    /// the answer is deny with no rule. Does not allocate.
+    pub fn evaluate(&self, request: &Request<'_>) -> Decision<'_> {
         if self.rules.len() <= SCAN_MAX {
-            return self.first_match(0..self.rules.len(), user, profile, at);
+            return self.first_match(0..self.rules.len(), request);
         }
-        let by_user = self.by_user.candidates(user);
+        let by_user = self.by_user.candidates(request.user);
         // A short list is walked at once; otherwise the profile index may offer a shorter one.
         if by_user.len() <= SHORT_LIST {
-            return self.first_match(by_user, user, profile, at);
+            return self.first_match(by_user, request);
         }
-        let by_profile = self.by_profile.candidates(profile);
+        let by_profile = self.by_profile.candidates(request.profile);
         if by_user.len() <= by_profile.len() {
-            self.first_match(by_user, user, profile, at)
+            self.first_match(by_user, request)
         } else {
-            self.first_match(by_profile, user, profile, at)
+            self.first_match(by_profile, request)
         }
     }
 
@@ -74,14 +72,12 @@ impl Policy {
     fn first_match(
         &self,
         candidates: impl Iterator<Item = usize>,
-        user: &str,
-        profile: &str,
-        at: Timestamp,
+        request: &Request<'_>,
     ) -> Decision<'_> {
-        let mut clock = LocalClock::new(at);
+        let mut clock = LocalClock::new(request.at);
         for index in candidates {
             if let Some(rule) = self.rules.get(index)
-                && rule.matches(user, profile, &mut clock)
+                && rule.matches(request, &mut clock)
             {
                 return rule.decision(index);
             }

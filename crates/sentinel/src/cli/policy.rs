@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use jiff::Timestamp;
-use sentinel_policy::{Decision, Diagnostic, Policy};
+use sentinel_policy::{Decision, Diagnostic, Policy, Request};
 
 /// The `policy` subcommands.
 #[derive(Debug, Subcommand)]
@@ -122,7 +122,7 @@ fn evaluate(args: &EvaluateArgs) -> ExitCode {
         }
     };
     let at = args.at.unwrap_or_else(Timestamp::now);
-    let decision = policy.evaluate(&args.user, &args.profile, at);
+    let decision = policy.evaluate(&Request::new(&args.user, &args.profile, at));
     if args.json {
         match serde_json::to_string(&decision) {
             Ok(json) => println!("{json}"),
