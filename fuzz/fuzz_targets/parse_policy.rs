@@ -4,13 +4,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sentinel_policy::Policy;
+use sentinel_policy::{Policy, Request};
 
 fuzz_target!(|data: &[u8]| {
     match Policy::from_yaml_bytes(data) {
         Ok(policy) => {
             let at = jiff::Timestamp::UNIX_EPOCH;
-            let _ = policy.evaluate("alice", "production", at);
+            let _ = policy.evaluate(&Request::new("alice", "production", at));
         }
         Err(problems) => assert!(!problems.is_empty()),
     }

@@ -13,7 +13,7 @@ use sentinel_aws::ssm::SsmSource;
 use sentinel_core::source::{
     CacheConfig, CachedSource, LoadedPolicy, ManualClock, PolicySource, SourceError,
 };
-use sentinel_policy::Effect;
+use sentinel_policy::{Effect, Request};
 use sentinel_testkit::Moto;
 
 const PARAMETER: &str = "/sentinel/policies/prod";
@@ -55,11 +55,17 @@ async fn a_pushed_policy_is_stored_encrypted_and_loads_back() {
     assert_eq!(&*loaded.origin, "ssm:/sentinel/policies/prod");
     let now = jiff::Timestamp::now();
     assert_eq!(
-        loaded.policy.evaluate("alice", "prod", now).effect,
+        loaded
+            .policy
+            .evaluate(&Request::new("alice", "prod", now))
+            .effect,
         Effect::Allow
     );
     assert_eq!(
-        loaded.policy.evaluate("bob", "prod", now).effect,
+        loaded
+            .policy
+            .evaluate(&Request::new("bob", "prod", now))
+            .effect,
         Effect::Deny
     );
 }

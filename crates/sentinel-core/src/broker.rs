@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use sentinel_policy::Effect;
+use sentinel_policy::{self as policy, Effect};
 
 use crate::caller::{Caller, arn_account};
 use crate::decision_log::{DecisionLog, Event, LogRecord, Outcome};
@@ -118,9 +118,8 @@ impl Broker {
             Err(error) => return self.refuse(record, Refusal::Identity(error)),
         };
         record.source_identity = Some(identity.clone());
-        let decision = loaded
-            .policy
-            .evaluate(user, &request.profile.name, request.at);
+        let asked = policy::Request::new(user, &request.profile.name, request.at);
+        let decision = loaded.policy.evaluate(&asked);
         record.effect = decision.effect;
         record.rule = decision.rule.map(str::to_owned);
         record.rule_index = decision.rule_index;

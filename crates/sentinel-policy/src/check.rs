@@ -4,11 +4,12 @@
 
 use jiff::tz::{TimeZone, TimeZoneDatabase};
 
+use crate::code::Code;
 use crate::decision::Effect;
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, Pos, Severity, in_source_order};
 use crate::identity::{Identity, is_role_name_char};
 use crate::window::{Days, Edge, Hours, WEEKDAY_NAMES, parse_clock};
-use crate::yaml::{Node, Pos, Value};
+use crate::yaml::{Node, Value};
 
 /// The only policy format version this crate reads.
 pub(crate) const VERSION: &str = "1";
@@ -41,19 +42,33 @@ pub(crate) struct TimeSpec {
     pub(crate) zone: TimeZone,
 }
 
+/// What checking a document found.
+#[derive(Debug)]
+pub(crate) struct Checked {
+    /// The validated policy, or every error that keeps it from loading (in source order).
+    pub(crate) spec: Result<PolicySpec, Diagnostics>,
+    /// The problems that do not keep it from loading, in source order.
+    pub(crate) warnings: Vec<Diagnostic>,
+}
+
+impl Checked {
+    /// The outcome when the document could not be checked at all, because of `error`.
+    pub(crate) fn failed(error: Diagnostic) -> Checked {
+        Checked {
+            spec: Err(Diagnostics::from(error)),
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// Checks a parsed document; every problem found is reported.
-pub(crate) fn check(root: &Node) -> Result<PolicySpec, Diagnostics> {
+pub(crate) fn check(root: &Node) -> Checked {
     let mut checker = Checker {
         problems: Vec::new(),
         zones: TimeZoneDatabase::bundled(),
     };
     let spec = checker.document(root);
-    match Diagnostics::from_vec(checker.problems) {
-        Some(problems) => Err(problems),
-        None => spec.ok_or_else(|| {
-            Diagnostics::from(Diagnostic::new(root.pos, "the policy could not be read"))
-        }),
-    }
+    checker.finish(root.pos, spec)
 }
 
 struct Checker {
@@ -77,14 +92,36 @@ impl<'n> Fields<'n> {
 }
 
 impl Checker {
-    fn error(&mut self, pos: Pos, message: impl Into<String>) {
-        self.problems.push(Diagnostic::new(pos, message));
+    /// Parts the problems found by severity: any error refuses the policy, warnings alone do
+    /// not. A policy that could not be read is refused even if no error says why.
+    fn finish(self, root: Pos, spec: Option<PolicySpec>) -> Checked {
+        let (errors, mut warnings): (Vec<Diagnostic>, Vec<Diagnostic>) = self
+            .problems
+            .into_iter()
+            .partition(|problem| problem.severity == Severity::Error);
+        in_source_order(&mut warnings);
+        let spec = match Diagnostics::from_vec(errors) {
+            Some(errors) => Err(errors),
+            None => spec.ok_or_else(|| {
+                Diagnostics::from(Diagnostic::error(
+                    root,
+                    Code::Unreadable,
+                    "the policy could not be read",
+                ))
+            }),
+        };
+        Checked { spec, warnings }
+    }
+
+    fn error(&mut self, pos: Pos, code: Code, message: impl Into<String>) {
+        self.problems.push(Diagnostic::error(pos, code, message));
     }
 
     fn document(&mut self, root: &Node) -> Option<PolicySpec> {
         if let Value::Null = root.value {
             self.error(
                 Pos::START,
+                Code::EmptyPolicy,
                 "the policy is empty; expected version and rules",
             );
             return None;
@@ -107,6 +144,7 @@ impl Checker {
         if let Value::Null = node.value {
             self.error(
                 node.pos,
+                Code::EmptySection,
                 "identity is empty; write {} or omit the key for the defaults",
             );
             return None;
@@ -132,6 +170,7 @@ impl Checker {
                 Some(id) => {
                     self.error(
                         entry.pos,
+                        Code::InvalidAccount,
                         format!("invalid account \"{id}\"; expected a 12-digit AWS account ID"),
                     );
                     complete = false;
@@ -161,12 +200,13 @@ impl Checker {
                 .find(|&(_, c)| c != '*' && !is_role_name_char(c));
             match (glob.is_empty(), bad) {
                 (true, _) => {
-                    self.error(entry.pos, "empty role name");
+                    self.error(entry.pos, Code::EmptyName, "empty role name");
                     complete = false;
                 }
                 (false, Some((at, c))) => {
                     self.error(
                         entry.pos,
+                        Code::InvalidRoleName,
                         format!(
                             "role name \"{glob}\" has {c:?} at position {at}; only * is a \
                              wildcard, and role names have letters, digits and _+=,.@-"
@@ -189,6 +229,7 @@ impl Checker {
             Value::Str(text) => {
                 self.error(
                     node.pos,
+                    Code::UnsupportedVersion,
                     format!("unsupported version \"{text}\"; expected \"{VERSION}\""),
                 );
                 false
@@ -196,6 +237,7 @@ impl Checker {
             other => {
                 self.error(
                     node.pos,
+                    Code::NotAString,
                     format!(
                         "expected version \"{VERSION}\" (a quoted string), found {}",
                         other.kind()
@@ -217,6 +259,7 @@ impl Checker {
                 match names.iter().find(|(seen, _)| *seen == name) {
                     Some((_, first)) => self.error(
                         pos,
+                        Code::DuplicateRuleName,
                         format!("duplicate rule name \"{name}\" (first used at {first})"),
                     ),
                     None => names.push((name, pos)),
@@ -261,6 +304,7 @@ impl Checker {
         if effect.is_none() {
             self.error(
                 node.pos,
+                Code::UnknownEffect,
                 format!("unknown effect \"{text}\"; expected allow, deny or require_approval"),
             );
         }
@@ -272,6 +316,7 @@ impl Checker {
         if let Value::Null = node.value {
             self.error(
                 node.pos,
+                Code::EmptySection,
                 "conditions is empty; write {} or omit the key for a rule that matches every request",
             );
             return None;
@@ -297,7 +342,7 @@ impl Checker {
         for entry in items {
             match self.text(entry, &format!("a {item} name")) {
                 Some("") => {
-                    self.error(entry.pos, format!("empty {item} name"));
+                    self.error(entry.pos, Code::EmptyName, format!("empty {item} name"));
                     complete = false;
                 }
                 Some(name) => names.push(name.to_owned()),
@@ -339,6 +384,7 @@ impl Checker {
                     let expected = WEEKDAY_NAMES.join(", ");
                     self.error(
                         entry.pos,
+                        Code::UnknownWeekday,
                         format!("unknown weekday \"{name}\"; expected one of {expected}"),
                     );
                 }
@@ -363,6 +409,7 @@ impl Checker {
         if hours.is_none() {
             self.error(
                 end.pos,
+                Code::InvalidHours,
                 "hours start and end are equal, which is no window; \
                  use 00:00 to 24:00 for the whole day",
             );
@@ -373,7 +420,7 @@ impl Checker {
     fn clock(&mut self, node: &Node, edge: Edge) -> Option<u16> {
         let text = self.text(node, "a time of day (\"HH:MM\")")?;
         parse_clock(text, edge)
-            .map_err(|message| self.error(node.pos, message))
+            .map_err(|message| self.error(node.pos, Code::InvalidTime, message))
             .ok()
     }
 
@@ -387,6 +434,7 @@ impl Checker {
             _ => {
                 self.error(
                     node.pos,
+                    Code::UnknownTimezone,
                     format!(
                         "unknown time zone \"{name}\"; expected an IANA name such as \
                          Europe/London or America/New_York"
@@ -402,6 +450,7 @@ impl Checker {
         let Value::Map(entries) = &node.value else {
             self.error(
                 node.pos,
+                Code::NotAMapping,
                 format!("expected {what} as a mapping, found {}", node.value.kind()),
             );
             return None;
@@ -415,6 +464,7 @@ impl Checker {
             let Value::Str(name) = &key.value else {
                 self.error(
                     key.pos,
+                    Code::KeyNotAString,
                     format!("expected a key name in {what}, found {}", key.value.kind()),
                 );
                 continue;
@@ -422,6 +472,7 @@ impl Checker {
             if let Some((_, first)) = seen.iter().find(|(seen, _)| seen == name) {
                 self.error(
                     key.pos,
+                    Code::DuplicateKey,
                     format!("duplicate key \"{name}\" in {what} (first given at {first})"),
                 );
                 continue;
@@ -432,6 +483,7 @@ impl Checker {
             } else {
                 self.error(
                     key.pos,
+                    Code::UnknownKey,
                     format!(
                         "unknown key \"{name}\" in {what}; expected {}",
                         one_of(known)
@@ -445,7 +497,11 @@ impl Checker {
     fn require<'n>(&mut self, fields: &Fields<'n>, key: &str, what: &str) -> Option<&'n Node> {
         let node = fields.get(key);
         if node.is_none() {
-            self.error(fields.pos, format!("missing key \"{key}\" in {what}"));
+            self.error(
+                fields.pos,
+                Code::MissingKey,
+                format!("missing key \"{key}\" in {what}"),
+            );
         }
         node
     }
@@ -460,12 +516,20 @@ impl Checker {
                     }
                     _ => "omit the key to mean any",
                 };
-                self.error(node.pos, format!("{key} is an empty list; {hint}"));
+                self.error(
+                    node.pos,
+                    Code::EmptyList,
+                    format!("{key} is an empty list; {hint}"),
+                );
                 None
             }
             Value::Seq(items) => Some(items),
             other => {
-                self.error(node.pos, format!("expected {what}, found {}", other.kind()));
+                self.error(
+                    node.pos,
+                    Code::NotAList,
+                    format!("expected {what}, found {}", other.kind()),
+                );
                 None
             }
         }
@@ -477,6 +541,7 @@ impl Checker {
             Value::Bool | Value::Number => {
                 self.error(
                     node.pos,
+                    Code::NotAString,
                     format!(
                         "expected {what} (a string), found {}; quote it",
                         node.value.kind()
@@ -487,6 +552,7 @@ impl Checker {
             other => {
                 self.error(
                     node.pos,
+                    Code::NotAString,
                     format!("expected {what} (a string), found {}", other.kind()),
                 );
                 None
@@ -533,5 +599,47 @@ fn one_of(keys: &[&str]) -> String {
             format!("one of {} or \"{last}\"", init.join(", "))
         }
         [] => "no keys".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Checks `source` as [`check`] does, with `warning` found on top of the checker's own
+    /// problems.
+    fn check_with_warning(source: &str, warning: Diagnostic) -> Checked {
+        let root = crate::yaml::parse(source).expect("valid YAML");
+        let mut checker = Checker {
+            problems: vec![warning],
+            zones: TimeZoneDatabase::bundled(),
+        };
+        let spec = checker.document(&root);
+        checker.finish(root.pos, spec)
+    }
+
+    fn warning() -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(Pos { line: 3, column: 5 }, Code::UnknownKey, "a warning")
+        }
+    }
+
+    #[test]
+    fn a_policy_with_only_warnings_loads() {
+        let source = "version: \"1\"\nrules:\n  - name: a\n    effect: allow\n";
+        let checked = check_with_warning(source, warning());
+        assert!(checked.spec.is_ok(), "{:?}", checked.spec);
+        assert_eq!(checked.warnings, [warning()]);
+    }
+
+    #[test]
+    fn a_policy_with_an_error_is_refused_and_keeps_its_warnings() {
+        let source = "version: \"1\"\nrules:\n  - name: a\n    effect: permit\n";
+        let checked = check_with_warning(source, warning());
+        let errors = checked.spec.expect_err("an unknown effect is an error");
+        let codes: Vec<Code> = errors.iter().map(|e| e.code).collect();
+        assert_eq!(codes, [Code::UnknownEffect]);
+        assert_eq!(checked.warnings, [warning()]);
     }
 }

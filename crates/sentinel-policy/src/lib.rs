@@ -5,30 +5,38 @@
 //! Pure: no I/O, no async, no AWS, so it is quick to build, fuzz and benchmark.
 //!
 //! ```
-//! use sentinel_policy::{Effect, Policy};
+//! use sentinel_policy::{Effect, Policy, Request};
 //!
 //! let policy = Policy::from_yaml(
 //!     "version: \"1\"\nrules:\n  - name: ops\n    effect: allow\n    conditions:\n      users: [alice]\n",
 //! )
 //! .expect("valid policy");
 //! let now = jiff::Timestamp::now();
-//! assert_eq!(policy.evaluate("alice", "production", now).effect, Effect::Allow);
-//! assert_eq!(policy.evaluate("mallory", "production", now).rule, None);
+//! let alice = Request::new("alice", "production", now);
+//! assert_eq!(policy.evaluate(&alice).effect, Effect::Allow);
+//! let mallory = Request::new("mallory", "production", now);
+//! assert_eq!(policy.evaluate(&mallory).rule, None);
 //! ```
 
 mod check;
+mod code;
 mod decision;
 mod diagnostic;
 mod identity;
 mod index;
 mod policy;
+mod request;
 mod rule;
 mod schema;
+mod validation;
 mod window;
 mod yaml;
 
+pub use code::Code;
 pub use decision::{Decision, Effect};
-pub use diagnostic::{Diagnostic, Diagnostics};
+pub use diagnostic::{Diagnostic, Diagnostics, Severity};
 pub use identity::{DEFAULT_SESSION_NAME_ROLES, Identity};
 pub use policy::Policy;
+pub use request::Request;
 pub use schema::json_schema;
+pub use validation::Validation;

@@ -1,15 +1,16 @@
 //! The compiled policy: built once from source (parse, check, compile), then shared and
 //! evaluated on every request without allocating.
 
-use jiff::Timestamp;
-
-use crate::check::{self, PolicySpec};
+use crate::check::{self, Checked, PolicySpec};
+use crate::code::Code;
 use crate::decision::Decision;
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::identity::Identity;
 use crate::index::NameIndex;
+use crate::request::Request;
 use crate::rule::{LocalClock, Rule, TimeCondition};
-use crate::yaml::{self, Pos};
+use crate::validation::Validation;
+use crate::yaml;
 
 /// Policies this small are scanned rule by rule, which beats an index lookup for a rule or
 /// two; from ten rules on, the index halves the time (benches/evaluate.rs).
@@ -27,39 +28,43 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Parses, validates and compiles a policy; on failure, returns every problem found.
+    /// Parses, validates and compiles a policy; on failure, returns every error found.
+    /// Warnings do not keep a policy from loading and are not returned; see
+    /// [`Policy::validate`].
     pub fn from_yaml(source: &str) -> Result<Policy, Diagnostics> {
-        let root = yaml::parse(source)?;
-        let spec = check::check(&root)?;
-        Ok(Policy::compile(spec))
+        check_text(source).spec.map(Policy::compile)
     }
 
     /// Like [`Policy::from_yaml`], for raw bytes: text that is not UTF-8 is a diagnostic
     /// pointing at the first invalid byte.
     pub fn from_yaml_bytes(source: &[u8]) -> Result<Policy, Diagnostics> {
-        match std::str::from_utf8(source) {
-            Ok(text) => Policy::from_yaml(text),
-            Err(error) => Err(Diagnostics::from(not_utf8(source, error.valid_up_to()))),
-        }
+        check_bytes(source).spec.map(Policy::compile)
     }
 
-    /// Decides a request by `user` for `profile` at instant `at`. The first rule whose
-    /// conditions all hold decides; when none does, the answer is deny with no rule.
-    /// Does not allocate.
-    pub fn evaluate(&self, user: &str, profile: &str, at: Timestamp) -> Decision<'_> {
+    /// Validates a policy given as raw bytes, as [`Policy::from_yaml_bytes`] does, without
+    /// compiling it, and reports its errors and its warnings apart.
+    pub fn validate(source: &[u8]) -> Validation {
+        let checked = check_bytes(source);
+        let errors = checked.spec.err().into_iter().flatten().collect();
+        Validation::new(errors, checked.warnings)
+    }
+
+    /// Decides `request`. The first rule whose conditions all hold decides; when none does,
+    /// the answer is deny with no rule. Does not allocate.
+    pub fn evaluate(&self, request: &Request<'_>) -> Decision<'_> {
         if self.rules.len() <= SCAN_MAX {
-            return self.first_match(0..self.rules.len(), user, profile, at);
+            return self.first_match(0..self.rules.len(), request);
         }
-        let by_user = self.by_user.candidates(user);
+        let by_user = self.by_user.candidates(request.user);
         // A short list is walked at once; otherwise the profile index may offer a shorter one.
         if by_user.len() <= SHORT_LIST {
-            return self.first_match(by_user, user, profile, at);
+            return self.first_match(by_user, request);
         }
-        let by_profile = self.by_profile.candidates(profile);
+        let by_profile = self.by_profile.candidates(request.profile);
         if by_user.len() <= by_profile.len() {
-            self.first_match(by_user, user, profile, at)
+            self.first_match(by_user, request)
         } else {
-            self.first_match(by_profile, user, profile, at)
+            self.first_match(by_profile, request)
         }
     }
 
@@ -67,14 +72,12 @@ impl Policy {
     fn first_match(
         &self,
         candidates: impl Iterator<Item = usize>,
-        user: &str,
-        profile: &str,
-        at: Timestamp,
+        request: &Request<'_>,
     ) -> Decision<'_> {
-        let mut clock = LocalClock::new(at);
+        let mut clock = LocalClock::new(request.at);
         for index in candidates {
             if let Some(rule) = self.rules.get(index)
-                && rule.matches(user, profile, &mut clock)
+                && rule.matches(request, &mut clock)
             {
                 return rule.decision(index);
             }
@@ -134,6 +137,22 @@ impl Policy {
     }
 }
 
+/// Parses and checks a policy's text.
+fn check_text(source: &str) -> Checked {
+    match yaml::parse(source) {
+        Ok(root) => check::check(&root),
+        Err(syntax) => Checked::failed(syntax),
+    }
+}
+
+/// Parses and checks a policy's bytes, which must be UTF-8 text.
+fn check_bytes(source: &[u8]) -> Checked {
+    match std::str::from_utf8(source) {
+        Ok(text) => check_text(text),
+        Err(error) => Checked::failed(not_utf8(source, error.valid_up_to())),
+    }
+}
+
 /// A sorted, deduplicated name set, searchable by binary search.
 fn name_set(mut names: Vec<String>) -> Box<[Box<str>]> {
     names.sort_unstable();
@@ -146,8 +165,9 @@ fn not_utf8(source: &[u8], valid_up_to: usize) -> Diagnostic {
     let valid = std::str::from_utf8(&source[..valid_up_to]).unwrap_or_default();
     let line = valid.matches('\n').count() + 1;
     let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    Diagnostic::new(
+    Diagnostic::error(
         Pos { line, column },
+        Code::NotUtf8,
         format!("the policy is not valid UTF-8 text (invalid byte at offset {valid_up_to})"),
     )
 }

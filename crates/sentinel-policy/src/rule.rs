@@ -8,6 +8,7 @@ use jiff::civil::Weekday;
 use jiff::tz::TimeZone;
 
 use crate::decision::{Decision, Effect};
+use crate::request::Request;
 use crate::window::{Days, Hours};
 
 /// One rule, ready to match.
@@ -35,10 +36,10 @@ pub(crate) struct TimeCondition {
 }
 
 impl Rule {
-    /// Whether every condition of the rule holds for this request.
-    pub(crate) fn matches(&self, user: &str, profile: &str, clock: &mut LocalClock) -> bool {
-        contains(self.users.as_deref(), user)
-            && contains(self.profiles.as_deref(), profile)
+    /// Whether every condition of the rule holds for `request`, whose instant `clock` converts.
+    pub(crate) fn matches(&self, request: &Request<'_>, clock: &mut LocalClock) -> bool {
+        contains(self.users.as_deref(), request.user)
+            && contains(self.profiles.as_deref(), request.profile)
             && self.time.as_ref().is_none_or(|time| {
                 let local = clock.local(time.zone_id, &time.zone);
                 time.days.contains(local.weekday)

@@ -9,25 +9,8 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{DuplicateKeyPolicy, SnippetMode, Spanned};
 
-use crate::diagnostic::Diagnostic;
-
-/// Where a node starts in the source: 1-based line and (character) column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Pos {
-    pub(crate) line: usize,
-    pub(crate) column: usize,
-}
-
-impl Pos {
-    /// The start of the document, for problems that belong to no particular node.
-    pub(crate) const START: Pos = Pos { line: 1, column: 1 };
-}
-
-impl fmt::Display for Pos {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.line, self.column)
-    }
-}
+use crate::code::Code;
+use crate::diagnostic::{Diagnostic, Pos};
 
 /// A YAML value with its position.
 #[derive(Debug)]
@@ -86,7 +69,7 @@ fn syntax_diagnostic(error: &serde_saphyr::Error) -> Diagnostic {
     // The plain rendering ends with the location, which the diagnostic carries separately.
     let suffix = format!(" at line {}, column {}", pos.line, pos.column);
     let message = plain.strip_suffix(&suffix).unwrap_or(&plain);
-    Diagnostic::new(pos, format!("invalid YAML: {message}"))
+    Diagnostic::error(pos, Code::YamlSyntax, format!("invalid YAML: {message}"))
 }
 
 /// The deserialized form before positions are flattened into [`Node`].

@@ -3,7 +3,7 @@
 //! `24:00`, first match wins, default deny and catch-all rules.
 
 use jiff::Timestamp;
-use sentinel_policy::{Decision, Effect, Policy};
+use sentinel_policy::{Decision, Effect, Policy, Request};
 
 /// A policy whose rules all allow `alice` on `p` under one time condition, named `office`.
 fn office(time: &str) -> Policy {
@@ -21,7 +21,7 @@ fn at(text: &str) -> Timestamp {
 /// Asserts, for each `(instant, allowed)`, whether the single rule of `policy` matches.
 fn check(policy: &Policy, cases: &[(&str, bool)]) {
     for &(instant, allowed) in cases {
-        let decision = policy.evaluate("alice", "p", at(instant));
+        let decision = policy.evaluate(&Request::new("alice", "p", at(instant)));
         let expected = if allowed { Effect::Allow } else { Effect::Deny };
         assert_eq!(decision.effect, expected, "at {instant}");
     }
@@ -162,7 +162,7 @@ fn the_first_matching_rule_decides() {
     let policy = Policy::from_yaml(ORDERED).unwrap();
     let now = at("2026-11-27T12:00:00Z");
     assert_eq!(
-        policy.evaluate("bob", "dev", now),
+        policy.evaluate(&Request::new("bob", "dev", now)),
         Decision {
             effect: Effect::Deny,
             rule: Some("deny-bob"),
@@ -171,7 +171,7 @@ fn the_first_matching_rule_decides() {
         }
     );
     assert_eq!(
-        policy.evaluate("carol", "dev", now),
+        policy.evaluate(&Request::new("carol", "dev", now)),
         Decision {
             effect: Effect::Allow,
             rule: Some("everyone-on-dev"),
@@ -180,7 +180,7 @@ fn the_first_matching_rule_decides() {
         }
     );
     assert_eq!(
-        policy.evaluate("carol", "prod", now).effect,
+        policy.evaluate(&Request::new("carol", "prod", now)).effect,
         Effect::RequireApproval
     );
 }
@@ -188,7 +188,7 @@ fn the_first_matching_rule_decides() {
 #[test]
 fn no_matching_rule_is_a_deny_with_no_rule() {
     let policy = Policy::from_yaml(ORDERED).unwrap();
-    let decision = policy.evaluate("dave", "prod", at("2026-11-27T12:00:00Z"));
+    let decision = policy.evaluate(&Request::new("dave", "prod", at("2026-11-27T12:00:00Z")));
     assert_eq!(decision, Decision::DEFAULT_DENY);
     assert_eq!(decision.rule, None);
     assert_eq!(decision.rule_index, None);
@@ -202,9 +202,18 @@ fn a_rule_without_conditions_or_with_empty_conditions_matches_everything() {
         );
         let policy = Policy::from_yaml(&source).unwrap();
         let now = at("2026-11-27T12:00:00Z");
-        assert_eq!(policy.evaluate("ops", "x", now).rule, Some("only-ops"));
-        assert_eq!(policy.evaluate("anyone", "x", now).rule, Some("rest"));
-        assert_eq!(policy.evaluate("", "", now).rule, Some("rest"));
+        assert_eq!(
+            policy.evaluate(&Request::new("ops", "x", now)).rule,
+            Some("only-ops")
+        );
+        assert_eq!(
+            policy.evaluate(&Request::new("anyone", "x", now)).rule,
+            Some("rest")
+        );
+        assert_eq!(
+            policy.evaluate(&Request::new("", "", now)).rule,
+            Some("rest")
+        );
         assert_eq!(policy.rules(), 2);
     }
 }
@@ -254,7 +263,7 @@ fn the_example_policy_decides_as_documented() {
         ),
     ];
     for (user, profile, instant, effect, rule) in cases {
-        let decision = policy.evaluate(user, profile, instant);
+        let decision = policy.evaluate(&Request::new(user, profile, instant));
         assert_eq!(
             (decision.effect, decision.rule),
             (effect, rule),
@@ -272,7 +281,7 @@ fn a_policy_can_be_shared_between_threads() {
         let policy = std::sync::Arc::clone(&policy);
         std::thread::spawn(move || {
             policy
-                .evaluate("bob", "dev", at("2026-11-27T12:00:00Z"))
+                .evaluate(&Request::new("bob", "dev", at("2026-11-27T12:00:00Z")))
                 .effect
         })
     };

@@ -6,7 +6,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use jiff::Timestamp;
-use sentinel_policy::Policy;
+use sentinel_policy::{Policy, Request};
 
 struct Counting;
 
@@ -86,7 +86,7 @@ fn assert_no_allocation(policy: &Policy) {
     // Warm up once so lazily initialised time zone data is not counted.
     for &(user, profile) in &requests {
         for &at in &instants {
-            std::hint::black_box(policy.evaluate(user, profile, at));
+            std::hint::black_box(policy.evaluate(&Request::new(user, profile, at)));
         }
     }
     let before = allocations();
@@ -94,7 +94,7 @@ fn assert_no_allocation(policy: &Policy) {
     for &(user, profile) in &requests {
         for &at in &instants {
             decided += usize::from(
-                std::hint::black_box(policy.evaluate(user, profile, at))
+                std::hint::black_box(policy.evaluate(&Request::new(user, profile, at)))
                     .rule
                     .is_some(),
             );

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use jiff::tz::TimeZoneDatabase;
 use proptest::prelude::*;
-use sentinel_policy::{Effect, Policy};
+use sentinel_policy::{Effect, Policy, Request};
 
 const USERS: &[&str] = &["alice", "bob", "carol", "dave", "erin"];
 const PROFILES: &[&str] = &["prod", "dev", "stage", "audit"];
@@ -185,7 +185,7 @@ proptest! {
         let source = render(&rules);
         let policy = Policy::from_yaml(&source).map_err(|e| TestCaseError::fail(format!("{e}\n{source}")))?;
         for (user, profile, at) in requests {
-            let decision = policy.evaluate(user, profile, at);
+            let decision = policy.evaluate(&Request::new(user, profile, at));
             let (effect, index) = reference(&rules, user, profile, at);
             prop_assert_eq!((decision.effect, decision.rule_index), (effect, index), "{} {} {}", user, profile, at);
             let name = index.map(|i| format!("r{i}"));
@@ -200,7 +200,7 @@ proptest! {
         at in instant(),
     ) {
         let policy = Policy::from_yaml(&render(&rules)).unwrap();
-        let decision = policy.evaluate("zed", "nowhere", at);
+        let decision = policy.evaluate(&Request::new("zed", "nowhere", at));
         prop_assert_eq!(decision.rule_index, reference(&rules, "zed", "nowhere", at).1);
     }
 

@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 use sentinel_core::source::PolicySource;
 use sentinel_load::{LoadTestConfig, LoadTestResult, RequestContext, RequestError, Threshold};
+use sentinel_policy::Request;
 
 use crate::cache::{Cache, CacheFigures};
 use crate::defaults;
@@ -66,11 +67,11 @@ impl Workload for CachedEvalWorkload {
             .load(fixture::PROFILE)
             .await
             .map_err(|_| RequestError::new(POLICY_UNAVAILABLE))?;
-        fixture::expect_allow(loaded.policy.evaluate(
+        fixture::expect_allow(loaded.policy.evaluate(&Request::new(
             fixture::ALLOWED_USER,
             fixture::PROFILE,
             Timestamp::now(),
-        ))
+        )))
     }
 
     fn finish(&self, _result: &LoadTestResult) -> (CacheFigures, Vec<CheckResult>) {

@@ -99,6 +99,8 @@ impl PolicySource for MemorySource {
 
 #[cfg(test)]
 mod tests {
+    use sentinel_policy::Request;
+
     use super::*;
 
     #[tokio::test]
@@ -106,12 +108,16 @@ mod tests {
         let source = MemorySource::example().expect("the example policy is valid");
         let loaded = source.load(PROFILE).await.expect("stored");
         let now = jiff::Timestamp::now();
-        let allowed = loaded.policy.evaluate(ALLOWED_USER, PROFILE, now);
+        let allowed = loaded
+            .policy
+            .evaluate(&Request::new(ALLOWED_USER, PROFILE, now));
         assert_eq!(
             (allowed.effect, allowed.rule),
             (Effect::Allow, Some(ALLOW_RULE))
         );
-        let denied = loaded.policy.evaluate(DENIED_USER, PROFILE, now);
+        let denied = loaded
+            .policy
+            .evaluate(&Request::new(DENIED_USER, PROFILE, now));
         assert_eq!(
             (denied.effect, denied.rule),
             (Effect::Deny, Some(DENY_RULE))

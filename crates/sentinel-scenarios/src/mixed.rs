@@ -9,7 +9,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use sentinel_core::source::{PolicySource, SourceError};
 use sentinel_load::{LoadTestConfig, LoadTestResult, RequestContext, RequestError, Threshold};
-use sentinel_policy::Effect;
+use sentinel_policy::{Effect, Request};
 use serde::{Serialize, Serializer};
 
 use crate::cache::{CACHE_CAPACITY, Cache, CacheFigures};
@@ -228,9 +228,8 @@ impl MixedWorkload {
         };
         match self.cache.source.load(fixture::PROFILE).await {
             Ok(loaded) => {
-                let decision = loaded
-                    .policy
-                    .evaluate(user, fixture::PROFILE, Timestamp::now());
+                let request = Request::new(user, fixture::PROFILE, Timestamp::now());
+                let decision = loaded.policy.evaluate(&request);
                 decision.effect == effect && decision.rule == Some(rule)
             }
             Err(_) => false,

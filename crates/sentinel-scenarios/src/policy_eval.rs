@@ -6,7 +6,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use sentinel_core::source::PolicySource;
 use sentinel_load::{LoadTestConfig, LoadTestResult, RequestContext, RequestError, Threshold};
-use sentinel_policy::Policy;
+use sentinel_policy::{Policy, Request};
 
 use crate::defaults;
 use crate::findings::{CheckResult, NoFigures};
@@ -57,11 +57,11 @@ impl Workload for PolicyEvalWorkload {
     type Figures = NoFigures;
 
     async fn request(&self, _ctx: RequestContext) -> Result<(), RequestError> {
-        fixture::expect_allow(self.policy.evaluate(
+        fixture::expect_allow(self.policy.evaluate(&Request::new(
             fixture::ALLOWED_USER,
             fixture::PROFILE,
             Timestamp::now(),
-        ))
+        )))
     }
 
     fn finish(&self, _result: &LoadTestResult) -> (NoFigures, Vec<CheckResult>) {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use jiff::Timestamp;
-use sentinel_policy::{Decision, Effect, Policy};
+use sentinel_policy::{Decision, Effect, Policy, Request};
 
 use super::Outcome;
 use report::report;
@@ -89,12 +89,13 @@ fn validate(args: &ValidateArgs) -> Result<Outcome> {
                 continue;
             }
         };
-        match Policy::from_yaml_bytes(&source) {
-            Ok(_) => writeln!(out, "{name}: ok")?,
-            Err(problems) => {
-                write!(out, "{}", report(&name.to_string(), &source, &problems))?;
-                outcome = Outcome::Failure;
-            }
+        let validation = Policy::validate(&source);
+        let problems = validation.errors().iter().chain(validation.warnings());
+        write!(out, "{}", report(&name.to_string(), &source, problems))?;
+        if validation.passed() {
+            writeln!(out, "{name}: ok")?;
+        } else {
+            outcome = Outcome::Failure;
         }
     }
     Ok(outcome)
@@ -114,7 +115,7 @@ fn evaluate(args: &EvaluateArgs) -> Result<Outcome> {
         }
     };
     let at = args.at.unwrap_or_else(Timestamp::now);
-    let decision = policy.evaluate(&args.user, &args.profile, at);
+    let decision = policy.evaluate(&Request::new(&args.user, &args.profile, at));
     let mut out = io::stdout().lock();
     if args.json {
         let json = serde_json::to_string(&decision).context("cannot write the decision as JSON")?;

@@ -3,11 +3,15 @@
 
 use std::fmt::Write as _;
 
-use sentinel_policy::Diagnostics;
+use sentinel_policy::Diagnostic;
 
-/// One `FILE:LINE:COLUMN: message` line per problem, each followed by the source line and a
-/// caret under the column.
-pub fn report(name: &str, source: &[u8], problems: &Diagnostics) -> String {
+/// One `FILE:LINE:COLUMN: message` line per problem (`FILE:LINE:COLUMN: warning: message` for
+/// a warning), each followed by the source line and a caret under the column.
+pub fn report<'a>(
+    name: &str,
+    source: &[u8],
+    problems: impl IntoIterator<Item = &'a Diagnostic>,
+) -> String {
     let text = String::from_utf8_lossy(source);
     let lines: Vec<&str> = text.lines().collect();
     let mut out = String::new();
