@@ -77,6 +77,7 @@
 mod config;
 mod error;
 mod exchange;
+mod histogram;
 pub mod http;
 pub mod interchange;
 mod merge;

@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{ConfigError, LoadTestConfig};
 use crate::error::RequestError;
 use crate::exchange::Exchange;
+use crate::histogram::nanos;
 use crate::mix::Mix;
 use crate::pacing::Gate;
 use crate::progress::Progress;
@@ -270,9 +271,7 @@ impl LoadTest {
                 merged.targets[target].missed(lower_bound);
             }
             if let Some(collector) = &mut collector {
-                collector
-                    .slot(at.second)
-                    .missed(u64::try_from(lower_bound.as_nanos()).unwrap_or(u64::MAX));
+                collector.slot(at.second).missed(nanos(lower_bound));
             }
         }
         let scheduled = scheduled_until.saturating_duration_since(start);
