@@ -196,6 +196,7 @@ mod tests {
 
     use super::*;
     use crate::config::LoadTestConfig;
+    use crate::control::RunControl;
     use crate::runner::run_load_test;
     use crate::timeline::TimelineSink;
 
@@ -203,8 +204,8 @@ mod tests {
         let mut config = LoadTestConfig::new(rate, Duration::from_millis(300));
         config.segment = Segment::new(k, n).expect("valid");
         config.workers = 4;
-        config.timeline = Some(TimelineSink::keep());
-        run_load_test(config, move |ctx| async move {
+        let control = RunControl::default().with_timeline(TimelineSink::keep());
+        run_load_test(config, control, move |ctx| async move {
             if ctx.seq % 10 == 0 {
                 Err(crate::RequestError::new("http_503"))
             } else {
