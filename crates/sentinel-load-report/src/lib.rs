@@ -10,12 +10,13 @@
 //! one, the page says so in their place.
 //!
 //! ```
+//! use sentinel_load::{LoadTestConfig, RunControl, TimelineSink, run_load_test};
 //! use sentinel_load_report::{Page, render};
 //! # #[tokio::main]
 //! # async fn main() {
-//! let mut config = sentinel_load::LoadTestConfig::new(500.0, std::time::Duration::from_millis(400));
-//! config.timeline = Some(sentinel_load::TimelineSink::keep());
-//! let result = sentinel_load::run_load_test(config, |_| async { Ok(()) }).await.unwrap();
+//! let config = LoadTestConfig::new(500.0, std::time::Duration::from_millis(400));
+//! let control = RunControl::default().with_timeline(TimelineSink::keep());
+//! let result = run_load_test(config, control, |_| async { Ok(()) }).await.unwrap();
 //! let html = render(&Page::run("my service", &result, &[]));
 //! assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<svg"));
 //! # }
@@ -305,18 +306,21 @@ mod tests {
     use std::time::Duration;
 
     use sentinel_load::{
-        LoadTestConfig, RequestError, Threshold, TimelineSink, judge, run_load_test,
+        LoadTestConfig, RequestError, RunControl, Threshold, TimelineSink, judge, run_load_test,
     };
 
     use super::*;
 
     async fn result(timeline: bool) -> LoadTestResult {
-        let mut config = LoadTestConfig::new(0.0, Duration::ZERO).with_stages(vec![
+        let config = LoadTestConfig::new(0.0, Duration::ZERO).with_stages(vec![
             "500ms:400".parse().unwrap(),
             "700ms:=400".parse().unwrap(),
         ]);
-        config.timeline = timeline.then(TimelineSink::keep);
-        run_load_test(config, |ctx| async move {
+        let control = RunControl {
+            timeline: timeline.then(TimelineSink::keep),
+            ..RunControl::default()
+        };
+        run_load_test(config, control, |ctx| async move {
             if ctx.seq % 9 == 0 {
                 Err(RequestError::new("http_<503>"))
             } else {

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sentinel_load::{LoadTestConfig, RequestError, run_load_test};
+use sentinel_load::{LoadTestConfig, RequestError, RunControl, run_load_test};
 
 /// Far above any reachable rate: the schedule is always behind.
 const UNREACHABLE_RATE: f64 = 1e9;
@@ -28,7 +28,7 @@ fn noop_capacity(c: &mut Criterion) {
                 let mut config = LoadTestConfig::new(UNREACHABLE_RATE, WINDOW);
                 config.workers = workers;
                 let result = runtime
-                    .block_on(run_load_test(config, |_| {
+                    .block_on(run_load_test(config, RunControl::default(), |_| {
                         std::future::ready(Ok::<(), RequestError>(()))
                     }))
                     .expect("a valid configuration");

@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use sentinel_load::{LoadTestConfig, RequestError, TimelineSink, run_load_test, write_text};
+use sentinel_load::{
+    LoadTestConfig, RequestError, RunControl, TimelineSink, run_load_test, write_text,
+};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -15,13 +17,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let workers: usize = args.next().as_deref().unwrap_or("4").parse()?;
     let mut config = LoadTestConfig::new(rate, Duration::from_secs_f64(seconds));
     config.workers = workers;
+    let mut control = RunControl::default();
     if args.next().as_deref() == Some("timeline") {
-        config.timeline = Some(TimelineSink::keep());
+        control = control.with_timeline(TimelineSink::keep());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let result = runtime.block_on(run_load_test(config, |_| {
+    let result = runtime.block_on(run_load_test(config, control, |_| {
         std::future::ready(Ok::<(), RequestError>(()))
     }))?;
     write_text(&result, &mut std::io::stdout())?;

@@ -2,14 +2,13 @@
 
 use std::time::{Duration, SystemTime};
 
-use tokio_util::sync::CancellationToken;
-
 use crate::mix::Mix;
 use crate::segment::Segment;
 use crate::stages::{RateProfile, Stage};
-use crate::timeline::TimelineSink;
 
-/// The parameters of one open-loop run.
+/// The parameters of one open-loop run: data only. What steers a run while it goes (the token
+/// that stops it, the sink of its timeline) is given to the run as its
+/// [`RunControl`](crate::RunControl).
 #[derive(Debug, Clone)]
 pub struct LoadTestConfig {
     /// Target rate: request *i* is due at `start + i / requests_per_second`. With
@@ -28,9 +27,6 @@ pub struct LoadTestConfig {
     /// schedule); `None` starts it when the run starts. A start already past by more than the
     /// first interval (the time until this run's second request is due) is refused.
     pub start_at: Option<SystemTime>,
-    /// Record a per-second timeline (keyed by due time) into the result, handing each second to
-    /// the sink as it closes.
-    pub timeline: Option<TimelineSink>,
     /// At most this many requests are in flight at once (one worker each).
     pub workers: usize,
     /// A request still running after this long (from its actual send) is cancelled and counted
@@ -39,8 +35,6 @@ pub struct LoadTestConfig {
     /// After cancellation, in-flight requests get this long to finish before they are dropped
     /// and counted as `cancelled` errors.
     pub grace: Duration,
-    /// Cancelling this token stops scheduling; the run drains and returns a partial result.
-    pub cancel: CancellationToken,
     /// How much later than its due time a request may be released so that one timer wakeup
     /// serves every request due within it (at most [`MAX_PACING_SLACK`]). It shows in the
     /// schedule lag and the latency, both measured from the due time, so it costs accuracy
@@ -67,7 +61,7 @@ pub const MAX_PACING_SLACK: Duration = Duration::from_millis(1);
 
 impl LoadTestConfig {
     /// A configuration with the given rate and duration, 64 workers, a 2 s timeout, a 1 s grace
-    /// period, a 500 µs pacing slack, a fresh cancellation token and one target.
+    /// period, a 500 µs pacing slack and one target.
     pub fn new(requests_per_second: f64, duration: Duration) -> Self {
         Self {
             requests_per_second,
@@ -75,12 +69,10 @@ impl LoadTestConfig {
             workers: 64,
             timeout: Duration::from_secs(2),
             grace: Duration::from_secs(1),
-            cancel: CancellationToken::new(),
             pacing_slack: Duration::from_micros(500),
             stages: Vec::new(),
             segment: Segment::WHOLE,
             start_at: None,
-            timeline: None,
             mix: Mix::single(),
             by_target: false,
         }

@@ -8,7 +8,8 @@
 //!
 //! The pieces, each in its own module:
 //! - [`LoadTestConfig`] and [`run_load_test`]: the schedule, `workers` concurrent workers
-//!   released on time by one pacer, a per-request timeout and a cancellation token;
+//!   released on time by one pacer and a per-request timeout, the run steered by a
+//!   [`RunControl`] (its cancellation token, where its timeline goes);
 //! - [`LoadTestResult`]: counts, rates per second of the schedule and percentiles from HDR
 //!   histograms (one set per runtime thread, merged at the end), serialisable to the JSON
 //!   contract, with a text and an `.hgrm` rendering;
@@ -40,13 +41,15 @@
 //! ```
 //! use std::time::Duration;
 //!
-//! use sentinel_load::{LoadTestConfig, RequestError, Threshold, judge, run_load_test, write_text};
+//! use sentinel_load::{
+//!     LoadTestConfig, RequestError, RunControl, Threshold, judge, run_load_test, write_text,
+//! };
 //!
 //! # #[tokio::main]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut config = LoadTestConfig::new(1000.0, Duration::from_millis(200));
 //! config.workers = 8;
-//! let result = run_load_test(config, |ctx| async move {
+//! let result = run_load_test(config, RunControl::default(), |ctx| async move {
 //!     // ctx.worker is in 0..workers, one request at a time each; ctx.seq is the request's index
 //!     // in the schedule.
 //!     if ctx.seq % 10 == 9 {
@@ -73,8 +76,10 @@
 //! ```
 
 mod config;
+mod control;
 mod error;
 mod exchange;
+mod histogram;
 pub mod http;
 pub mod interchange;
 mod merge;
@@ -97,6 +102,7 @@ mod timeline;
 mod verdict;
 
 pub use config::{ConfigError, LoadTestConfig, MAX_PACING_SLACK, MAX_REPORTED_TARGETS};
+pub use control::RunControl;
 pub use error::RequestError;
 pub use exchange::Exchange;
 pub use merge::{MergeError, merge};

@@ -6,10 +6,9 @@
 //! or a set of segments that leaves part of the schedule out are refused: their sum would be
 //! the result of a load nobody ran.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use hdrhistogram::Histogram;
-
+use crate::histogram::{add_counts, add_histogram};
 use crate::result::{LoadTestResult, StageResult};
 use crate::segment::Segment;
 use crate::timeline::Second;
@@ -191,26 +190,13 @@ fn merge_timelines(results: &[LoadTestResult]) -> Option<Vec<Second>> {
     Some(merged)
 }
 
-/// Adds the counts of `from` into `into`, key by key (errors by kind, status codes).
-pub(crate) fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
-    for (key, count) in from {
-        *into.entry(key.clone()).or_default() += count;
-    }
-}
-
-/// Adds the values of `from` into `into`, which resizes itself to take them.
-pub(crate) fn add_histogram(into: &mut Histogram<u64>, from: &Histogram<u64>) {
-    into.auto(true);
-    into.add(from)
-        .expect("a histogram that resizes itself takes any value");
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::*;
     use crate::config::LoadTestConfig;
+    use crate::control::RunControl;
     use crate::runner::run_load_test;
     use crate::timeline::TimelineSink;
 
@@ -218,8 +204,8 @@ mod tests {
         let mut config = LoadTestConfig::new(rate, Duration::from_millis(300));
         config.segment = Segment::new(k, n).expect("valid");
         config.workers = 4;
-        config.timeline = Some(TimelineSink::keep());
-        run_load_test(config, move |ctx| async move {
+        let control = RunControl::default().with_timeline(TimelineSink::keep());
+        run_load_test(config, control, move |ctx| async move {
             if ctx.seq % 10 == 0 {
                 Err(crate::RequestError::new("http_503"))
             } else {

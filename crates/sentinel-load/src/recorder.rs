@@ -26,10 +26,8 @@ use hdrhistogram::Histogram;
 
 use crate::error::RequestError;
 use crate::exchange::Exchange;
+use crate::histogram::{self, nanos};
 use crate::timeline::SecondSlot;
-
-/// Significant decimal digits kept by every histogram.
-pub(crate) const SIGNIFICANT_DIGITS: u8 = 3;
 
 /// One set of measurements. Values are nanoseconds.
 #[derive(Debug, Clone)]
@@ -64,14 +62,14 @@ impl Recorder {
     /// An empty recorder able to hold values up to `highest` (larger values are clamped).
     pub fn new(highest: Duration) -> Self {
         Self {
-            latency: histogram(highest),
-            ok_latency: histogram(highest),
-            service: histogram(highest),
-            ok_service: histogram(highest),
-            lag: histogram(highest),
+            latency: histogram::bounded(highest),
+            ok_latency: histogram::bounded(highest),
+            service: histogram::bounded(highest),
+            ok_service: histogram::bounded(highest),
+            lag: histogram::bounded(highest),
             errors: Vec::new(),
-            connect: histogram(highest),
-            first_byte: histogram(highest),
+            connect: histogram::bounded(highest),
+            first_byte: histogram::bounded(highest),
             status: Vec::new(),
             bytes_sent: 0,
             bytes_received: 0,
@@ -188,17 +186,6 @@ fn add_count(counts: &mut Vec<(u16, u64)>, code: u16, count: u64) {
         Some((_, total)) => *total += count,
         None => counts.push((code, count)),
     }
-}
-
-/// An empty histogram of nanoseconds from 1 to `highest`, at [`SIGNIFICANT_DIGITS`].
-pub(crate) fn histogram(highest: Duration) -> Histogram<u64> {
-    let highest = nanos(highest).max(2);
-    Histogram::new_with_bounds(1, highest, SIGNIFICANT_DIGITS)
-        .expect("bounds 1..highest with highest >= 2 at 3 digits are always valid")
-}
-
-fn nanos(duration: Duration) -> u64 {
-    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Where in the run a request falls: its stage, the second of the schedule it was due in, and

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::LoadTestConfig;
 use crate::error::RequestError;
+use crate::histogram::{self, SIGNIFICANT_DIGITS};
 use crate::interchange::serde_histogram;
 use crate::progress::ProgressSnapshot;
 use crate::recorder::Recorder;
@@ -199,7 +200,7 @@ pub struct ByteCounts {
 /// An empty histogram that resizes itself: what a saved result written before a histogram
 /// was kept reads back as.
 fn empty_histogram() -> Histogram<u64> {
-    Histogram::new(crate::recorder::SIGNIFICANT_DIGITS).expect("3 significant digits are valid")
+    histogram::resizing(SIGNIFICANT_DIGITS)
 }
 
 impl Percentiles {

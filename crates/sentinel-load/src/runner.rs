@@ -19,8 +19,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ConfigError, LoadTestConfig};
+use crate::control::RunControl;
 use crate::error::RequestError;
 use crate::exchange::Exchange;
+use crate::histogram::nanos;
 use crate::mix::Mix;
 use crate::pacing::Gate;
 use crate::progress::Progress;
@@ -56,9 +58,11 @@ pub struct LoadTest {
     progress: Progress,
 }
 
-/// Validates `config` and runs `request_fn` on its schedule; see [`LoadTest::run`].
+/// Validates `config` and runs `request_fn` on its schedule under `control`; see
+/// [`LoadTest::run`].
 pub async fn run_load_test<F, Fut, O>(
     config: LoadTestConfig,
+    control: RunControl,
     request_fn: F,
 ) -> Result<LoadTestResult, ConfigError>
 where
@@ -66,7 +70,7 @@ where
     Fut: Future<Output = Result<O, RequestError>> + Send + 'static,
     O: Into<Exchange> + Send + 'static,
 {
-    Ok(LoadTest::new(config)?.run(request_fn).await)
+    Ok(LoadTest::new(config)?.run(control, request_fn).await)
 }
 
 /// What the workers share.
@@ -128,13 +132,9 @@ impl LoadTest {
         self.config.timeout
     }
 
-    /// The token that stops this run (the configuration's).
-    pub fn cancel_token(&self) -> CancellationToken {
-        self.config.cancel.clone()
-    }
-
-    /// Runs the schedule to its end (or to cancellation plus the grace period) and returns the
-    /// result. Must be called within a Tokio runtime; workers are spread over its threads.
+    /// Runs the schedule to its end (or until `control.cancel` is cancelled, plus the grace
+    /// period) and returns the result, with a timeline if `control` has a sink for one. Must be
+    /// called within a Tokio runtime; workers are spread over its threads.
     ///
     /// A request function returns `Ok(())`, or `Ok` of an [`Exchange`] to report what the
     /// request did on the wire (a failure carries its own in its [`RequestError`]).
@@ -142,7 +142,7 @@ impl LoadTest {
     /// # Panics
     ///
     /// Re-raises a panic of `request_fn`.
-    pub async fn run<F, Fut, O>(self, request_fn: F) -> LoadTestResult
+    pub async fn run<F, Fut, O>(self, control: RunControl, request_fn: F) -> LoadTestResult
     where
         F: Fn(RequestContext) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<O, RequestError>> + Send + 'static,
@@ -181,11 +181,11 @@ impl LoadTest {
                 highest,
                 stage_firsts.len(),
                 kept_apart,
-                config.timeline.is_some(),
+                control.timeline.is_some(),
             ),
             stage_firsts,
             timeout: config.timeout,
-            cancel: config.cancel.clone(),
+            cancel: control.cancel,
             abort: CancellationToken::new(),
             progress: self.progress.clone(),
             targets,
@@ -197,7 +197,7 @@ impl LoadTest {
             let (shared, stop) = (Arc::clone(&shared), stop_pacer.clone());
             async move { shared.gate.pace(&shared.schedule, &stop).await }
         });
-        let collector = config.timeline.clone().map(|sink| {
+        let collector = control.timeline.map(|sink| {
             let (shared, stop) = (Arc::clone(&shared), stop_pacer.clone());
             tokio::spawn(async move { collect(&shared, &stop, Collector::new(sink)).await })
         });
@@ -270,9 +270,7 @@ impl LoadTest {
                 merged.targets[target].missed(lower_bound);
             }
             if let Some(collector) = &mut collector {
-                collector
-                    .slot(at.second)
-                    .missed(u64::try_from(lower_bound.as_nanos()).unwrap_or(u64::MAX));
+                collector.slot(at.second).missed(nanos(lower_bound));
             }
         }
         let scheduled = scheduled_until.saturating_duration_since(start);
@@ -342,7 +340,6 @@ fn target_result(
     let share = LoadTestConfig {
         requests_per_second: rate,
         stages: Vec::new(),
-        timeline: None,
         ..config.clone()
     };
     LoadTestResult::new(&share, due, counts, times, cancelled, recorded)
@@ -420,7 +417,6 @@ impl StageFigures<'_> {
                 / stage.duration.as_secs_f64(),
             duration: stage.duration,
             stages: Vec::new(),
-            timeline: None,
             ..self.config.clone()
         };
         let counts = ProgressSnapshot {

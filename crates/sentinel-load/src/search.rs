@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+use crate::histogram::nanos;
 use crate::result::LoadTestResult;
 use crate::threshold::Threshold;
 
@@ -362,7 +363,7 @@ impl ScheduleKept {
 
 /// How many values of a histogram of nanoseconds are `bound` or more.
 fn sends_at_least(histogram: &Histogram<u64>, bound: Duration) -> u64 {
-    let bound = u64::try_from(bound.as_nanos()).unwrap_or(u64::MAX);
+    let bound = nanos(bound);
     histogram
         .iter_recorded()
         .filter(|value| value.value_iterated_to() >= bound)

@@ -19,8 +19,8 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RequestError;
+use crate::histogram::{self, add_counts, add_histogram};
 use crate::interchange::serde_histogram;
-use crate::merge::{add_counts, add_histogram};
 use crate::schedule::Schedule;
 
 /// Significant decimal digits of a second's latency histogram (1% resolution).
@@ -92,8 +92,8 @@ impl Second {
             errors: 0,
             errors_by_kind: BTreeMap::new(),
             missed: 0,
-            latency_ms: SecondLatency::from_histogram(&second_histogram()),
-            latency_hdr: second_histogram(),
+            latency_ms: SecondLatency::from_histogram(&histogram::resizing(SECOND_DIGITS)),
+            latency_hdr: histogram::resizing(SECOND_DIGITS),
         }
     }
 
@@ -110,11 +110,6 @@ impl Second {
         add_histogram(&mut self.latency_hdr, &other.latency_hdr);
         self.latency_ms = SecondLatency::from_histogram(&self.latency_hdr);
     }
-}
-
-/// An empty histogram for one second's latencies, growing to the values it is given.
-fn second_histogram() -> Histogram<u64> {
-    Histogram::new(SECOND_DIGITS).expect("two significant digits are always valid")
 }
 
 /// Where each second goes as it closes: a callback (writing a line to a file, say), or nowhere
@@ -178,7 +173,7 @@ impl SecondSlot {
             ok: 0,
             missed: 0,
             errors: Vec::new(),
-            latency: second_histogram(),
+            latency: histogram::resizing(SECOND_DIGITS),
         }
     }
 

@@ -52,12 +52,13 @@ mod tests {
 
     use super::*;
     use crate::config::LoadTestConfig;
+    use crate::control::RunControl;
     use crate::runner::run_load_test;
 
     #[tokio::test]
     async fn each_threshold_is_judged_and_serialized_with_its_breach() {
         let config = LoadTestConfig::new(100.0, Duration::from_millis(50));
-        let result = run_load_test(config, |_| async { Ok(()) })
+        let result = run_load_test(config, RunControl::default(), |_| async { Ok(()) })
             .await
             .expect("a valid configuration");
         let thresholds: Vec<Threshold> = ["success>=0%", "throughput>=1000000"]

@@ -17,7 +17,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use sentinel_load::http::{DriverError, HttpDriver, HttpOptions, HttpStats, HttpTarget, Route};
-use sentinel_load::{LoadTestConfig, LoadTestResult, run_load_test};
+use sentinel_load::{LoadTestConfig, LoadTestResult, RunControl, run_load_test};
 use tokio::net::TcpListener;
 
 /// What the test server saw.
@@ -128,13 +128,16 @@ async fn load_target(
     let mut config = LoadTestConfig::new(rate, duration);
     config.workers = workers;
     config.timeout = Duration::from_millis(500);
+    let control = RunControl::default();
     driver
-        .open_connections(config.timeout, &config.cancel)
+        .open_connections(config.timeout, &control.cancel)
         .await;
     let request = Arc::clone(&driver);
-    let result = run_load_test(config, move |ctx| Arc::clone(&request).request(ctx))
-        .await
-        .unwrap();
+    let result = run_load_test(config, control, move |ctx| {
+        Arc::clone(&request).request(ctx)
+    })
+    .await
+    .unwrap();
     (result, driver.stats())
 }
 
@@ -166,9 +169,11 @@ async fn succeeds_over_kept_alive_connections_one_per_worker_opened_beforehand()
     let mut config = LoadTestConfig::new(500.0, Duration::from_millis(400));
     config.workers = 4;
     let request = Arc::clone(&driver);
-    let result = run_load_test(config, move |ctx| Arc::clone(&request).request(ctx))
-        .await
-        .unwrap();
+    let result = run_load_test(config, RunControl::default(), move |ctx| {
+        Arc::clone(&request).request(ctx)
+    })
+    .await
+    .unwrap();
     assert!(result.requests.ok >= 190, "{:?}", result.requests);
     assert_eq!(result.requests.errors, 0, "{:?}", result.errors_by_kind);
     assert_eq!(seen.connections.load(Ordering::SeqCst), 4, "kept alive");

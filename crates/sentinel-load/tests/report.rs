@@ -3,14 +3,15 @@
 use std::time::Duration;
 
 use sentinel_load::{
-    LoadTestConfig, LoadTestResult, RequestError, Threshold, run_load_test, write_hgrm, write_text,
+    LoadTestConfig, LoadTestResult, RequestError, RunControl, Threshold, run_load_test, write_hgrm,
+    write_text,
 };
 
 /// 200 requests at 1000/s: every fifth fails with `http_503`, every request takes about 20 ms.
 async fn slow_run() -> LoadTestResult {
     let mut config = LoadTestConfig::new(1000.0, Duration::from_millis(200));
     config.workers = 64;
-    run_load_test(config, |ctx| async move {
+    run_load_test(config, RunControl::default(), |ctx| async move {
         tokio::time::sleep(Duration::from_millis(20)).await;
         if ctx.seq % 5 == 0 {
             Err(RequestError::new("http_503"))

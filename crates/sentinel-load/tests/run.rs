@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sentinel_load::{LoadTest, LoadTestConfig, RequestError, run_load_test};
+use sentinel_load::{LoadTest, LoadTestConfig, RequestError, RunControl, run_load_test};
 
 fn config(rate: f64, duration_ms: u64, workers: usize) -> LoadTestConfig {
     let mut config = LoadTestConfig::new(rate, Duration::from_millis(duration_ms));
@@ -20,7 +20,7 @@ async fn paces_requests_at_the_target_rate_without_a_burst() {
     let sends = Arc::new(Mutex::new(Vec::new()));
     let before = Instant::now();
     let record = Arc::clone(&sends);
-    let result = run_load_test(config(rate, 1000, 8), move |ctx| {
+    let result = run_load_test(config(rate, 1000, 8), RunControl::default(), move |ctx| {
         record.lock().unwrap().push((ctx.seq, before.elapsed()));
         std::future::ready(Ok(()))
     })
@@ -58,13 +58,17 @@ async fn a_stall_shows_in_due_time_latency_but_not_in_later_service_times() {
     // due while every worker is stuck, and each of them waits for the stall to end.
     let before = Instant::now();
     let stall = (Duration::from_millis(400), Duration::from_millis(900));
-    let result = run_load_test(config(1000.0, 1500, 4), move |_| async move {
-        let now = before.elapsed();
-        if now >= stall.0 && now < stall.1 {
-            tokio::time::sleep(stall.1 - now).await;
-        }
-        Ok(())
-    })
+    let result = run_load_test(
+        config(1000.0, 1500, 4),
+        RunControl::default(),
+        move |_| async move {
+            let now = before.elapsed();
+            if now >= stall.0 && now < stall.1 {
+                tokio::time::sleep(stall.1 - now).await;
+            }
+            Ok(())
+        },
+    )
     .await
     .unwrap();
 
@@ -97,7 +101,7 @@ async fn timeouts_are_enforced_and_the_run_ends_on_time() {
     let mut config = config(100.0, 1000, 20);
     config.timeout = Duration::from_millis(200);
     let began = Instant::now();
-    let result = run_load_test(config, |ctx| async move {
+    let result = run_load_test(config, RunControl::default(), |ctx| async move {
         if ctx.seq % 10 == 0 {
             tokio::time::sleep(Duration::from_secs(30)).await;
         }
@@ -128,7 +132,7 @@ async fn never_more_than_workers_in_flight_and_the_rest_is_missed() {
     let peak = Arc::new(AtomicUsize::new(0));
     let (now, max) = (Arc::clone(&in_flight), Arc::clone(&peak));
     // 5 workers at 20 ms each serve at most 250/s of the 1000/s asked for.
-    let result = run_load_test(config(1000.0, 500, 5), move |_| {
+    let result = run_load_test(config(1000.0, 500, 5), RunControl::default(), move |_| {
         let (now, max) = (Arc::clone(&now), Arc::clone(&max));
         async move {
             let current = now.fetch_add(1, Ordering::SeqCst) + 1;
@@ -157,9 +161,10 @@ async fn never_more_than_workers_in_flight_and_the_rest_is_missed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancellation_returns_a_partial_result_promptly() {
     let config = config(1000.0, 10_000, 8);
-    let cancel = config.cancel.clone();
+    let control = RunControl::default();
+    let cancel = control.cancel.clone();
     let began = Instant::now();
-    let run = tokio::spawn(run_load_test(config, |_| async {
+    let run = tokio::spawn(run_load_test(config, control, |_| async {
         tokio::time::sleep(Duration::from_millis(5)).await;
         Ok(())
     }));
@@ -185,11 +190,12 @@ async fn requests_still_running_after_the_grace_period_are_cancelled() {
     let mut config = config(100.0, 10_000, 3);
     config.timeout = Duration::from_secs(60);
     config.grace = Duration::from_millis(200);
-    let cancel = config.cancel.clone();
+    let control = RunControl::default();
+    let cancel = control.cancel.clone();
     let test = LoadTest::new(config).unwrap();
     let progress = test.progress();
     let began = Instant::now();
-    let run = tokio::spawn(test.run(|_| async {
+    let run = tokio::spawn(test.run(control, |_| async {
         tokio::time::sleep(Duration::from_secs(60)).await;
         Ok(())
     }));
@@ -211,7 +217,7 @@ async fn requests_still_running_after_the_grace_period_are_cancelled() {
 async fn errors_are_counted_by_kind_and_the_json_keeps_its_contract() {
     let denied = Arc::new(AtomicUsize::new(0));
     let tally = Arc::clone(&denied);
-    let result = run_load_test(config(1000.0, 200, 4), move |ctx| {
+    let result = run_load_test(config(1000.0, 200, 4), RunControl::default(), move |ctx| {
         std::future::ready(match ctx.seq % 4 {
             0 => {
                 tally.fetch_add(1, Ordering::SeqCst);
@@ -260,10 +266,14 @@ async fn the_request_function_sees_each_sequence_number_once_with_its_worker() {
     let seen: Arc<Vec<Mutex<Vec<u64>>>> =
         Arc::new((0..workers).map(|_| Mutex::new(Vec::new())).collect());
     let per_worker = Arc::clone(&seen);
-    let result = run_load_test(config(2000.0, 250, workers), move |ctx| {
-        per_worker[ctx.worker].lock().unwrap().push(ctx.seq);
-        std::future::ready(Ok(()))
-    })
+    let result = run_load_test(
+        config(2000.0, 250, workers),
+        RunControl::default(),
+        move |ctx| {
+            per_worker[ctx.worker].lock().unwrap().push(ctx.seq);
+            std::future::ready(Ok(()))
+        },
+    )
     .await
     .unwrap();
 

@@ -8,7 +8,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sentinel_load::{LoadTestConfig, RequestError, Second, Stage, TimelineSink, run_load_test};
+use sentinel_load::{
+    LoadTestConfig, RequestError, RunControl, Second, Stage, TimelineSink, run_load_test,
+};
 
 fn stages(texts: &[&str]) -> Vec<Stage> {
     texts.iter().map(|t| t.parse().expect("valid")).collect()
@@ -22,7 +24,7 @@ async fn each_stage_reports_its_own_requests_and_they_add_up_to_the_run() {
         "300ms:0",
     ]));
     config.workers = 8;
-    let result = run_load_test(config, |ctx| async move {
+    let result = run_load_test(config, RunControl::default(), |ctx| async move {
         if ctx.seq % 7 == 0 {
             Err(RequestError::new("http_503"))
         } else {
@@ -60,11 +62,11 @@ async fn every_second_of_the_schedule_is_one_entry_counting_the_requests_due_in_
     let mut config =
         LoadTestConfig::new(0.0, Duration::ZERO).with_stages(stages(&["1s:=50", "1500ms:=200"]));
     config.workers = 8;
-    config.timeline = Some(TimelineSink::new({
+    let control = RunControl::default().with_timeline(TimelineSink::new({
         let lines = Arc::clone(&lines);
         move |second: &Second| lines.lock().unwrap().push(second.clone())
     }));
-    let result = run_load_test(config, |ctx| async move {
+    let result = run_load_test(config, control, |ctx| async move {
         if ctx.seq % 10 == 0 {
             Err(RequestError::new("io"))
         } else {
@@ -109,9 +111,9 @@ mod timing {
         let mut config = LoadTestConfig::new(100.0, Duration::from_secs(7));
         config.workers = 32;
         config.timeout = Duration::from_secs(3);
-        config.timeline = Some(TimelineSink::keep());
+        let control = RunControl::default().with_timeline(TimelineSink::keep());
         let (stall_from, stall_to) = (Duration::from_secs(3), Duration::from_secs(5));
-        let result = run_load_test(config, move |_| async move {
+        let result = run_load_test(config, control, move |_| async move {
             let now = began.elapsed();
             if now >= stall_from && now < stall_to {
                 tokio::time::sleep(stall_to - now).await;
@@ -145,7 +147,7 @@ mod timing {
         let closed_at = Arc::new(Mutex::new(Vec::new()));
         let mut config = LoadTestConfig::new(200.0, Duration::from_secs(4));
         config.workers = 8;
-        config.timeline = Some(TimelineSink::new({
+        let control = RunControl::default().with_timeline(TimelineSink::new({
             let closed_at = Arc::clone(&closed_at);
             move |second: &Second| {
                 closed_at
@@ -154,7 +156,7 @@ mod timing {
                     .push((second.second, began.elapsed()))
             }
         }));
-        run_load_test(config, |_| std::future::ready(Ok(())))
+        run_load_test(config, control, |_| std::future::ready(Ok(())))
             .await
             .expect("a valid configuration");
         let closed_at = closed_at.lock().unwrap();

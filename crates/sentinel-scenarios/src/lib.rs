@@ -27,7 +27,9 @@
 //! ```
 //! use std::time::Duration;
 //!
-//! use sentinel_load::{LoadTestConfig, LoadTestResult, RequestContext, RequestError, Threshold};
+//! use sentinel_load::{
+//!     LoadTestConfig, LoadTestResult, RequestContext, RequestError, RunControl, Threshold,
+//! };
 //! use sentinel_scenarios::{
 //!     CheckResult, LoadScenario, NoFigures, Scenario, Setup, SetupError, Unwatched, Workload, run,
 //! };
@@ -61,7 +63,8 @@
 //! # #[tokio::main]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let noop = Scenario::new(&Noop);
-//! let run = run(noop, noop.config(), None, &Setup::default(), &mut Unwatched).await?;
+//! let control = RunControl::default();
+//! let run = run(noop, noop.config(), control, None, &Setup::default(), &mut Unwatched).await?;
 //! assert!(run.passed(), "{:?}", run.failures());
 //! # Ok(())
 //! # }

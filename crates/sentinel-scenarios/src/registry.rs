@@ -9,7 +9,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sentinel_load::{LoadTest, LoadTestConfig, LoadTestResult, RequestContext, Threshold};
+use sentinel_load::{
+    LoadTest, LoadTestConfig, LoadTestResult, RequestContext, RunControl, Threshold,
+};
 
 use crate::findings::Findings;
 use crate::scenario::{LoadScenario, Setup, SetupError, Workload};
@@ -119,8 +121,12 @@ trait Registered: Send + Sync {
 /// A prepared [`Workload`] of any scenario. Its requests are still dispatched statically: the
 /// load generator runs the workload's own request future, unboxed.
 pub(crate) trait Prepared: Send + Sync {
-    /// Runs `test` with the workload's requests.
-    fn drive(self: Arc<Self>, test: LoadTest) -> BoxFuture<'static, LoadTestResult>;
+    /// Runs `test` under `control` with the workload's requests.
+    fn drive(
+        self: Arc<Self>,
+        test: LoadTest,
+        control: RunControl,
+    ) -> BoxFuture<'static, LoadTestResult>;
     /// Serves `count` requests one after another on worker 0.
     fn in_turn(&self, count: u64) -> BoxFuture<'_, ()>;
     /// The findings of `scenario` after `result`'s run.
@@ -161,8 +167,12 @@ impl<S: LoadScenario> Registered for S {
 }
 
 impl<W: Workload> Prepared for W {
-    fn drive(self: Arc<Self>, test: LoadTest) -> BoxFuture<'static, LoadTestResult> {
-        Box::pin(test.run(move |ctx| {
+    fn drive(
+        self: Arc<Self>,
+        test: LoadTest,
+        control: RunControl,
+    ) -> BoxFuture<'static, LoadTestResult> {
+        Box::pin(test.run(control, move |ctx| {
             let workload = Arc::clone(&self);
             async move { workload.request(ctx).await }
         }))

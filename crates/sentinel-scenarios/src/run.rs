@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use sentinel_load::{ConfigError, LoadTest, LoadTestConfig, LoadTestResult, Threshold, Verdict};
+use sentinel_load::{
+    ConfigError, LoadTest, LoadTestConfig, LoadTestResult, RunControl, Threshold, Verdict,
+};
 
 use crate::findings::Findings;
 use crate::registry::Scenario;
@@ -87,12 +89,13 @@ impl ScenarioRun {
     }
 }
 
-/// Runs `scenario` with `config` against `thresholds` (the scenario's own for the configured
-/// rate when `None`), telling `watch` when the load starts and stops. Must be called within a
-/// multi-threaded Tokio runtime.
+/// Runs `scenario` with `config` under `control` against `thresholds` (the scenario's own for
+/// the configured rate when `None`), telling `watch` when the load starts and stops. Must be
+/// called within a multi-threaded Tokio runtime.
 pub async fn run(
     scenario: Scenario,
     config: LoadTestConfig,
+    control: RunControl,
     thresholds: Option<Vec<Threshold>>,
     setup: &Setup,
     watch: &mut impl Watch,
@@ -102,7 +105,7 @@ pub async fn run(
     let test = LoadTest::new(config.clone())?;
     let workload = scenario.prepare(&config, setup).await?;
     watch.start(&test);
-    let result = Arc::clone(&workload).drive(test).await;
+    let result = Arc::clone(&workload).drive(test, control).await;
     watch.stop();
     let findings = workload.finish(scenario.name(), &result);
     let thresholds = sentinel_load::judge(&thresholds, &result);

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use sentinel_load::LoadTestConfig;
+use sentinel_load::{LoadTestConfig, RunControl};
 use sentinel_scenarios::{Scenario, Setup, Unwatched, run};
 
 /// One line per scenario, in the order of [`Scenario::ALL`].
@@ -16,9 +16,16 @@ async fn every_scenario_reports_the_same_fields_as_before() {
         let mut config = LoadTestConfig::new(20.0, Duration::from_secs(1));
         config.workers = 4;
         config.timeout = Duration::from_secs(10);
-        let run = run(scenario, config, None, &Setup::default(), &mut Unwatched)
-            .await
-            .expect("the scenario runs");
+        let run = run(
+            scenario,
+            config,
+            RunControl::default(),
+            None,
+            &Setup::default(),
+            &mut Unwatched,
+        )
+        .await
+        .expect("the scenario runs");
         assert_eq!(run.result.requests.ok, 20, "{scenario}: {:?}", run.result);
         // Through a JSON value, as the report is written: its keys in alphabetical order.
         let fields = serde_json::to_value(&run.findings).expect("JSON");

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use sentinel_load::LoadTestConfig;
+use sentinel_load::{LoadTestConfig, RunControl};
 use sentinel_scenarios::issuance::IssuanceFigures;
 use sentinel_scenarios::remote::RemoteFigures;
 use sentinel_scenarios::{Scenario, ScenarioRun, Setup, Unwatched, run};
@@ -18,9 +18,16 @@ async fn run_with_the_default_log(name: &str) -> ScenarioRun {
     let mut config = LoadTestConfig::new(100.0, Duration::from_secs(1));
     config.workers = 4;
     config.timeout = Duration::from_secs(10);
-    let run = run(scenario, config, None, &Setup::default(), &mut Unwatched)
-        .await
-        .expect("the scenario runs");
+    let run = run(
+        scenario,
+        config,
+        RunControl::default(),
+        None,
+        &Setup::default(),
+        &mut Unwatched,
+    )
+    .await
+    .expect("the scenario runs");
     assert_eq!(run.result.requests.ok, 100, "{name}: {:?}", run.failures());
     assert!(
         run.findings
@@ -59,9 +66,16 @@ mod timing {
     /// Runs `scenario` at its defaults with `setup` and asserts every threshold and check.
     async fn assert_holds(name: &str, setup: &Setup) -> ScenarioRun {
         let scenario: Scenario = name.parse().expect("a built-in scenario");
-        let outcome = run(scenario, scenario.config(), None, setup, &mut Unwatched)
-            .await
-            .expect("the scenario runs");
+        let outcome = run(
+            scenario,
+            scenario.config(),
+            RunControl::default(),
+            None,
+            setup,
+            &mut Unwatched,
+        )
+        .await
+        .expect("the scenario runs");
         let report = serde_json::to_string(&outcome.findings).unwrap_or_default();
         println!(
             "{scenario}: sent {} ok {} p99 {:.3} ms throughput {:.1}/s {report}",

@@ -4,7 +4,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sentinel_load::{LoadTestConfig, LoadTestResult, RequestContext, RequestError, Threshold};
+use sentinel_load::{
+    LoadTestConfig, LoadTestResult, RequestContext, RequestError, RunControl, Threshold,
+};
 use sentinel_scenarios::{
     CheckResult, Figures, LoadScenario, Scenario, Setup, SetupError, Unwatched, Workload, run,
 };
@@ -96,6 +98,7 @@ async fn a_sixth_scenario_is_found_run_and_reported_like_the_built_in_ones() {
     let outcome = run(
         counting,
         counting.config(),
+        RunControl::default(),
         None,
         &Setup::default(),
         &mut Unwatched,

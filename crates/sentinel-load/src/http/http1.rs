@@ -30,9 +30,10 @@ use http::Method;
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::target::HttpTarget;
+use super::dialer::Dialer;
+use super::kind::IO;
+use super::target::{HttpTarget, expects_body};
 use super::transport::{OpenError, Stream};
-use super::{Dialer, IO, expects_body};
 use crate::error::RequestError;
 use crate::exchange::Exchange;
 

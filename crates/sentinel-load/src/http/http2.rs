@@ -26,9 +26,10 @@ use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TE, TRANSFER_ENCODING, UPGR
 use http::{HeaderMap, HeaderValue, Request, Uri};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::target::HttpTarget;
+use super::dialer::Dialer;
+use super::kind::{IO, TLS};
+use super::target::{HttpTarget, expects_body};
 use super::transport::{OpenError, Stream};
-use super::{Dialer, IO, TLS, expects_body};
 use crate::error::RequestError;
 use crate::exchange::Exchange;
 

@@ -6,8 +6,9 @@
 //!
 //! The pieces, each in its own module: [`HttpTarget`] is one request (from a URL, or a line
 //! of a targets file read by [`read_targets_file`]); `transport` opens connections (TCP, Unix,
-//! TLS); `tls` is the client's trust and protocol negotiation; `http1` and `http2` are the two
-//! protocols' connection pools and exchanges. [`HttpDriver`] ties them together: it resolves
+//! TLS) and `dialer` opens them to each origin and counts them; `tls` is the client's trust and
+//! protocol negotiation; `http1` and `http2` are the two protocols' connection pools and
+//! exchanges; `kind` names the errors. [`HttpDriver`] ties them together: it resolves
 //! each origin once, opens the connections, and sends the target that the run's
 //! [`Mix`](crate::Mix) gives each request, reporting back what came back (status, bytes,
 //! connect time, first byte) as an [`Exchange`].
@@ -16,45 +17,39 @@
 //! resolved address is `connect`; a failed TLS handshake (an untrusted certificate, a server
 //! that does not speak HTTP/2) is `tls`; any other failure on a connection is `io`.
 
+mod dialer;
 mod http1;
 mod http2;
+mod kind;
 mod target;
 mod targets_file;
 mod tls;
 mod transport;
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use http::Method;
 use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
 
+use self::dialer::Dialer;
+use self::kind::status_kind;
+pub use self::kind::{CONNECT, IO, NO_TARGET, TLS};
 pub use self::target::{HttpTarget, Origin, TargetError, hide_user_info};
 pub use self::targets_file::{TargetsFileError, parse_targets, read_targets_file};
 pub use self::tls::{TlsError, TlsOptions};
-use self::transport::{Connected, Endpoint, OpenError, Peer};
+use self::transport::{Endpoint, Peer};
 use crate::error::RequestError;
 use crate::exchange::Exchange;
 use crate::mix::{Mix, MixError};
 use crate::open_files;
 use crate::runner::RequestContext;
-
-/// Error kind: no resolved address accepted a connection.
-pub const CONNECT: &str = "connect";
-/// Error kind: the TLS handshake failed (an untrusted certificate, no agreed protocol).
-pub const TLS: &str = "tls";
-/// Error kind: an established connection failed while sending or receiving.
-pub const IO: &str = "io";
-/// Error kind: the run's mix named a target the driver does not have.
-pub const NO_TARGET: &str = "no_target";
 
 /// File descriptors kept for everything but the connections (standard streams, the runtime's
 /// own, a report file).
@@ -174,27 +169,6 @@ pub struct Opened {
     pub failure: Option<String>,
 }
 
-/// Opens connections to the origins and counts what it did.
-struct Dialer {
-    endpoints: Box<[Endpoint]>,
-    opened: AtomicU64,
-    resumed: AtomicU64,
-    /// Requests sent again on a fresh connection (counted by the protocols).
-    retried: AtomicU64,
-}
-
-impl Dialer {
-    /// Opens a connection to origin `origin`.
-    async fn open(&self, origin: usize) -> Result<Connected, OpenError> {
-        let connected = self.endpoints[origin].open().await?;
-        self.opened.fetch_add(1, Ordering::Relaxed);
-        if connected.resumed {
-            self.resumed.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(connected)
-    }
-}
-
 /// The protocol a driver speaks, with its connections.
 enum Client {
     Http1(http1::Pool),
@@ -295,12 +269,7 @@ impl HttpDriver {
             });
         Ok(Arc::new(Self {
             targets: targets.into(),
-            dialer: Dialer {
-                endpoints,
-                opened: AtomicU64::new(0),
-                resumed: AtomicU64::new(0),
-                retried: AtomicU64::new(0),
-            },
+            dialer: Dialer::new(endpoints),
             client,
             tls,
             keepalive: options.keepalive,
@@ -479,25 +448,4 @@ async fn resolve(host_port: &str) -> Result<Vec<SocketAddr>, DriverError> {
         return Err(resolve_error("no address".to_owned()));
     }
     Ok(addrs)
-}
-
-/// Whether a request of `method` carries a body, so that an empty one is declared as such.
-fn expects_body(method: &Method) -> bool {
-    [Method::POST, Method::PUT, Method::PATCH].contains(method)
-}
-
-/// `http_<code>`, without an allocation for the common codes.
-fn status_kind(code: u16) -> Cow<'static, str> {
-    match code {
-        400 => "http_400".into(),
-        401 => "http_401".into(),
-        403 => "http_403".into(),
-        404 => "http_404".into(),
-        429 => "http_429".into(),
-        500 => "http_500".into(),
-        502 => "http_502".into(),
-        503 => "http_503".into(),
-        504 => "http_504".into(),
-        other => format!("http_{other}").into(),
-    }
 }

@@ -177,6 +177,11 @@ fn is_credential(name: &HeaderName) -> bool {
     .contains(name)
 }
 
+/// Whether a request of `method` carries a body, so that an empty one is declared as such.
+pub(super) fn expects_body(method: &Method) -> bool {
+    [Method::POST, Method::PUT, Method::PATCH].contains(method)
+}
+
 /// `url` with everything between `://` and the host's `@` replaced by `***`, so that a
 /// password never reaches a report, a message or a log.
 pub fn hide_user_info(url: &str) -> String {

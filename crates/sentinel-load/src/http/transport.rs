@@ -20,7 +20,7 @@ use tokio::net::UnixStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use super::{CONNECT, TLS};
+use super::kind::{CONNECT, TLS};
 
 /// A connection below TLS.
 pub(super) enum Plain {

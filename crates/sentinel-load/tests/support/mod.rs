@@ -26,7 +26,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sentinel_load::http::{HttpDriver, HttpOptions, HttpStats, HttpTarget};
-use sentinel_load::{LoadTestConfig, LoadTestResult, run_load_test};
+use sentinel_load::{LoadTestConfig, LoadTestResult, RunControl, run_load_test};
 use sentinel_testkit::TestCertificates;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -293,13 +293,16 @@ pub async fn run(
     config.workers = workers;
     config.mix = driver.mix(weighted).unwrap();
     config.by_target = by_target;
+    let control = RunControl::default();
     let opened = driver
-        .open_connections(config.timeout, &config.cancel)
+        .open_connections(config.timeout, &control.cancel)
         .await;
     let request = Arc::clone(&driver);
-    let result = run_load_test(config, move |ctx| Arc::clone(&request).request(ctx))
-        .await
-        .unwrap();
+    let result = run_load_test(config, control, move |ctx| {
+        Arc::clone(&request).request(ctx)
+    })
+    .await
+    .unwrap();
     (result, driver.stats(), opened.failure)
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::Context;
-use sentinel_load::{LoadTestConfig, LoadTestResult, Second, TimelineSink, write_hgrm};
+use sentinel_load::{LoadTestResult, RunControl, Second, TimelineSink, write_hgrm};
 use sentinel_load_report::{Page, render};
 
 use super::judged::{Judged, ReportArgs};
@@ -31,26 +31,26 @@ struct TimelineFile {
 
 impl RunFiles {
     /// The files `args` asks for, named for `scenario` when several scenarios run; with
-    /// `--timeline` or `--html`, `config` records a timeline, and with `--timeline` its file is
-    /// created now (so that a path that cannot be written is refused before any load) and
-    /// written as each second closes.
+    /// `--timeline` or `--html`, the run under `control` records a timeline, and with
+    /// `--timeline` its file is created now (so that a path that cannot be written is refused
+    /// before any load) and written as each second closes.
     pub fn open(
         args: &ReportArgs,
         title: &str,
         scenario: Option<&str>,
-        config: &mut LoadTestConfig,
+        control: &mut RunControl,
     ) -> anyhow::Result<Self> {
         let path = |path: &Option<PathBuf>| path.as_deref().map(|p| per_scenario(p, scenario));
         let timeline = match path(&args.timeline) {
             Some(path) => {
                 let (sink, file) = TimelineFile::create(path)?;
-                config.timeline = Some(sink);
+                control.timeline = Some(sink);
                 Some(file)
             }
             None => None,
         };
-        if args.html.is_some() && config.timeline.is_none() {
-            config.timeline = Some(TimelineSink::keep());
+        if args.html.is_some() && control.timeline.is_none() {
+            control.timeline = Some(TimelineSink::keep());
         }
         Ok(Self {
             title: title.to_owned(),

@@ -58,8 +58,10 @@ pub async fn run(args: &LoadArgs) -> Outcome {
                 let thresholds =
                     scenarios::user_thresholds(args).unwrap_or_else(|| scenario.thresholds(rate));
                 let criteria = step_thresholds(&thresholds);
+                let control = args.control();
                 let run =
-                    scenarios::run_one(scenario, config, Some(criteria.clone()), args).await?;
+                    scenarios::run_one(scenario, config, control, Some(criteria.clone()), args)
+                        .await?;
                 Ok(Measured {
                     breaches: run.breaches(),
                     failed_checks: run.failed_checks(),
@@ -79,7 +81,7 @@ pub async fn run(args: &LoadArgs) -> Outcome {
                 let criteria = criteria.clone();
                 async move {
                     let config = args.step_load(args.url_load(), rate);
-                    let run = url::run_at(args, config, &criteria).await?;
+                    let run = url::run_at(args, config, args.control(), &criteria).await?;
                     Ok(Measured {
                         breaches: run.breaches(),
                         failed_checks: Vec::new(),

@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::Args;
 use sentinel_duration::parse_duration;
-use sentinel_load::{LoadTestConfig, Segment, Stage};
+use sentinel_load::{LoadTestConfig, RunControl, Segment, Stage};
 use tokio_util::sync::CancellationToken;
 
 use super::Outcome;
@@ -184,8 +184,7 @@ impl LoadArgs {
     }
 
     /// `base` with the load flags given on the command line in place of its own values (with
-    /// `--stage`, ramping from `--rate` (or 0) through the stages), stopped by the command's
-    /// Ctrl-C.
+    /// `--stage`, ramping from `--rate` (or 0) through the stages).
     fn load(&self, base: LoadTestConfig) -> LoadTestConfig {
         let staged = !self.stages.is_empty();
         let start_rate = if staged {
@@ -199,7 +198,6 @@ impl LoadArgs {
             workers: self.workers.unwrap_or(base.workers),
             timeout: self.timeout.unwrap_or(base.timeout),
             pacing_slack: self.pacing_slack.unwrap_or(base.pacing_slack),
-            cancel: self.stop.child_token(),
             segment: self.segment.unwrap_or(base.segment),
             start_at: self.start_at.or(base.start_at),
             ..base
@@ -208,6 +206,15 @@ impl LoadArgs {
             config.with_stages(self.stages.clone())
         } else {
             config
+        }
+    }
+
+    /// The control of one run: stopped by the command's Ctrl-C, without a timeline (the run's
+    /// files add one when they need it).
+    fn control(&self) -> RunControl {
+        RunControl {
+            cancel: self.stop.child_token(),
+            timeline: None,
         }
     }
 
@@ -326,7 +333,7 @@ mod tests {
         let mut config =
             LoadTestConfig::new(f64::from(requests) * 10.0, Duration::from_millis(100));
         config.workers = 2;
-        sentinel_load::run_load_test(config, move |ctx| async move {
+        sentinel_load::run_load_test(config, RunControl::default(), move |ctx| async move {
             if ctx.seq % fail_every == fail_every - 1 {
                 Err(sentinel_load::RequestError::new("http_503"))
             } else {

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::str::FromStr;
 
-use sentinel_load::{LoadTest, LoadTestConfig, Threshold};
+use sentinel_load::{LoadTest, LoadTestConfig, RunControl, Threshold};
 use sentinel_scenarios::{Scenario, ScenarioRun, Setup, UnknownScenario};
 
 use super::files::RunFiles;
@@ -86,17 +86,19 @@ pub fn setup(args: &LoadArgs) -> Setup {
     }
 }
 
-/// Runs `scenario` at `config` in a session (progress), judged against `thresholds` (the
-/// scenario's own when `None`).
+/// Runs `scenario` at `config` under `control` in a session (progress), judged against
+/// `thresholds` (the scenario's own when `None`).
 pub async fn run_one(
     scenario: Scenario,
     config: LoadTestConfig,
+    control: RunControl,
     thresholds: Option<Vec<Threshold>>,
     args: &LoadArgs,
 ) -> anyhow::Result<ScenarioRun> {
     let mut session = Session::new(args.report.quiet);
-    let run =
-        sentinel_scenarios::run(scenario, config, thresholds, &setup(args), &mut session).await?;
+    let setup = setup(args);
+    let run = sentinel_scenarios::run(scenario, config, control, thresholds, &setup, &mut session)
+        .await?;
     Ok(run)
 }
 
@@ -134,16 +136,17 @@ pub async fn run(args: &LoadArgs) -> Outcome {
     let table = !single && !args.report.json;
     let mut runs = Vec::new();
     let mut outcome = Outcome::Success;
-    for (scenario, mut config) in loads {
+    for (scenario, config) in loads {
         let name = (!single).then(|| scenario.name());
-        let files = match RunFiles::open(&args.report, scenario.name(), name, &mut config) {
+        let mut control = args.control();
+        let files = match RunFiles::open(&args.report, scenario.name(), name, &mut control) {
             Ok(files) => files,
             Err(error) => {
                 eprintln!("sentinel: {error:#}");
                 return Outcome::Usage;
             }
         };
-        let run = match run_one(scenario, config, user_thresholds(args), args).await {
+        let run = match run_one(scenario, config, control, user_thresholds(args), args).await {
             Ok(run) => run,
             Err(error) => {
                 return super::super::outcome::failed(
@@ -275,6 +278,7 @@ mod tests {
         sentinel_scenarios::run(
             scenario,
             config,
+            RunControl::default(),
             thresholds,
             &Setup::default(),
             &mut Unwatched,

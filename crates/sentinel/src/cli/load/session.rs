@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use sentinel_load::{Exchange, LoadTest, LoadTestResult, RequestContext, RequestError};
+use sentinel_load::{Exchange, LoadTest, LoadTestResult, RequestContext, RequestError, RunControl};
 use sentinel_scenarios::Watch;
 
 use super::progress;
@@ -37,8 +37,13 @@ impl Watch for Session {
     }
 }
 
-/// Runs `test` with `request_fn` in a session.
-pub async fn run<F, Fut, O>(test: LoadTest, quiet: bool, request_fn: F) -> LoadTestResult
+/// Runs `test` under `control` with `request_fn` in a session.
+pub async fn run<F, Fut, O>(
+    test: LoadTest,
+    control: RunControl,
+    quiet: bool,
+    request_fn: F,
+) -> LoadTestResult
 where
     F: Fn(RequestContext) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<O, RequestError>> + Send + 'static,
@@ -46,7 +51,7 @@ where
 {
     let mut session = Session::new(quiet);
     session.start(&test);
-    let result = test.run(request_fn).await;
+    let result = test.run(control, request_fn).await;
     session.stop();
     result
 }

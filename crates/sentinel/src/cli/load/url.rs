@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use sentinel_load::http::{HttpDriver, HttpOptions, HttpStats, HttpTarget, Route, TlsOptions};
-use sentinel_load::{LoadTest, LoadTestConfig, LoadTestResult, Threshold, Verdict};
+use sentinel_load::{LoadTest, LoadTestConfig, LoadTestResult, RunControl, Threshold, Verdict};
 
 use super::files::RunFiles;
 use super::interrupt::Interrupted;
@@ -151,16 +151,17 @@ impl UrlRun {
 
 /// Runs one load at the URL or the targets and reports it.
 pub async fn run(args: &LoadArgs) -> Outcome {
-    let mut config = args.url_load();
+    let config = args.url_load();
+    let mut control = args.control();
     let title = args.http_target().unwrap_or_default();
-    let files = match RunFiles::open(&args.report, &title, None, &mut config) {
+    let files = match RunFiles::open(&args.report, &title, None, &mut control) {
         Ok(files) => files,
         Err(error) => {
             eprintln!("sentinel: {error:#}");
             return Outcome::Usage;
         }
     };
-    match run_at(args, config, &args.report.thresholds).await {
+    match run_at(args, config, control, &args.report.thresholds).await {
         Ok(run) => report::finish(&run.judged(), &args.report, files),
         Err(error) if error.is::<Interrupted>() => super::failed(&error),
         Err(error) => {
@@ -170,13 +171,14 @@ pub async fn run(args: &LoadArgs) -> Outcome {
     }
 }
 
-/// Runs a load at the URL or the targets with `config` (progress, Ctrl-C) over connections
-/// opened first, and judges `thresholds`. Fails, before any request, on flags or targets that
-/// cannot make a request, and with [`Interrupted`] if Ctrl-C came while the hosts were
-/// resolved.
+/// Runs a load at the URL or the targets with `config` under `control` (progress, Ctrl-C) over
+/// connections opened first, and judges `thresholds`. Fails, before any request, on flags or
+/// targets that cannot make a request, and with [`Interrupted`] if Ctrl-C came while the hosts
+/// were resolved.
 pub async fn run_at(
     args: &LoadArgs,
     mut config: LoadTestConfig,
+    control: RunControl,
     thresholds: &[Threshold],
 ) -> anyhow::Result<UrlRun> {
     let targets = targets(args)?;
@@ -192,7 +194,7 @@ pub async fn run_at(
     }
     // Opened before the schedule starts, so that the run measures requests, not set-up.
     let opened = driver
-        .open_connections(test.timeout(), &test.cancel_token())
+        .open_connections(test.timeout(), &control.cancel)
         .await;
     if let Some(failure) = &opened.failure {
         eprintln!(
@@ -201,7 +203,7 @@ pub async fn run_at(
         );
     }
     let request = Arc::clone(&driver);
-    let result = session::run(test, args.report.quiet, move |ctx| {
+    let result = session::run(test, control, args.report.quiet, move |ctx| {
         Arc::clone(&request).request(ctx)
     })
     .await;
