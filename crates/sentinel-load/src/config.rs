@@ -142,7 +142,7 @@ impl LoadTestConfig {
         }
         let profile = self.profile();
         let whole = (profile.total() + 1e-9).floor();
-        if whole > u32::MAX as f64 * 16.0 {
+        if whole > f64::from(u32::MAX) * 16.0 {
             return Err(ConfigError::TooManyRequests(whole));
         }
         let target = self.segment.share_of(whole as u64);

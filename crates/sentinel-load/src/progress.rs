@@ -91,7 +91,7 @@ impl Progress {
             ok: 0,
             errors: 0,
         };
-        for worker in self.inner.workers.iter() {
+        for worker in &self.inner.workers {
             snapshot.sent += worker.sent.load(Ordering::Relaxed);
             snapshot.ok += worker.ok.load(Ordering::Relaxed);
             snapshot.errors += worker.errors.load(Ordering::Relaxed);

@@ -317,7 +317,7 @@ impl Recorders {
     /// Takes every per-second slot recorded so far out of the shards.
     pub fn drain_seconds(&self) -> Vec<SecondSlot> {
         let mut drained = Vec::new();
-        for shard in self.shards.iter() {
+        for shard in &self.shards {
             let mut shard = shard.0.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(seconds) = &mut shard.seconds {
                 drained.append(seconds);

@@ -493,10 +493,6 @@ mod tests {
     #[test]
     fn every_combination_of_target_failure_and_generator_lag_gets_its_verdict() {
         use StepVerdict::{Failed, GeneratorLimited, Passed};
-        let thresholds = step_thresholds(&["p99<5ms".parse().unwrap()]);
-        let fast = vec![1.0; 100];
-        let failing = vec![1.0; 95]; // and 5 errors: 95% success
-        let slow = [vec![1.0; 98], vec![20.0; 2]].concat();
         const TARGET: &str = "threshold breached";
         const CHECK: &str = "check failed";
         const MISSED: &str = "10 of 110 due requests never sent";
@@ -511,6 +507,10 @@ mod tests {
             &'a str,
             &'a str,
         );
+        let thresholds = step_thresholds(&["p99<5ms".parse().unwrap()]);
+        let fast = vec![1.0; 100];
+        let failing = vec![1.0; 95]; // and 5 errors: 95% success
+        let slow = [vec![1.0; 98], vec![20.0; 2]].concat();
         let table: Vec<Row> = vec![
             (
                 "answers fast",

@@ -179,12 +179,11 @@ impl SecondSlot {
 
     /// The slot of `second` among `slots`, added if missing (the newest is nearly always it).
     pub fn of(slots: &mut Vec<SecondSlot>, second: u64) -> &mut SecondSlot {
-        let index = match slots.iter().rposition(|slot| slot.second == second) {
-            Some(index) => index,
-            None => {
-                slots.push(SecondSlot::new(second));
-                slots.len() - 1
-            }
+        let index = if let Some(index) = slots.iter().rposition(|slot| slot.second == second) {
+            index
+        } else {
+            slots.push(SecondSlot::new(second));
+            slots.len() - 1
         };
         &mut slots[index]
     }

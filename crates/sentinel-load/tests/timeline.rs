@@ -153,7 +153,7 @@ mod timing {
                 closed_at
                     .lock()
                     .unwrap()
-                    .push((second.second, began.elapsed()))
+                    .push((second.second, began.elapsed()));
             }
         }));
         run_load_test(config, control, |_| std::future::ready(Ok(())))

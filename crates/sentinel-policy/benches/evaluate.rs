@@ -26,7 +26,7 @@ fn evaluate(c: &mut Criterion) {
 
     let one = compile(&format!("{HEADER}{}", rule("only", "alice", "production")));
     c.bench_function("one_rule_match", |b| {
-        b.iter(|| one.evaluate(black_box(&Request::new("alice", "production", at))))
+        b.iter(|| one.evaluate(black_box(&Request::new("alice", "production", at))));
     });
 
     let mut ten = HEADER.to_owned();
@@ -35,7 +35,7 @@ fn evaluate(c: &mut Criterion) {
     }
     let ten = compile(&ten);
     c.bench_function("ten_rules_last_matches", |b| {
-        b.iter(|| ten.evaluate(black_box(&Request::new("user9", "production", at))))
+        b.iter(|| ten.evaluate(black_box(&Request::new("user9", "production", at))));
     });
 
     // Every rule applies to every user and profile, so the index cannot skip them and each
@@ -50,7 +50,7 @@ fn evaluate(c: &mut Criterion) {
     }
     let ten_scan = compile(&ten_scan);
     c.bench_function("ten_unindexed_rules_last_matches", |b| {
-        b.iter(|| ten_scan.evaluate(black_box(&Request::new("alice", "production", at))))
+        b.iter(|| ten_scan.evaluate(black_box(&Request::new("alice", "production", at))));
     });
 
     let zoned = compile(&format!(
@@ -59,7 +59,7 @@ fn evaluate(c: &mut Criterion) {
          hours: {{ start: \"09:00\", end: \"17:00\" }}\n        timezone: America/New_York\n"
     ));
     c.bench_function("time_window_named_zone", |b| {
-        b.iter(|| zoned.evaluate(black_box(&Request::new("alice", "production", at))))
+        b.iter(|| zoned.evaluate(black_box(&Request::new("alice", "production", at))));
     });
 
     let mut thousand = HEADER.to_owned();
@@ -72,10 +72,10 @@ fn evaluate(c: &mut Criterion) {
     }
     let thousand = compile(&thousand);
     c.bench_function("thousand_rules_no_match", |b| {
-        b.iter(|| thousand.evaluate(black_box(&Request::new("mallory", "profile7", at))))
+        b.iter(|| thousand.evaluate(black_box(&Request::new("mallory", "profile7", at))));
     });
     c.bench_function("thousand_rules_known_user_no_match", |b| {
-        b.iter(|| thousand.evaluate(black_box(&Request::new("user500", "profile7", at))))
+        b.iter(|| thousand.evaluate(black_box(&Request::new("user500", "profile7", at))));
     });
 }
 

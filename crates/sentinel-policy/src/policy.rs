@@ -102,13 +102,13 @@ impl Policy {
             .into_iter()
             .map(|spec| {
                 let time = spec.time.map(|time| {
-                    let zone_id = match zone_names.iter().position(|n| *n == time.zone_name) {
-                        Some(id) => id,
-                        None => {
+                    let zone_id =
+                        if let Some(id) = zone_names.iter().position(|n| *n == time.zone_name) {
+                            id
+                        } else {
                             zone_names.push(time.zone_name);
                             zone_names.len() - 1
-                        }
-                    };
+                        };
                     TimeCondition {
                         days: time.days,
                         hours: time.hours,

@@ -98,8 +98,8 @@ impl LocalClock {
         let local = Local {
             weekday: datetime.weekday(),
             // hour() is 0..=23 and minute() 0..=59, so the sum fits in u16.
-            minute: datetime.hour().unsigned_abs() as u16 * 60
-                + datetime.minute().unsigned_abs() as u16,
+            minute: u16::from(datetime.hour().unsigned_abs()) * 60
+                + u16::from(datetime.minute().unsigned_abs()),
         };
         self.last = Some((zone_id, local));
         local

@@ -43,7 +43,10 @@ fn every_malformed_fixture_reports_its_expected_problems() {
         let problems = Policy::from_yaml(&source)
             .err()
             .unwrap_or_else(|| panic!("{} was accepted", path.display()));
-        let actual: Vec<String> = problems.iter().map(|d| d.to_string()).collect();
+        let actual: Vec<String> = problems
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect();
         assert_eq!(
             actual.len(),
             expected.len(),

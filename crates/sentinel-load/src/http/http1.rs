@@ -512,11 +512,10 @@ impl Head {
         }
         match (self.transfer_encoding, self.content_length) {
             (Some(true), _) => Ok(Framing::Chunked),
-            (Some(false), _) => Ok(Framing::UntilClose),
+            (Some(false), _) | (None, None) => Ok(Framing::UntilClose),
             (None, Some(Ok(0))) => Ok(Framing::Empty),
             (None, Some(Ok(length))) => Ok(Framing::Length(length)),
             (None, Some(Err(()))) => Err(Failure::Broken),
-            (None, None) => Ok(Framing::UntilClose),
         }
     }
 

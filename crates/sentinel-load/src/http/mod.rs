@@ -395,10 +395,9 @@ async fn endpoints(
         None
     };
     let shared_route = match &options.route {
-        Route::Url => None,
+        Route::Url | Route::UnixSocket(_) => None,
         Route::ConnectTo(host_port) => Some(resolve(host_port).await?),
         Route::Addresses(addrs) => Some(addrs.clone()),
-        Route::UnixSocket(_) => None,
     };
     let mut endpoints = Vec::with_capacity(origins.len());
     for origin in origins {

@@ -260,7 +260,12 @@ async fn answer(request: &Request<Incoming>, seen: &Seen) -> Response<Full<Bytes
         .get("host")
         .and_then(|host| host.to_str().ok())
         .map(str::to_owned)
-        .or_else(|| request.uri().authority().map(|a| a.to_string()));
+        .or_else(|| {
+            request
+                .uri()
+                .authority()
+                .map(std::string::ToString::to_string)
+        });
     *seen.host.lock().unwrap() = host;
     let (status, body) = match path.as_str() {
         "/ok" => (StatusCode::OK, "ok"),

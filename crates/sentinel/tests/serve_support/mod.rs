@@ -134,7 +134,7 @@ impl Serving {
         let mut announced = Vec::new();
         for _ in 0..2 {
             if let Some(Ok(line)) = lines.next() {
-                announced.push(line)
+                announced.push(line);
             } else {
                 let _ = child.kill();
                 let output = child.wait_with_output().expect("wait");
