@@ -119,8 +119,8 @@ sync
 echo "==> timing-sensitive tests and load scenarios, one at a time"
 nextest -E 'test(/timing::/)' -j 1
 echo "==> unit and integration tests"
-nextest -E 'not (binary_id(/moto/) | test(/timing::/))'
+nextest -E 'not (test(/^moto_/) | test(/timing::/))'
 echo "==> tests against the AWS emulator, one at a time (each resets it)"
-nextest -E 'binary_id(/moto/)' -j 1
+nextest -E 'test(/^moto_/)' -j 1
 echo "==> doc tests"
 cargo test --workspace --doc --profile ci --quiet

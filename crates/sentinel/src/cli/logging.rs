@@ -1,6 +1,6 @@
-//! Where the servers' events go: standard error, as text for people (coloured on a terminal) or
-//! as JSON lines for container platforms (`--log-format json`), with each event's fields and
-//! its request's (`profile`, `request_id`).
+//! Where events go (the servers' above all): standard error, as text for people (coloured on a
+//! terminal) or as JSON lines for container platforms (`--log-format json`), with each event's
+//! fields and its request's (`profile`, `request_id`).
 
 use std::io::IsTerminal;
 

@@ -29,17 +29,6 @@ pub use outcome::Outcome;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-
-    /// How the servers (`serve`, `server`) write their events on stderr: text, or json (one
-    /// object per line, for container platforms).
-    #[arg(
-        long,
-        global = true,
-        value_enum,
-        default_value_t,
-        value_name = "FORMAT"
-    )]
-    log_format: logging::LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,12 +55,28 @@ enum Command {
 pub fn run() -> ExitCode {
     let result = match Cli::try_parse() {
         Ok(cli) => {
-            logging::init(cli.log_format);
+            logging::init(cli.command.log_format());
             dispatch(cli.command)
         }
         Err(error) => parse_error(&error),
     };
     outcome::exit_code(result)
+}
+
+impl Command {
+    /// How this command's events are written: as its `--log-format` says, for the servers;
+    /// as text for the rest (the credential server of `exec --server` among them).
+    fn log_format(&self) -> logging::LogFormat {
+        match self {
+            Command::Serve(args) => args.log_format,
+            Command::Server(args) => args.log_format,
+            Command::Policy(_)
+            | Command::Credentials(_)
+            | Command::Exec(_)
+            | Command::Load(_)
+            | Command::Iam(_) => logging::LogFormat::Text,
+        }
+    }
 }
 
 /// Runs one subcommand.

@@ -17,6 +17,7 @@ use sentinel_server::{
 
 use super::Outcome;
 use super::issue::{Issuance, IssueArgs};
+use super::logging::LogFormat;
 
 /// The `serve` arguments.
 #[derive(Debug, clap::Args)]
@@ -37,6 +38,10 @@ pub struct ServeArgs {
     /// generated and printed.
     #[arg(long, value_name = "PATH")]
     token_file: Option<PathBuf>,
+
+    /// How the server writes its events on stderr: text, or json (one object per line).
+    #[arg(long, value_enum, default_value_t, value_name = "FORMAT")]
+    pub log_format: LogFormat,
 }
 
 /// How the server listens and what it tolerates (shared with `exec --server`).

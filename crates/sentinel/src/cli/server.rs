@@ -20,6 +20,7 @@ use sentinel_server::remote::{Metrics, RemoteServer, RemoteService, Security, Se
 use sentinel_server::tls;
 
 use super::Outcome;
+use super::logging::LogFormat;
 use super::serve::shutdown_signal;
 
 /// The `server` arguments.
@@ -40,6 +41,11 @@ pub struct RemoteServerArgs {
     /// Only validate the configuration (and the TLS files), then exit.
     #[arg(long)]
     check: bool,
+
+    /// How the server writes its events on stderr: text, or json (one object per line, for
+    /// container platforms).
+    #[arg(long, value_enum, default_value_t, value_name = "FORMAT")]
+    pub log_format: LogFormat,
 }
 
 /// Runs `sentinel server`.

@@ -2,8 +2,6 @@
 //! config with an assume-role profile, a file policy, a decision log), and a running
 //! `sentinel serve` child that is always stopped, whatever the test does.
 
-#![allow(dead_code)] // Each test binary uses its own part of this module.
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};

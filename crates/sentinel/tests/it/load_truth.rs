@@ -4,7 +4,7 @@
 //! figures; and at a target that is fine but that a generator with too few workers cannot
 //! load, which find-max must name as generator-limited.
 
-mod load_support;
+use crate::load_support;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! them, the markers appear in none of its output: not on stdout or stderr, not in the decision
 //! log, not in `serve`'s HTTP error bodies.
 
-mod serve_support;
+use crate::serve_support;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! checking the JSON contract, error kinds, thresholds and exit codes, `.hgrm` output, request
 //! shaping flags and Ctrl-C.
 
-mod load_support;
+use crate::load_support;
 
 use std::process::Output;
 use std::time::{Duration, Instant};

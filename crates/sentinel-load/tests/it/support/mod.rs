@@ -6,8 +6,6 @@
 //! Every server answers `/ok` with 200 `ok`, `/busy` with 503 `busy!`, `/slow` with 200 `ok`
 //! after 20 ms, anything else with 404 `no`.
 
-#![allow(dead_code)] // Each test binary uses its own part.
-
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;

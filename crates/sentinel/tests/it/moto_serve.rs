@@ -3,7 +3,7 @@
 //! environment variables get the assumed role and call STS with it; a deny reaches them as a
 //! credential error; a shutdown under load loses no decision-log line.
 
-mod serve_support;
+use crate::serve_support;
 
 use std::process::Stdio;
 use std::time::Duration;

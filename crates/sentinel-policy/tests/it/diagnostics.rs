@@ -238,7 +238,7 @@ fn validation_reports_a_fixtures_problems_as_errors_and_no_warnings() {
 
 #[test]
 fn a_valid_policy_passes_validation_with_no_warnings() {
-    let validation = Policy::validate(include_bytes!("../../../examples/policy.yaml"));
+    let validation = Policy::validate(include_bytes!("../../../../examples/policy.yaml"));
     assert!(validation.passed());
     assert_eq!(validation.errors(), []);
     assert_eq!(validation.warnings(), []);

@@ -8,7 +8,7 @@ use sentinel_load::{LoadTestConfig, RunControl};
 use sentinel_scenarios::{Scenario, Setup, Unwatched, run};
 
 /// One line per scenario, in the order of [`Scenario::ALL`].
-const EXPECTED: &str = include_str!("fixtures/findings.jsonl");
+const EXPECTED: &str = include_str!("../fixtures/findings.jsonl");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_scenario_reports_the_same_fields_as_before() {

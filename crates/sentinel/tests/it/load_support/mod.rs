@@ -2,8 +2,6 @@
 //! path, nginx for the behaviours a real server's configuration gives, and the helpers that
 //! run the binary and read its report.
 
-#![allow(dead_code)] // Each test binary uses its own part.
-
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -220,7 +220,7 @@ fn a_rule_without_conditions_or_with_empty_conditions_matches_everything() {
 
 #[test]
 fn the_example_policy_decides_as_documented() {
-    let source = include_str!("../../../examples/policy.yaml");
+    let source = include_str!("../../../../examples/policy.yaml");
     let policy = Policy::from_yaml(source).unwrap();
     let monday_10_london = at("2026-11-30T10:00:00Z");
     let saturday = at("2026-11-28T10:00:00Z");

@@ -2,7 +2,7 @@
 //! each while `workers` still caps the requests in flight; prior knowledge over cleartext, ALPN
 //! over TLS; connections the server shuts down (GOAWAY) are replaced without failing a request.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

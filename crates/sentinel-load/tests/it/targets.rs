@@ -3,7 +3,7 @@
 //! distribution and byte counts against a server whose answers are known to the byte; a Unix
 //! socket and `--connect-to` as other routes to a URL's host.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -222,7 +222,7 @@ proptest! {
         cut in 0usize..40,
         insert in "\\PC{0,12}",
     ) {
-        let source = include_str!("../../../examples/policy.yaml");
+        let source = include_str!("../../../../examples/policy.yaml");
         let mut bytes = source.as_bytes().to_vec();
         let at = at.min(bytes.len());
         let end = (at + cut).min(bytes.len());

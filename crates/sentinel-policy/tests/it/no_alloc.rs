@@ -51,7 +51,7 @@ fn policies() -> Vec<Policy> {
              time: {{ hours: {{ start: \"22:00\", end: \"06:00\" }}, timezone: Europe/London }} }}\n"
         );
     }
-    [include_str!("../../../examples/policy.yaml"), &large]
+    [include_str!("../../../../examples/policy.yaml"), &large]
         .iter()
         .map(|source| Policy::from_yaml(source).unwrap())
         .collect()

@@ -6,7 +6,7 @@
 //! not the disk's. It needs the caller's identity from moto and runs alone (the `timing::`
 //! phase).
 
-mod serve_support;
+use crate::serve_support;
 
 mod timing {
     use super::serve_support::{Setup, count, load};

@@ -1,0 +1,4 @@
+//! The integration tests of `sentinel-aws`, in one binary: one module per area.
+
+mod moto_ssm;
+mod moto_sts;

@@ -1,0 +1,3 @@
+//! The integration tests of `sentinel-server`, in one binary: one module per area.
+
+mod server;
