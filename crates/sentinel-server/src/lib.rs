@@ -8,8 +8,8 @@
 //! carry `{"Code", "Message"}`. The crate links no AWS SDK: the issuer is whatever the broker
 //! was built with.
 //!
-//! [`remote`] is the protocol of `sentinel server`, the broker as a network service, served
-//! over TLS ([`tls`]) through the same accept loop.
+//! [`remote`] is `sentinel server`, the broker as a network service, served over TLS
+//! ([`tls`]) through the same accept loop; its wire protocol is [`sentinel_protocol`]'s.
 
 mod connections;
 mod handler;

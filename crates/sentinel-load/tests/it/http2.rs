@@ -2,13 +2,13 @@
 //! each while `workers` still caps the requests in flight; prior knowledge over cleartext, ALPN
 //! over TLS; connections the server shuts down (GOAWAY) are replaced without failing a request.
 
-use crate::support;
-
 use std::time::Duration;
 
 use http::Version;
 use sentinel_load::http::{HttpOptions, HttpTarget, TlsOptions};
 use support::{Options, Protocol};
+
+use crate::support;
 
 fn http2(connections: usize) -> HttpOptions {
     HttpOptions {

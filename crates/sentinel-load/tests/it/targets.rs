@@ -3,8 +3,6 @@
 //! distribution and byte counts against a server whose answers are known to the byte; a Unix
 //! socket and `--connect-to` as other routes to a URL's host.
 
-use crate::support;
-
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -13,6 +11,8 @@ use sentinel_load::http::{HttpOptions, HttpTarget, Route, TlsOptions, parse_targ
 use sentinel_load::{Threshold, judge};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+
+use crate::support;
 
 fn targets(lines: &str) -> Vec<HttpTarget> {
     parse_targets(lines, Path::new("targets.jsonl")).unwrap()

@@ -3,9 +3,9 @@
 //! from the URL's host; handshakes before the run with keep-alive, one per request without it,
 //! and resumed sessions on reconnect; HTTP/2 refused by a server that does not agree to it.
 
-use crate::support;
-
 use sentinel_load::http::{HttpOptions, TLS, TlsOptions};
+
+use crate::support;
 
 fn trusting(ca: &std::path::Path) -> HttpOptions {
     HttpOptions {

@@ -2,10 +2,9 @@
 //! for byte, from real runs slow enough that every request completes: 20 requests at 20 req/s.
 //! Scripts read these fields; a change here is a change of the contract.
 
-use std::time::Duration;
+use sentinel_scenarios::Scenario;
 
-use sentinel_load::{LoadTestConfig, RunControl};
-use sentinel_scenarios::{Scenario, Setup, Unwatched, run};
+use crate::support::run_gently;
 
 /// One line per scenario, in the order of [`Scenario::ALL`].
 const EXPECTED: &str = include_str!("../fixtures/findings.jsonl");
@@ -13,19 +12,7 @@ const EXPECTED: &str = include_str!("../fixtures/findings.jsonl");
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_scenario_reports_the_same_fields_as_before() {
     let runs = Scenario::ALL.map(|scenario| async move {
-        let mut config = LoadTestConfig::new(20.0, Duration::from_secs(1));
-        config.workers = 4;
-        config.timeout = Duration::from_secs(10);
-        let run = run(
-            scenario,
-            config,
-            RunControl::default(),
-            None,
-            &Setup::default(),
-            &mut Unwatched,
-        )
-        .await
-        .expect("the scenario runs");
+        let run = run_gently(scenario, 20.0).await;
         assert_eq!(run.result.requests.ok, 20, "{scenario}: {:?}", run.result);
         // Through a JSON value, as the report is written: its keys in alphabetical order.
         let fields = serde_json::to_value(&run.findings).expect("JSON");

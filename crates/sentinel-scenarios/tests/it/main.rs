@@ -3,3 +3,4 @@
 mod json_contract;
 mod scenarios;
 mod sixth_scenario;
+mod support;

@@ -4,30 +4,17 @@
 //! write a decision log keep it on a memory-backed filesystem, so that their latency is the
 //! pipeline's; that the default log on disk is synced is counted, not timed, below.
 
-use std::time::Duration;
-
-use sentinel_load::{LoadTestConfig, RunControl};
 use sentinel_scenarios::issuance::IssuanceFigures;
 use sentinel_scenarios::remote::RemoteFigures;
-use sentinel_scenarios::{Scenario, ScenarioRun, Setup, Unwatched, run};
+use sentinel_scenarios::{Scenario, ScenarioRun};
+
+use crate::support::run_gently;
 
 /// Runs `name` with its decision log where the scenarios keep it by default (a temporary file),
 /// slowly enough that every request is answered: 100 requests at 100/s.
 async fn run_with_the_default_log(name: &str) -> ScenarioRun {
     let scenario: Scenario = name.parse().expect("a built-in scenario");
-    let mut config = LoadTestConfig::new(100.0, Duration::from_secs(1));
-    config.workers = 4;
-    config.timeout = Duration::from_secs(10);
-    let run = run(
-        scenario,
-        config,
-        RunControl::default(),
-        None,
-        &Setup::default(),
-        &mut Unwatched,
-    )
-    .await
-    .expect("the scenario runs");
+    let run = run_gently(scenario, 100.0).await;
     assert_eq!(run.result.requests.ok, 100, "{name}: {:?}", run.failures());
     assert!(
         run.findings
@@ -56,26 +43,18 @@ async fn remote_syncs_every_allowed_decision_of_its_default_log() {
 
 #[cfg(feature = "loadtest")]
 mod timing {
-    use sentinel_scenarios::CacheFigures;
     use sentinel_scenarios::identity::IdentityFigures;
     use sentinel_scenarios::mixed::{Class, MixedFigures};
+    use sentinel_scenarios::{CacheFigures, Setup};
     use sentinel_testkit::memory_tempdir;
 
     use super::*;
+    use crate::support::run_quietly;
 
     /// Runs `scenario` at its defaults with `setup` and asserts every threshold and check.
     async fn assert_holds(name: &str, setup: &Setup) -> ScenarioRun {
         let scenario: Scenario = name.parse().expect("a built-in scenario");
-        let outcome = run(
-            scenario,
-            scenario.config(),
-            RunControl::default(),
-            None,
-            setup,
-            &mut Unwatched,
-        )
-        .await
-        .expect("the scenario runs");
+        let outcome = run_quietly(scenario, scenario.config(), setup).await;
         let report = serde_json::to_string(&outcome.findings).unwrap_or_default();
         println!(
             "{scenario}: sent {} ok {} p99 {:.3} ms throughput {:.1}/s {report}",

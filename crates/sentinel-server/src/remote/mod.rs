@@ -1,11 +1,12 @@
 //! `sentinel server`: the broker as a network service that enforces the policy. It holds the
 //! only principal the protected roles trust, and learns who a caller is from AWS itself: the
 //! caller signs an STS `GetCallerIdentity` request with its own credentials and hands it over
-//! unsent (a [`Proof`]); the server checks it, sends it to STS, and STS's answer names the
+//! unsent (a [`Proof`](sentinel_protocol::Proof)); the server checks it, sends it to STS, and STS's answer names the
 //! caller. No shared secret, no user database, no state: replicas behind a load balancer are
 //! interchangeable.
 //!
-//! The proof, its checks and the verifier trait are the protocol's, in `sentinel_protocol`.
+//! The proof, its checks and the verifier trait belong to the wire protocol, in
+//! [`sentinel_protocol`], which the clients share.
 //!
 //! - [`RemoteService`] and [`RemoteServer`]: the routes and the TLS listener;
 //! - [`Metrics`]: what `GET /metrics` reports;

@@ -2,12 +2,12 @@
 //! checking the JSON contract, error kinds, thresholds and exit codes, `.hgrm` output, request
 //! shaping flags and Ctrl-C.
 
-use crate::load_support;
-
 use std::process::Output;
 use std::time::{Duration, Instant};
 
 use load_support::{json, refusing_addr, sentinel, server, stderr};
+
+use crate::load_support;
 
 /// A short run at `url` with extra flags.
 fn load(url: &str, extra: &[&str]) -> Output {

@@ -19,6 +19,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
+use crate::bin::sentinel;
+
 /// How long the target takes to answer every request.
 const SERVICE_TIME: Duration = Duration::from_millis(5);
 
@@ -52,14 +54,6 @@ fn server() -> SocketAddr {
 async fn answer(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     tokio::time::sleep(SERVICE_TIME).await;
     Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
-}
-
-fn sentinel(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sentinel"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
 }
 
 fn stdout_json(output: &Output) -> Value {

@@ -12,6 +12,8 @@ use std::process::{Command, Output, Stdio};
 use sentinel_load::{Found, RateSearch};
 use serde_json::Value;
 
+use crate::bin::stderr;
+
 /// Runs `sentinel load` with `args`, its home and state directories in `home`.
 fn sentinel(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sentinel"))
@@ -22,10 +24,6 @@ fn sentinel(home: &Path, args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("sentinel runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 fn json_lines(output: &Output) -> Vec<Value> {

@@ -4,15 +4,14 @@
 //! figures; and at a target that is fine but that a generator with too few workers cannot
 //! load, which find-max must name as generator-limited.
 
-use crate::load_support;
-
 use std::time::{Duration, Instant};
 
-use load_support::{
+use serde_json::Value;
+
+use crate::load_support::{
     LATE_BY, Nginx, allow_open_files, interrupt, json, refusing_addr, sentinel, server,
     spawn_sentinel, stderr,
 };
-use serde_json::Value;
 
 fn u64_at(v: &Value, pointer: &str) -> u64 {
     v.pointer(pointer)

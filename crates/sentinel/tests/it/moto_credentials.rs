@@ -8,7 +8,8 @@ use std::process::{Command, Output};
 
 use sentinel_testkit::{AwsHome, Moto};
 
-const SENTINEL: &str = env!("CARGO_BIN_EXE_sentinel");
+use crate::bin::{SENTINEL, text};
+
 const ROLE: &str = "arn:aws:iam::123456789012:role/prod";
 
 const POLICY: &str = r#"
@@ -84,10 +85,6 @@ impl Setup {
     fn assume_role_calls(&self) -> Vec<std::collections::HashMap<String, String>> {
         self.moto.recorded_calls("AssumeRole")
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// STS's rule for SourceIdentity and RoleSessionName.

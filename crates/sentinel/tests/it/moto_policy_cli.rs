@@ -5,6 +5,8 @@ use std::process::{Command, Output};
 
 use sentinel_testkit::Moto;
 
+use crate::bin::{stderr, stdout};
+
 const PARAMETER: &str = "/sentinel/policies/prod";
 const ALICE: &str = "version: \"1\"\nrules:\n  - name: ops\n    effect: allow\n    conditions:\n      users: [alice]\n";
 const INVALID: &str = "version: \"1\"\nrules:\n  - name: ops\n    effect: maybe\n";
@@ -16,14 +18,6 @@ fn sentinel(moto: &Moto, args: &[&str]) -> Output {
         .envs(moto.child_env())
         .output()
         .expect("the sentinel binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
 /// Writes `text` to `name` in `dir` and returns its path.

@@ -3,13 +3,15 @@
 //! environment variables get the assumed role and call STS with it; a deny reaches them as a
 //! credential error; a shutdown under load loses no decision-log line.
 
-use crate::serve_support;
-
 use std::process::Stdio;
 use std::time::Duration;
 
 use aws_credential_types::provider::ProvideCredentials;
-use serve_support::{SENTINEL, Setup, count};
+use serve_support::{Setup, count};
+
+use crate::serve_support;
+
+use crate::bin::{SENTINEL, text};
 
 const CALLER_ARN: &str = "import boto3; print(boto3.client('sts').get_caller_identity()['Arn'])";
 
@@ -17,10 +19,6 @@ const CALLER_ARN: &str = "import boto3; print(boto3.client('sts').get_caller_ide
 const EXPECT_NO_CREDENTIALS: &str = "import sys, boto3\n\
     try:\n    boto3.client('sts').get_caller_identity()\n\
     except Exception as error:\n    print(type(error).__name__, error); sys.exit(3)\n";
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 #[test]
 fn boto3_gets_the_assumed_role_from_the_server_and_every_fetch_is_logged() {

@@ -16,13 +16,10 @@ use sentinel_aws::remote::{RemoteClient, RemoteError};
 use sentinel_protocol::CredentialsRequest;
 use sentinel_testkit::{Moto, RecordedCall, TestCertificates};
 
-const SENTINEL: &str = env!("CARGO_BIN_EXE_sentinel");
+use crate::bin::{SENTINEL, text};
+
 const AUDIENCE: &str = "sentinel.test";
 const CALLER_ARN: &str = "import boto3; print(boto3.Session(profile_name='prod').client('sts').get_caller_identity()['Arn'])";
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// Everything one test needs: the signature-checking moto, a broker user allowed to assume the
 /// role, the role trusted as `sentinel iam trust-policy` says, callers, certificates and a policy.

@@ -4,22 +4,8 @@
 //! bad arguments; `schema` prints a JSON Schema.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn sentinel(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sentinel"))
-        .args(args)
-        .output()
-        .expect("the sentinel binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use crate::bin::{sentinel, stderr, stdout};
 
 fn example() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

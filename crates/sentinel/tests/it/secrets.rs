@@ -3,8 +3,6 @@
 //! them, the markers appear in none of its output: not on stdout or stderr, not in the decision
 //! log, not in `serve`'s HTTP error bodies.
 
-use crate::serve_support;
-
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -17,7 +15,10 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use serve_support::{SENTINEL, Serving};
+
+use crate::serve_support::Serving;
+
+use crate::bin::{SENTINEL, text};
 
 /// What no output may contain: the secret key, the session token, and a marker in a field that
 /// fails to parse.
@@ -194,10 +195,6 @@ fn assert_no_marker(what: &str, text: &str) {
             "{marker} leaked into {what}: {text}"
         );
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn credentials(home: &Home) -> Output {

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use sentinel_testkit::{AwsHome, Moto};
 
-/// The `sentinel` binary under test.
-pub const SENTINEL: &str = env!("CARGO_BIN_EXE_sentinel");
+use crate::bin::SENTINEL;
+
 /// The role the `production` profile assumes.
 pub const ROLE: &str = "arn:aws:iam::123456789012:role/prod";
 
