@@ -6,6 +6,9 @@
 
 mod commit;
 mod sink;
+mod target;
+
+pub use target::LogTarget;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -167,6 +170,15 @@ impl DecisionLog {
     /// must be a regular file if it exists: `/dev/null`, pipes and the like are refused.
     pub fn open(path: &Path) -> Result<DecisionLog, LogError> {
         DecisionLog::start(sink::Sink::open(path)?, path)
+    }
+
+    /// Opens the log `target` names: [`DecisionLog::open`] for a file, [`DecisionLog::stdout`]
+    /// for standard output.
+    pub fn to(target: &LogTarget) -> Result<DecisionLog, LogError> {
+        match target {
+            LogTarget::File(path) => DecisionLog::open(path),
+            LogTarget::Stdout => DecisionLog::stdout(),
+        }
     }
 
     /// A log on standard output, for platforms that collect it. Lines are written whole but

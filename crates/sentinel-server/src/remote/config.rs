@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sentinel_core::decision_log::LogTarget;
 use sentinel_protocol::{Endpoint, StsEndpoints};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -33,7 +34,7 @@ pub struct ServerConfig {
     /// The AWS region of the server's own STS and SSM calls (default: the SDK's own lookup).
     pub region: Option<String>,
     /// The decision log: a file path, or `-` for standard output.
-    pub decision_log: PathBuf,
+    pub decision_log: LogTarget,
     /// How long a loaded policy is used before it is read again.
     pub policy_ttl: Duration,
     /// How long past its TTL a cached policy may still be used while the store is failing
@@ -335,7 +336,7 @@ impl ServerConfig {
             audience,
             sts_endpoints,
             region: raw.region.map(|region| region.value),
-            decision_log: PathBuf::from(&raw.decision_log.value),
+            decision_log: LogTarget::parse(&raw.decision_log.value),
             policy_ttl: duration("policy_ttl", &raw.policy_ttl, Duration::from_secs(60))?,
             policy_max_stale: duration("policy_max_stale", &raw.policy_max_stale, Duration::ZERO)?,
             sts_timeout: duration("sts_timeout", &raw.sts_timeout, Duration::from_secs(5))?,

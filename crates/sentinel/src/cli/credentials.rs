@@ -4,10 +4,11 @@
 use std::io::Write as _;
 
 use anyhow::Result;
+use sentinel_core::decision_log::LogTarget;
 use sentinel_core::issuer::Credentials;
 use serde::Serialize;
 
-use super::issue::{IssueArgs, STDOUT};
+use super::issue::IssueArgs;
 use super::remote::{RemoteArgs, obtain};
 use super::{Outcome, block_on};
 
@@ -55,12 +56,7 @@ pub fn run(args: &CredentialsArgs) -> Result<Outcome> {
 }
 
 async fn credentials_json(args: &CredentialsArgs) -> Result<String> {
-    if args
-        .issue
-        .decision_log
-        .as_ref()
-        .is_some_and(|path| path.as_os_str() == STDOUT)
-    {
+    if args.issue.decision_log == Some(LogTarget::Stdout) {
         anyhow::bail!(
             "--decision-log -: standard output carries the credentials to the AWS SDK; give a file"
         );

@@ -14,7 +14,7 @@ use sentinel_aws::profile::{ProfileSettings, read_profile};
 use sentinel_aws::sts::StsIssuer;
 use sentinel_core::broker::{Broker, Grant, Profile, Request};
 use sentinel_core::caller::Caller;
-use sentinel_core::decision_log::DecisionLog;
+use sentinel_core::decision_log::{DecisionLog, LogTarget};
 use sentinel_core::issuer::{Issuer, LocalIssuer};
 use sentinel_core::source::{CacheConfig, CachedSource, PolicySource};
 
@@ -40,7 +40,7 @@ pub struct IssueArgs {
     /// (for platforms that collect it; not synced, and not for `credentials`) [default:
     /// $XDG_STATE_HOME/sentinel/decisions.jsonl, i.e. ~/.local/state/sentinel/decisions.jsonl].
     #[arg(long, env = "SENTINEL_DECISION_LOG", value_name = "PATH")]
-    pub decision_log: Option<PathBuf>,
+    pub decision_log: Option<LogTarget>,
 
     /// How long each STS call (who you are, then AssumeRole) may take before the request fails
     /// (e.g. `5s`, `1500ms`).
@@ -88,8 +88,7 @@ impl Issuance {
         let settings = read_profile(&args.profile).await?;
         // Before anything is asked of AWS: a log that cannot keep decisions stops us at once.
         let log = match &args.decision_log {
-            Some(path) if path.as_os_str() == STDOUT => DecisionLog::stdout()?,
-            Some(path) => DecisionLog::open(path)?,
+            Some(target) => DecisionLog::to(target)?,
             None => DecisionLog::open(&default_decision_log()?)?,
         };
         let role_arn = args
@@ -153,9 +152,6 @@ impl Issuance {
         Ok(self.broker.issue(request).await?)
     }
 }
-
-/// The `--decision-log` value that means standard output.
-pub const STDOUT: &str = "-";
 
 /// `$XDG_STATE_HOME/sentinel/decisions.jsonl`, or `~/.local/state/sentinel/decisions.jsonl`.
 fn default_decision_log() -> Result<PathBuf> {

@@ -64,7 +64,7 @@ async fn server(args: RemoteServerArgs) -> Result<Outcome> {
         return Ok(Outcome::Success);
     }
     let service = remote_service(&config).await?;
-    let log = service.broker.decision_log().path().display().to_string();
+    let log = config.decision_log.to_string();
     let server = RemoteServer::bind(config.listen, security, config.limits, service).await?;
     let shutdown = shutdown_signal();
     if !server.is_tls() {
@@ -98,7 +98,7 @@ async fn server(args: RemoteServerArgs) -> Result<Outcome> {
 /// profile names, behind one cache), issuing with the server's own credentials (the SDK's
 /// default chain: its ECS, EKS or EC2 role) in the configured region, and proofs sent to STS.
 async fn remote_service(config: &ServerConfig) -> Result<RemoteService> {
-    let log = DecisionLog::open(&config.decision_log).context("opening the decision log")?;
+    let log = DecisionLog::to(&config.decision_log).context("opening the decision log")?;
     let sdk = sdk::load_in_region(config.region.as_deref()).await;
     let cache = CacheConfig {
         ttl: config.policy_ttl,

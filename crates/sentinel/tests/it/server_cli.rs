@@ -1,11 +1,19 @@
 //! `sentinel server` from the command line, without AWS: `--log-format json` makes every event
-//! on stderr one JSON object, as container platforms collect them.
+//! on stderr one JSON object, as container platforms collect them, and `decision_log: "-"` is
+//! standard output.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+
+/// Sends SIGTERM to a server that is still running, and waits for it to exit.
+#[allow(unsafe_code)]
+fn terminate(server: &mut Child) -> ExitStatus {
+    // SAFETY: kill(2) with the pid of our own child, not yet waited for; no memory is touched.
+    unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGTERM) };
+    server.wait().expect("wait")
+}
 
 #[test]
-#[allow(unsafe_code)]
 fn log_format_json_writes_one_object_per_event_on_stderr() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("server.yaml");
@@ -40,9 +48,7 @@ fn log_format_json_writes_one_object_per_event_on_stderr() {
             break;
         }
     }
-    // SAFETY: the child is still running (its stderr is open), so its pid names it.
-    unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGTERM) };
-    let status = server.wait().expect("wait");
+    let status = terminate(&mut server);
     let rest: Vec<serde_json::Value> = lines
         .map(|line| serde_json::from_str(&line.expect("stderr")).expect("JSON"))
         .collect();
@@ -58,5 +64,40 @@ fn log_format_json_writes_one_object_per_event_on_stderr() {
     assert_eq!(
         rest.last().expect("a last event")["message"],
         "stopped; every request in flight was answered"
+    );
+}
+
+#[test]
+fn a_decision_log_of_dash_is_standard_output_not_a_file_named_dash() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("server.yaml");
+    std::fs::write(
+        &config,
+        "listen: 127.0.0.1:0\ntls: off\naudience: sentinel.test\ndecision_log: \"-\"\n\
+         profiles:\n  prod:\n    role_arn: arn:aws:iam::123456789012:role/prod\n",
+    )
+    .expect("config");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_sentinel"))
+        .args(["server", "--config"])
+        .arg(&config)
+        .current_dir(dir.path())
+        .env("AWS_REGION", "us-east-1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the sentinel binary runs");
+    let mut lines = BufReader::new(server.stderr.take().expect("stderr")).lines();
+    let serving = lines
+        .by_ref()
+        .map(|line| line.expect("stderr"))
+        .find(|line| line.contains("serving "))
+        .expect("the server serves");
+    assert!(terminate(&mut server).success());
+    assert!(
+        serving.contains("decision log standard output"),
+        "{serving}"
+    );
+    assert!(
+        !dir.path().join("-").exists(),
+        "a file named - in the working directory"
     );
 }
