@@ -134,6 +134,18 @@ pub struct ProofRules {
     pub endpoints: StsEndpoints,
 }
 
+/// The headers a proof may sign: what a SigV4 `GetCallerIdentity` request needs, and the
+/// audience. A proof that signs anything else is refused, since STS would be sent it.
+pub const SIGNABLE_HEADERS: [&str; 7] = [
+    "content-length",
+    "content-type",
+    "host",
+    "x-amz-content-sha256",
+    "x-amz-date",
+    "x-amz-security-token",
+    AUDIENCE_HEADER,
+];
+
 /// Headers a proof may not carry: the server frames the request itself.
 const FRAMING_HEADERS: [&str; 5] = [
     "connection",
@@ -161,6 +173,12 @@ impl ProofRules {
             return Err(ProofRejection::Endpoint(proof.url.clone()));
         }
         let signed = signed_headers(&headers)?;
+        if let Some(name) = signed.iter().find(|name| !SIGNABLE_HEADERS.contains(name)) {
+            return malformed(&format!(
+                "it signs {name}, which is not one of {}",
+                SIGNABLE_HEADERS.join(", ")
+            ));
+        }
         match headers.get(AUDIENCE_HEADER) {
             None => {
                 return Err(ProofRejection::Audience(
@@ -183,8 +201,23 @@ impl ProofRules {
         if date.duration_since(now).unsigned_abs() > MAX_CLOCK_SKEW {
             return Err(ProofRejection::Stale { date, now });
         }
+        let headers = forwarded(&headers, &signed);
         Ok(CheckedProof { uri, headers })
     }
+}
+
+/// What is sent on to STS: `Authorization`, the signed headers, and the body's `Content-Type`
+/// and `Content-Length`; no other header the caller chose (a `Cookie`, an `X-Forwarded-For`...).
+fn forwarded(headers: &HeaderMap, signed: &[&str]) -> HeaderMap {
+    use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+    let mut sent = HeaderMap::with_capacity(signed.len() + 2);
+    for (name, value) in headers {
+        let needed = [AUTHORIZATION, CONTENT_TYPE, CONTENT_LENGTH].contains(name);
+        if needed || signed.contains(&name.as_str()) {
+            sent.insert(name.clone(), value.clone());
+        }
+    }
+    sent
 }
 
 /// The proof's URL as a URI: `http` or `https`, a host, and nothing after it but `/`.
@@ -263,13 +296,42 @@ fn signed_headers(headers: &HeaderMap) -> Result<Vec<&str>, ProofRejection> {
     else {
         return malformed("its Authorization header is not an AWS4-HMAC-SHA256 signature");
     };
-    let signed = fields
-        .split(',')
-        .find_map(|field| field.trim().strip_prefix("SignedHeaders="));
-    match signed {
-        Some(names) if !names.is_empty() => Ok(names.split(';').collect()),
-        _ => malformed("its Authorization header has no SignedHeaders"),
+    // Exactly `Credential`, `SignedHeaders` and `Signature`, each once with a value, and
+    // nothing else: a decoy or a second field must not pass here while STS reads another.
+    let mut credential = None;
+    let mut signed = None;
+    let mut signature = None;
+    for field in fields.split(',') {
+        let (key, value) = field.trim().split_once('=').unwrap_or(("", ""));
+        let slot = match key {
+            "Credential" => &mut credential,
+            "SignedHeaders" => &mut signed,
+            "Signature" => &mut signature,
+            _ => {
+                return malformed(
+                    "its Authorization header has a field other than Credential, SignedHeaders \
+                     and Signature",
+                );
+            }
+        };
+        if value.is_empty() || slot.replace(value).is_some() {
+            return malformed("its Authorization header gives a field twice or without a value");
+        }
     }
+    let (Some(_), Some(names), Some(_)) = (credential, signed, signature) else {
+        return malformed("its Authorization header lacks Credential, SignedHeaders or Signature");
+    };
+    let names: Vec<&str> = names.split(';').collect();
+    let well_formed = |name: &&str| {
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    if !names.iter().all(well_formed) {
+        return malformed("its SignedHeaders are not lower-case header names separated by ;");
+    }
+    Ok(names)
 }
 
 /// The instant in the proof's `X-Amz-Date` (`YYYYMMDDTHHMMSSZ`, UTC).
@@ -346,6 +408,57 @@ mod tests {
     }
 
     #[test]
+    fn only_authorization_the_signed_headers_and_the_bodys_are_sent_on() {
+        let mut proof = proof();
+        for (name, value) in [
+            ("Cookie", "session=1"),
+            ("Proxy-Authorization", "Basic eDp5"),
+            ("X-Forwarded-For", "10.0.0.1"),
+            (
+                "X-Amz-Target",
+                "AWSSecurityTokenServiceV20110615.AssumeRole",
+            ),
+            ("Content-Encoding", "gzip"),
+        ] {
+            proof.headers.insert(name.into(), value.into());
+        }
+        let checked = check(&proof).expect("valid");
+        let mut sent: Vec<&str> = checked.headers.keys().map(HeaderName::as_str).collect();
+        sent.sort_unstable();
+        assert_eq!(
+            sent,
+            [
+                "authorization",
+                "content-type",
+                "x-amz-date",
+                "x-sentinel-audience"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_proof_that_signs_a_header_sts_has_no_use_for_is_malformed() {
+        let mut proof = with_header(
+            "Authorization",
+            Some(
+                "AWS4-HMAC-SHA256 Credential=x, \
+                 SignedHeaders=content-type;cookie;host;x-amz-date;x-sentinel-audience, \
+                 Signature=y",
+            ),
+        );
+        proof.headers.insert("Cookie".into(), "session=1".into());
+        let rejection = check(&proof).expect_err("refused");
+        assert!(
+            matches!(rejection, ProofRejection::Malformed(_)),
+            "{rejection}"
+        );
+        assert!(
+            rejection.to_string().contains("it signs cookie"),
+            "{rejection}"
+        );
+    }
+
+    #[test]
     fn a_well_formed_proof_passes_with_its_headers() {
         let checked = check(&proof()).expect("valid");
         assert_eq!(checked.uri, "https://sts.us-east-1.amazonaws.com/");
@@ -377,6 +490,45 @@ mod tests {
             with_header(
                 "Authorization",
                 Some("AWS4-HMAC-SHA256 Credential=x, Signature=y"),
+            ),
+            // A decoy beside the real field, a second SignedHeaders, a field STS does not
+            // know, an empty one, and names that are not lower-case header names.
+            with_header(
+                "Authorization",
+                Some(
+                    "AWS4-HMAC-SHA256 Credential=x, XSignedHeaders=host, \
+                     SignedHeaders=content-type;host;x-amz-date;x-sentinel-audience, Signature=y",
+                ),
+            ),
+            with_header(
+                "Authorization",
+                Some(
+                    "AWS4-HMAC-SHA256 Credential=x, \
+                     SignedHeaders=content-type;host;x-amz-date;x-sentinel-audience, \
+                     SignedHeaders=host, Signature=y",
+                ),
+            ),
+            with_header(
+                "Authorization",
+                Some(
+                    "AWS4-HMAC-SHA256 Credential=x, \
+                     SignedHeaders=content-type;host;x-amz-date;x-sentinel-audience, \
+                     Signature=y, Extra=z",
+                ),
+            ),
+            with_header(
+                "Authorization",
+                Some(
+                    "AWS4-HMAC-SHA256 Credential=, \
+                     SignedHeaders=content-type;host;x-amz-date;x-sentinel-audience, Signature=y",
+                ),
+            ),
+            with_header(
+                "Authorization",
+                Some(
+                    "AWS4-HMAC-SHA256 Credential=x, \
+                     SignedHeaders=content-type;;host;x-amz-date;X-Sentinel-Audience, Signature=y",
+                ),
             ),
             with_header("X-Amz-Date", None),
             with_header("X-Amz-Date", Some("yesterday")),
@@ -458,7 +610,8 @@ mod tests {
             check(&unsigned).expect_err("unsigned"),
             ProofRejection::UnsignedAudience
         );
-        // A signed header whose name only contains the audience header's is not it.
+        // A signed header whose name only contains the audience header's is not it, and being
+        // no header a proof may sign, it is refused before the audience is looked at.
         let lookalike = with_header(
             "Authorization",
             Some(
@@ -466,9 +619,12 @@ mod tests {
                  SignedHeaders=host;x-amz-date;x-sentinel-audience-not, Signature=abc",
             ),
         );
-        assert_eq!(
-            check(&lookalike).expect_err("lookalike"),
-            ProofRejection::UnsignedAudience
+        let refused = check(&lookalike).expect_err("lookalike");
+        assert!(
+            refused
+                .to_string()
+                .contains("it signs x-sentinel-audience-not"),
+            "{refused}"
         );
     }
 
