@@ -1,7 +1,9 @@
 //! The end of every credentials request, in both servers: the work under the request timeout,
 //! then the credentials, or the failure counted, logged (unless the decision log holds it
 //! already) and answered. Log events carry the request's `profile` and `request_id` (from its
-//! span, which the broker fills in) and the failure's `kind`.
+//! span, which the broker fills in) and the failure's `kind`. A failure's text can hold what a
+//! caller sent (a JSON key, say), so its control characters are escaped before it is logged:
+//! no caller can end a log line or send the terminal an escape sequence.
 
 use std::fmt;
 use std::time::Duration;
@@ -55,7 +57,8 @@ pub(crate) async fn respond<F: Failure>(
             Err(failure) => {
                 count(failure.kind());
                 if !failure.is_policy_decision() {
-                    tracing::warn!(kind = failure.kind(), "request refused: {failure}");
+                    let failure = Escaped(&failure);
+                    tracing::warn!(kind = failure.0.kind(), "request refused: {failure}");
                 }
                 failure.reply()
             }
@@ -63,4 +66,42 @@ pub(crate) async fn respond<F: Failure>(
     }
     .instrument(span)
     .await
+}
+
+/// A value's text with every control character (newlines and `ESC` among them) escaped as
+/// `\u{..}`, so that it stays on one log line and the terminal reads it as text.
+struct Escaped<T>(T);
+
+impl<T: fmt::Display> fmt::Display for Escaped<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// Passes text on to `f`, escaping control characters.
+        struct Escaping<'a, 'b>(&'a mut fmt::Formatter<'b>);
+        impl fmt::Write for Escaping<'_, '_> {
+            fn write_str(&mut self, text: &str) -> fmt::Result {
+                for c in text.chars() {
+                    if c.is_control() {
+                        write!(self.0, "{}", c.escape_unicode())?;
+                    } else {
+                        fmt::Write::write_char(self.0, c)?;
+                    }
+                }
+                Ok(())
+            }
+        }
+        fmt::write(&mut Escaping(f), format_args!("{}", self.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_is_kept() {
+        let forged = "unknown field `a\n2026-12-03T10:00:00Z  INFO serving \u{1b}[31mx`, é";
+        assert_eq!(
+            Escaped(forged).to_string(),
+            "unknown field `a\\u{a}2026-12-03T10:00:00Z  INFO serving \\u{1b}[31mx`, é"
+        );
+    }
 }

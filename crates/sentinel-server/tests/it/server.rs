@@ -620,3 +620,87 @@ async fn a_failure_is_one_log_event_with_its_kind_profile_and_request_id_and_a_d
         "{event}"
     );
 }
+
+/// A verifier for tests that must never get as far as STS.
+struct Unreachable;
+
+#[async_trait::async_trait]
+impl sentinel_protocol::ProofVerifier for Unreachable {
+    async fn verify(
+        &self,
+        _: &sentinel_protocol::CheckedProof,
+    ) -> Result<Caller, sentinel_protocol::VerifyError> {
+        panic!("the request was refused before any proof was sent to STS")
+    }
+}
+
+#[tokio::test]
+async fn what_a_caller_sends_reaches_the_servers_log_on_one_line_and_without_escapes() {
+    use sentinel_server::remote::{Metrics, RemoteServer, RemoteService, Security};
+
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(captured.clone())
+        .finish();
+    // This test's runtime runs on this thread only, so the server's events all come here.
+    let _events = tracing::subscriber::set_default(subscriber);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let service = RemoteService {
+        broker: Broker::new(
+            Arc::new(CachedSource::new(
+                FileSource::file(dir.path().join("policy.yaml")),
+                CacheConfig::default(),
+            )),
+            Arc::new(DecisionLog::open(&dir.path().join("log")).expect("log")),
+            Arc::new(LocalIssuer),
+            Duration::from_secs(10),
+        ),
+        profiles: std::collections::HashMap::new(),
+        rules: sentinel_protocol::ProofRules {
+            audience: "sentinel.test".into(),
+            endpoints: sentinel_protocol::StsEndpoints::Aws,
+        },
+        verifier: Arc::new(Unreachable),
+        sts_timeout: Duration::from_secs(5),
+        metrics: Metrics::new(),
+    };
+    let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    let server = RemoteServer::bind(addr, Security::PlainLoopback, Limits::default(), service)
+        .await
+        .expect("bind");
+    let addr = server.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+
+    // A key that would end the log line, forge a "serving" line and turn the terminal red.
+    let body = "{\"x\\n2026-12-03T10:00:00Z  INFO serving http://evil\\u001b[31m\": 1}";
+    let raw = format!(
+        "POST /v1/credentials HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let reply = exchange(addr, raw.as_bytes()).await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+    let _ = stop.send(());
+    task.await.expect("server task");
+
+    let log = String::from_utf8(captured.0.lock().expect("buffer").clone()).expect("UTF-8");
+    let refused: Vec<&str> = log.lines().filter(|line| line.contains("WARN")).collect();
+    assert_eq!(refused.len(), 1, "one event, one line: {log:?}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "an escape sequence reached the log: {log:?}"
+    );
+    assert!(
+        refused[0].contains("\\u{a}2026-12-03T10:00:00Z  INFO serving http://evil\\u{1b}[31m"),
+        "{log:?}"
+    );
+    assert_eq!(
+        log.lines().filter(|line| line.contains("serving")).count(),
+        1,
+        "no line of its own: {log:?}"
+    );
+}
