@@ -33,10 +33,14 @@ pub async fn caller_identity(config: &SdkConfig) -> Result<Caller, CallerError> 
         .send()
         .await
         .map_err(|error| CallerError::Sts(describe(&error)))?;
-    match (output.arn, output.account) {
-        (Some(arn), Some(account)) => Ok(Caller { arn, account }),
+    match (output.arn, output.account, output.user_id) {
+        (Some(arn), Some(account), Some(user_id)) => Ok(Caller {
+            arn,
+            account,
+            user_id,
+        }),
         _ => Err(CallerError::Sts(
-            "the answer named no ARN or no account".to_owned(),
+            "the answer named no ARN, account or user ID".to_owned(),
         )),
     }
 }

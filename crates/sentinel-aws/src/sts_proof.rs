@@ -93,6 +93,7 @@ fn caller(xml: &str) -> Option<Caller> {
     }
     let mut arn = None;
     let mut account = None;
+    let mut user_id = None;
     while let Some(mut element) = root.next_tag() {
         if !element.start_el().matches("GetCallerIdentityResult") {
             continue;
@@ -102,12 +103,15 @@ fn caller(xml: &str) -> Option<Caller> {
                 arn = text(&mut field);
             } else if field.start_el().matches("Account") {
                 account = text(&mut field);
+            } else if field.start_el().matches("UserId") {
+                user_id = text(&mut field);
             }
         }
     }
     Some(Caller {
         arn: arn?,
         account: account?,
+        user_id: user_id?,
     })
 }
 
@@ -186,6 +190,7 @@ mod tests {
             Some(Caller {
                 arn: "arn:aws:iam::123456789012:user/alice".into(),
                 account: "123456789012".into(),
+                user_id: "AIDAEXAMPLE".into(),
             })
         );
         assert_eq!(

@@ -237,6 +237,7 @@ fn decision_record(request_id: RequestId, request: &Request<'_>) -> LogRecord {
         user: None,
         principal_arn: request.caller.arn.clone(),
         account: request.caller.account.clone(),
+        principal_id: request.caller.user_id.clone(),
         profile: request.profile.name.clone(),
         effect: Effect::Deny,
         rule: None,

@@ -21,6 +21,10 @@ pub struct Caller {
     pub arn: String,
     /// The principal's 12-digit account ID.
     pub account: String,
+    /// The principal's unique ID, as STS names it: `AIDA…` for an IAM user, `AROA…:session`
+    /// for an assumed role. A user or role deleted and created again under the same name gets
+    /// a new one.
+    pub user_id: String,
 }
 
 /// Says who the caller is at the moment of a request. A long-running server asks before each

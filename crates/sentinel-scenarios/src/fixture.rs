@@ -45,6 +45,7 @@ pub fn allowed_caller() -> Caller {
     Caller {
         arn: format!("arn:aws:iam::123456789012:user/{ALLOWED_USER}"),
         account: "123456789012".to_owned(),
+        user_id: "AIDALOCAL".to_owned(),
     }
 }
 

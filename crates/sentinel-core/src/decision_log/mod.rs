@@ -102,6 +102,9 @@ pub struct LogRecord {
     pub principal_arn: String,
     /// The caller's account.
     pub account: String,
+    /// The caller's unique ID (`AIDA…`, or `AROA…:session`), which tells a re-created user or
+    /// role from the one that had its name before.
+    pub principal_id: String,
     /// The profile asked for.
     pub profile: String,
     /// What the policy decided; `deny` when it could not be evaluated.
@@ -296,6 +299,7 @@ mod tests {
             user: Some("alice".into()),
             principal_arn: "arn:aws:iam::123456789012:user/alice".into(),
             account: "123456789012".into(),
+            principal_id: "AIDAEXAMPLEALICE".into(),
             profile: "production".into(),
             effect: Effect::Allow,
             rule: Some("allow-production".into()),
@@ -349,6 +353,7 @@ mod tests {
             "arn:aws:iam::123456789012:user/alice"
         );
         assert_eq!(line["account"], "123456789012");
+        assert_eq!(line["principal_id"], "AIDAEXAMPLEALICE");
         for field in [
             "user",
             "profile",

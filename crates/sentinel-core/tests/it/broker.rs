@@ -39,13 +39,16 @@ struct Probe {
     log: Arc<DecisionLog>,
     synced_when_called: AtomicU64,
     behaviour: Behaviour,
+    /// What a [`Behaviour::Held`] issuer waits for before it answers.
+    release: tokio::sync::Semaphore,
 }
 
 enum Behaviour {
     Issue,
     Fail,
     Hang,
-    Slow,
+    /// Answers once the test releases it.
+    Held,
 }
 
 #[async_trait::async_trait]
@@ -61,8 +64,8 @@ impl Issuer for Probe {
                 tokio::time::sleep(Duration::from_secs(60)).await;
                 LocalIssuer.issue(request).await
             }
-            Behaviour::Slow => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            Behaviour::Held => {
+                let _released = self.release.acquire().await.expect("never closed");
                 LocalIssuer.issue(request).await
             }
         }
@@ -87,6 +90,7 @@ fn fixture_with(policy: &str, behaviour: Behaviour) -> Fixture {
         log: Arc::clone(&log),
         synced_when_called: AtomicU64::new(0),
         behaviour,
+        release: tokio::sync::Semaphore::new(0),
     });
     let broker = Broker::new(
         Arc::new(FileSource::file(policy_path)),
@@ -121,6 +125,7 @@ fn iam_user(name: &str) -> Caller {
     Caller {
         arn: format!("arn:aws:iam::123456789012:user/{name}"),
         account: "123456789012".to_owned(),
+        user_id: format!("AIDA{}", name.to_uppercase()),
     }
 }
 
@@ -215,6 +220,7 @@ async fn a_session_name_the_caller_chose_is_no_user_and_the_line_says_why() {
     let chosen = Caller {
         arn: arn.to_owned(),
         account: "123456789012".to_owned(),
+        user_id: "AROAEXAMPLE:alice".to_owned(),
     };
     let refusal = fixture
         .issue_as(&chosen, "production")
@@ -250,6 +256,7 @@ async fn a_principal_of_another_account_is_no_user_even_with_a_listed_name() {
     let foreign = Caller {
         arn: "arn:aws:iam::999999999999:user/alice".to_owned(),
         account: "999999999999".to_owned(),
+        user_id: "AIDAFOREIGNALICE".to_owned(),
     };
     let refusal = fixture
         .issue_as(&foreign, "production")
@@ -392,13 +399,19 @@ async fn an_issuer_slower_than_the_timeout_gives_no_credentials() {
 
 #[tokio::test]
 async fn a_caller_that_goes_away_still_leaves_the_outcome_in_the_log() {
-    let fixture = fixture(Behaviour::Slow);
-    let abandoned = tokio::time::timeout(
-        Duration::from_millis(10),
-        fixture.issue("alice", "production"),
-    )
-    .await;
-    assert!(abandoned.is_err(), "the caller should have given up first");
+    let fixture = fixture(Behaviour::Held);
+    {
+        // The caller gives up once the issuer has been asked, and before it answers.
+        let issuing = fixture.issue("alice", "production");
+        tokio::pin!(issuing);
+        while fixture.issuer_calls() == 0 {
+            tokio::select! {
+                _ = &mut issuing => panic!("the held issuer answered"),
+                () = tokio::task::yield_now() => {}
+            }
+        }
+    }
+    fixture.issuer.release.add_permits(1);
     let mut lines = fixture.lines();
     for _ in 0..100 {
         if lines.len() == 2 {

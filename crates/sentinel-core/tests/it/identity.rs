@@ -36,6 +36,7 @@ fn caller(arn: &str) -> Caller {
     Caller {
         arn: arn.to_owned(),
         account,
+        user_id: "AIDAEXAMPLE".to_owned(),
     }
 }
 
@@ -142,6 +143,7 @@ fn an_arn_of_another_account_than_sts_answered_for_is_refused() {
     let mismatched = Caller {
         arn: "arn:aws:iam::123456789012:user/alice".into(),
         account: FOREIGN.into(),
+        user_id: "AIDAEXAMPLE".into(),
     };
     let refused = mismatched
         .user(policy("").identity(), Some(HOME))

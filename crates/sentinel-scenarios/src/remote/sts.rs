@@ -131,10 +131,11 @@ impl Known {
             StatusCode::OK,
             format!(
                 "<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>{}</Arn>\
-                 <UserId>AIDALOCAL</UserId><Account>{}</Account></GetCallerIdentityResult>\
+                 <UserId>{}</UserId><Account>{}</Account></GetCallerIdentityResult>\
                  <ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata>\
                  </GetCallerIdentityResponse>",
                 self.caller.arn,
+                self.caller.user_id,
                 self.caller.account,
                 Timestamp::now().as_nanosecond()
             ),

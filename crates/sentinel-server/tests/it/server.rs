@@ -54,6 +54,7 @@ fn iam_user(name: &str) -> Caller {
     Caller {
         arn: format!("arn:aws:iam::123456789012:user/{name}"),
         account: "123456789012".into(),
+        user_id: format!("AIDA{}", name.to_uppercase()),
     }
 }
 

@@ -484,6 +484,11 @@ fn a_session_named_alice_of_an_ordinary_role_is_refused_and_the_log_says_why() {
     assert_eq!(line["user"], serde_json::Value::Null);
     assert_eq!(line["principal_arn"], arn);
     assert_eq!(line["account"], "123456789012");
+    let principal_id = line["principal_id"].as_str().expect("principal_id");
+    assert!(
+        principal_id.starts_with("AROA") && principal_id.ends_with(":alice"),
+        "the role's unique ID and the session: {principal_id}"
+    );
     let reason = line["reason"].as_str().expect("reason");
     assert!(
         reason.contains(arn) && reason.contains("identity.session_name_roles"),
