@@ -3,7 +3,34 @@
 //! standard output.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
+
+use crate::bin::SENTINEL;
+
+/// `sentinel server FLAGS` started in `dir`, its stderr piped, with a plain-loopback
+/// configuration that writes its decision log to `decision_log` (YAML).
+fn start(dir: &Path, decision_log: &str, flags: &[&str]) -> Child {
+    let config = dir.join("server.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\ntls: off\naudience: sentinel.test\ndecision_log: {decision_log}\n\
+             profiles:\n  prod:\n    role_arn: arn:aws:iam::123456789012:role/prod\n"
+        ),
+    )
+    .expect("config");
+    Command::new(SENTINEL)
+        .arg("server")
+        .args(flags)
+        .arg("--config")
+        .arg(&config)
+        .current_dir(dir)
+        .env("AWS_REGION", "us-east-1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the sentinel binary runs")
+}
 
 /// Sends SIGTERM to a server that is still running, and waits for it to exit.
 #[allow(unsafe_code)]
@@ -16,24 +43,12 @@ fn terminate(server: &mut Child) -> ExitStatus {
 #[test]
 fn log_format_json_writes_one_object_per_event_on_stderr() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("server.yaml");
     let log = dir.path().join("decisions.jsonl");
-    std::fs::write(
-        &config,
-        format!(
-            "listen: 127.0.0.1:0\ntls: off\naudience: sentinel.test\ndecision_log: {}\n\
-             profiles:\n  prod:\n    role_arn: arn:aws:iam::123456789012:role/prod\n",
-            log.display()
-        ),
-    )
-    .expect("config");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_sentinel"))
-        .args(["server", "--log-format", "json", "--config"])
-        .arg(&config)
-        .env("AWS_REGION", "us-east-1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the sentinel binary runs");
+    let mut server = start(
+        dir.path(),
+        &log.display().to_string(),
+        &["--log-format", "json"],
+    );
     let mut lines = BufReader::new(server.stderr.take().expect("stderr")).lines();
     let mut events = Vec::new();
     for line in lines.by_ref() {
@@ -70,21 +85,7 @@ fn log_format_json_writes_one_object_per_event_on_stderr() {
 #[test]
 fn a_decision_log_of_dash_is_standard_output_not_a_file_named_dash() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = dir.path().join("server.yaml");
-    std::fs::write(
-        &config,
-        "listen: 127.0.0.1:0\ntls: off\naudience: sentinel.test\ndecision_log: \"-\"\n\
-         profiles:\n  prod:\n    role_arn: arn:aws:iam::123456789012:role/prod\n",
-    )
-    .expect("config");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_sentinel"))
-        .args(["server", "--config"])
-        .arg(&config)
-        .current_dir(dir.path())
-        .env("AWS_REGION", "us-east-1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the sentinel binary runs");
+    let mut server = start(dir.path(), "\"-\"", &[]);
     let mut lines = BufReader::new(server.stderr.take().expect("stderr")).lines();
     let serving = lines
         .by_ref()
