@@ -82,7 +82,9 @@ pub fn acceptor_from_pem(cert: &[u8], key: &[u8]) -> Result<TlsAcceptor, TlsErro
 }
 
 /// A throwaway certificate authority and the server certificate it signed for `localhost` and
-/// `127.0.0.1`, as PEM text: for servers that tests and load scenarios start on loopback.
+/// `127.0.0.1`, as PEM text: for servers that tests and load scenarios start on loopback (with
+/// the `loopback-certificates` feature).
+#[cfg(feature = "loopback-certificates")]
 pub struct LoopbackCertificates {
     /// The CA certificate clients trust.
     pub ca: String,
@@ -92,6 +94,7 @@ pub struct LoopbackCertificates {
     pub key: String,
 }
 
+#[cfg(feature = "loopback-certificates")]
 impl LoopbackCertificates {
     /// Generates a fresh CA and server certificate.
     pub fn generate() -> Result<LoopbackCertificates, TlsError> {
