@@ -3,9 +3,9 @@
 # clients (boto3, the AWS CLI) into .venv, checks the formatting, that no crate's modules depend
 # on each other in a cycle, and clippy's lints, starts two moto instances on 127.0.0.1 (one that
 # checks no signature, one that checks every signature and IAM decision), installs Debian's nginx
-# (the load tests' real HTTP peer) and chromium (the HTML load report is checked in it) when
-# missing, runs the whole test suite, the load scenarios included, and stops them again, whatever
-# happens.
+# (the load tests' real HTTP peer), chromium (the HTML load report is checked in it), and
+# buildah, podman and runc (the container image is built and run) when missing, runs the whole
+# test suite, the load scenarios included, and stops them again, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -40,6 +40,11 @@ apt_install() {
 # a real browser, Debian's headless Chromium.
 apt_install nginx nginx-light nginx
 apt_install chromium chromium
+# The container image is built and run with Debian's buildah and podman; runc runs containers
+# where the sandbox's cgroups defeat podman's default runtime.
+apt_install buildah buildah
+apt_install podman podman
+apt_install runc runc
 export SENTINEL_TEST_CHROMIUM=chromium
 
 if ! "$venv/bin/python" -c 'import moto, boto3, awscli' 2>/dev/null; then

@@ -1,6 +1,7 @@
 //! The integration tests of `sentinel`, in one binary: one module per area.
 
 mod bin;
+mod container;
 mod load_cli;
 mod load_over_time;
 mod load_scenarios_cli;
