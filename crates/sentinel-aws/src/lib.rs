@@ -13,3 +13,4 @@ pub mod sdk;
 pub mod ssm;
 pub mod sts;
 pub mod sts_proof;
+pub mod tls_failure;

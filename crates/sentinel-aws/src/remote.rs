@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 use crate::profile::{BaseCredentials, ProfileSettings};
 use crate::proof::{ProofError, sign_for};
-use crate::sdk;
+use crate::{sdk, tls_failure};
 
 /// The largest answer read from a server.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -181,11 +181,10 @@ impl RemoteClient {
         );
         let request = HttpRequest::try_from(request)
             .map_err(|error| self.unreachable(format!("cannot build the request: {error}")))?;
-        let response = self
-            .connector
-            .call(request)
-            .await
-            .map_err(|error| self.unreachable(error.to_string()))?;
+        let response = self.connector.call(request).await.map_err(|error| {
+            let host = self.url.host().unwrap_or_default();
+            self.unreachable(tls_failure::describe(&error, host))
+        })?;
         let status = response.status().as_u16();
         let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
             .collect()

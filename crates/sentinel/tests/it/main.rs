@@ -16,3 +16,4 @@ mod secrets;
 mod serve_load;
 mod serve_support;
 mod server_cli;
+mod tls_errors;

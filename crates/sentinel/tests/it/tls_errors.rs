@@ -1,0 +1,181 @@
+//! `sentinel credentials --remote` names the cause of a TLS failure, with its fix: each test
+//! points it at a real TLS server that presents one wrong certificate.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+use crate::bin::{SENTINEL, stderr};
+
+/// A CA that issues the test's certificates.
+struct Ca {
+    params: CertificateParams,
+    key: KeyPair,
+    pem: String,
+}
+
+impl Ca {
+    fn new() -> Ca {
+        let key = KeyPair::generate().expect("CA key");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let pem = params.self_signed(&key).expect("CA certificate").pem();
+        Ca { params, key, pem }
+    }
+
+    /// A server certificate for `params`, and its key.
+    fn issue(&self, params: &CertificateParams) -> (CertificateDer<'static>, KeyPair) {
+        let key = KeyPair::generate().expect("server key");
+        let issuer = Issuer::new(
+            self.params.clone(),
+            KeyPair::from_pem(&self.key.serialize_pem()).expect("CA key"),
+        );
+        let cert = params.signed_by(&key, &issuer).expect("server certificate");
+        (cert.der().clone(), key)
+    }
+
+    /// The CA's own certificate and key, as a server would present them by mistake.
+    fn itself(&self) -> (CertificateDer<'static>, KeyPair) {
+        let key = KeyPair::from_pem(&self.key.serialize_pem()).expect("CA key");
+        let cert = self.params.self_signed(&key).expect("CA certificate");
+        (cert.der().clone(), key)
+    }
+}
+
+/// Parameters for a certificate that names `127.0.0.1` and nothing else.
+fn for_loopback() -> CertificateParams {
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress([127, 0, 0, 1].into()));
+    params
+}
+
+/// A TLS server on loopback that presents `cert`, serving handshakes until the test ends; its
+/// `https://` URL.
+fn serve(cert: CertificateDer<'static>, key: &KeyPair) -> String {
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .expect("server config"),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("https://{}", listener.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut connection = rustls::ServerConnection::new(config.clone()).expect("session");
+            // The client refuses the certificate: the handshake ends with its alert.
+            while connection.is_handshaking() && connection.complete_io(&mut stream).is_ok() {}
+        }
+    });
+    url
+}
+
+/// `sentinel credentials --remote URL` with fake base credentials, trusting `ca` if given; what
+/// it wrote on standard error, once it failed.
+fn credentials(dir: &Path, url: &str, ca: Option<&str>) -> String {
+    let mut command = std::process::Command::new(SENTINEL);
+    command
+        .args([
+            "credentials",
+            "--remote",
+            url,
+            "--audience",
+            "sentinel.test",
+        ])
+        .args(["--profile", "prod"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("AWS_CONFIG_FILE", dir.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("credentials"))
+        .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        )
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    if let Some(ca) = ca {
+        let file = dir.join("ca.pem");
+        std::fs::write(&file, ca).expect("CA file");
+        command.arg("--cacert").arg(file);
+    }
+    let output = command.output().expect("sentinel runs");
+    assert!(
+        !output.status.success(),
+        "it succeeded against a bad certificate"
+    );
+    let text = stderr(&output);
+    assert!(!text.contains("io error"), "{text}");
+    text
+}
+
+#[test]
+fn an_untrusted_issuer_says_to_pass_the_ca_with_cacert() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = Ca::new();
+    let (cert, key) = ca.issue(&for_loopback());
+    let url = serve(cert, &key);
+    let text = credentials(dir.path(), &url, None);
+    assert!(
+        text.contains("the certificate of 127.0.0.1 is not signed by a CA this machine trusts"),
+        "{text}"
+    );
+    assert!(text.contains("--cacert FILE"), "{text}");
+}
+
+#[test]
+fn a_name_mismatch_names_the_host_asked_for_and_the_names_the_certificate_carries() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = Ca::new();
+    let params = CertificateParams::new(vec!["sentinel.other.test".to_owned()]).expect("params");
+    let (cert, key) = ca.issue(&params);
+    let url = serve(cert, &key);
+    let text = credentials(dir.path(), &url, Some(&ca.pem));
+    assert!(
+        text.contains("is not valid for the name 127.0.0.1"),
+        "{text}"
+    );
+    assert!(text.contains("it carries sentinel.other.test"), "{text}");
+}
+
+#[test]
+fn an_expired_certificate_says_when_it_expired() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = Ca::new();
+    let mut params = for_loopback();
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    let (cert, key) = ca.issue(&params);
+    let url = serve(cert, &key);
+    let text = credentials(dir.path(), &url, Some(&ca.pem));
+    assert!(
+        text.contains("the certificate of 127.0.0.1 expired at 2021-01-01T00:00:00Z"),
+        "{text}"
+    );
+    assert!(text.contains("needs a renewed certificate"), "{text}");
+}
+
+#[test]
+fn a_ca_certificate_served_as_the_server_s_own_says_so() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = Ca::new();
+    let (cert, key) = ca.itself();
+    let url = serve(cert, &key);
+    let text = credentials(dir.path(), &url, Some(&ca.pem));
+    assert!(
+        text.contains("127.0.0.1 presents a CA certificate as its own"),
+        "{text}"
+    );
+}
