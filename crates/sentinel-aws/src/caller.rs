@@ -10,7 +10,7 @@ use sentinel_core::caller::{Caller, Identify, IdentifyError};
 use tokio::sync::Mutex;
 
 use crate::base::SharedBase;
-use crate::error::describe;
+use crate::error::{chain, describe};
 
 /// Why the caller could not be identified.
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +88,7 @@ impl Identify for CallerTracker {
             .base
             .current()
             .await
-            .map_err(|error| unknown(CallerError::Credentials(error.to_string())))?;
+            .map_err(|error| unknown(CallerError::Credentials(chain(&error))))?;
         // Held while STS is asked, so no request is decided for a caller not yet known.
         let mut known = self.known.lock().await;
         if known.0 != current.access_key_id() {
@@ -110,7 +110,7 @@ async fn identify_now(
     let credentials = base
         .current()
         .await
-        .map_err(|error| CallerError::Credentials(error.to_string()))?;
+        .map_err(|error| CallerError::Credentials(chain(&error)))?;
     let caller = tokio::time::timeout(timeout, caller_identity(config))
         .await
         .map_err(|_| CallerError::Timeout(timeout))??;

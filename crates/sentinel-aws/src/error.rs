@@ -61,20 +61,42 @@ where
     }
 }
 
-/// The chain of `error`'s causes (not `error` itself), each by its `Display`, joined by `: `.
+/// `error` and every error beneath it, each by its `Display`, outermost first, joined by `: `.
+/// Only for errors that hold no part of a response (a credentials provider's, a connection's).
+pub fn chain(error: &(dyn Error + 'static)) -> String {
+    texts(Some(error)).join(": ")
+}
+
+/// The chain of `error`'s causes (not `error` itself), joined by `: `.
 fn causes(error: &(dyn Error + 'static)) -> String {
-    let mut shown: Vec<String> = Vec::new();
-    let mut cause = error.source();
-    while let Some(current) = cause {
-        let text = current.to_string();
-        // Wrappers often repeat their source's message; say it once.
-        if shown.last().is_none_or(|last| !last.contains(&text)) {
-            shown.push(text);
-        }
-        cause = current.source();
-    }
+    let shown = texts(beneath(error));
     match shown.is_empty() {
         true => "no cause given".to_owned(),
         false => shown.join(": "),
     }
+}
+
+/// The texts of `first` and the errors beneath it, each said once: wrappers often repeat their
+/// source's message.
+fn texts(first: Option<&(dyn Error + 'static)>) -> Vec<String> {
+    let mut shown: Vec<String> = Vec::new();
+    let mut next = first;
+    while let Some(current) = next {
+        let text = current.to_string();
+        if shown.last().is_none_or(|last| !last.contains(&text)) {
+            shown.push(text);
+        }
+        next = beneath(current);
+    }
+    shown
+}
+
+/// The error directly beneath `error`: its source, or the error an `io::Error` wraps (which
+/// that `io::Error`'s `source` skips).
+pub(crate) fn beneath<'a>(error: &'a (dyn Error + 'static)) -> Option<&'a (dyn Error + 'static)> {
+    let wrapped = error
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+        .map(|inner| inner as &(dyn Error + 'static));
+    wrapped.or_else(|| error.source())
 }

@@ -171,6 +171,29 @@ impl ProfileSettings {
     }
 }
 
+impl std::fmt::Display for BaseCredentials {
+    /// Where the credentials are looked for, as a profile's reader would say it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BaseCredentials::SourceProfile(source) => write!(f, "source_profile {source:?}"),
+            BaseCredentials::Environment => {
+                f.write_str("the environment (credential_source = Environment)")
+            }
+            BaseCredentials::InstanceMetadata => {
+                f.write_str("the EC2 instance role (credential_source = Ec2InstanceMetadata)")
+            }
+            BaseCredentials::EcsContainer => {
+                f.write_str("the ECS task role (credential_source = EcsContainer)")
+            }
+            BaseCredentials::DefaultChain => f.write_str(
+                "the SDK's default chain, as it names neither source_profile nor \
+                 credential_source (AWS_ACCESS_KEY_ID, AWS_PROFILE, the shared credentials \
+                 file, SSO, web identity, container and instance metadata)",
+            ),
+        }
+    }
+}
+
 impl BaseCredentials {
     /// The SDK config of these credentials, in `region` (else the SDK's own lookup).
     pub async fn config(&self, region: Option<&str>) -> SdkConfig {

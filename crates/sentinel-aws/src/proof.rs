@@ -99,7 +99,7 @@ pub async fn sign_for(config: &SdkConfig, audience: &str) -> Result<Proof, Proof
     let credentials = provider
         .provide_credentials()
         .await
-        .map_err(|error| ProofError::Credentials(error.to_string()))?;
+        .map_err(|error| ProofError::Credentials(crate::error::chain(&error)))?;
     let target = ProofTarget::resolve(config).await?;
     sign(&credentials, &target, audience, SystemTime::now())
 }

@@ -53,6 +53,19 @@ pub enum RemoteError {
     /// No proof could be signed.
     #[error(transparent)]
     Proof(#[from] ProofError),
+    /// The base credentials that sign the proof could not be loaded.
+    #[error(
+        "cannot sign the identity proof for profile {profile:?}: no credentials from {from}: \
+         {detail}"
+    )]
+    NoBaseCredentials {
+        /// The profile asked for.
+        profile: String,
+        /// Where the credentials were looked for.
+        from: String,
+        /// What the credentials providers said.
+        detail: String,
+    },
     /// The server could not be reached, or its answer could not be read.
     #[error("cannot get credentials from {url}: {problem}")]
     Unreachable {
@@ -234,6 +247,8 @@ impl RemoteClient {
 pub struct RemoteSource {
     client: RemoteClient,
     base: SdkConfig,
+    /// Where `base`'s credentials come from, for the error when there are none.
+    base_source: BaseCredentials,
     profile: String,
 }
 
@@ -243,6 +258,7 @@ impl RemoteSource {
         RemoteSource {
             client,
             base: base.config(None).await,
+            base_source: base.clone(),
             profile: profile.to_owned(),
         }
     }
@@ -266,13 +282,22 @@ impl RemoteSource {
         Ok(Some(RemoteSource {
             client,
             base: settings.base_config().await,
+            base_source: settings.base.clone(),
             profile: settings.name.clone(),
         }))
     }
 
     /// Fresh credentials from the server.
     pub async fn credentials(&self) -> Result<Credentials, RemoteError> {
-        self.client.credentials(&self.base, &self.profile).await
+        let answer = self.client.credentials(&self.base, &self.profile).await;
+        answer.map_err(|error| match error {
+            RemoteError::Proof(ProofError::Credentials(detail)) => RemoteError::NoBaseCredentials {
+                profile: self.profile.clone(),
+                from: self.base_source.to_string(),
+                detail,
+            },
+            other => other,
+        })
     }
 
     /// The region of the caller's own configuration, to hand on to a command.

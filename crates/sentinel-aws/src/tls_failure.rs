@@ -8,6 +8,8 @@ use std::error::Error;
 use rustls::CertificateError;
 use rustls::pki_types::UnixTime;
 
+use crate::error::{beneath, chain};
+
 /// What went wrong with a request to `host`, from `error` and every error beneath it: the TLS
 /// cause in plain words where there is one, else each error's text, outermost first.
 pub fn describe(error: &(dyn Error + 'static), host: &str) -> String {
@@ -17,26 +19,6 @@ pub fn describe(error: &(dyn Error + 'static), host: &str) -> String {
     }
 }
 
-/// The texts of `error` and its sources, joined, each said once.
-fn chain(error: &(dyn Error + 'static)) -> String {
-    let mut texts: Vec<String> = Vec::new();
-    let mut next = Some(error);
-    while let Some(error) = next {
-        let text = error.to_string();
-        if !texts.iter().any(|seen| seen.contains(&text)) {
-            texts.push(text);
-        }
-        next = inner(error).or_else(|| error.source());
-    }
-    texts.join(": ")
-}
-
-/// The error an `io::Error` wraps, which its `source` skips.
-fn inner<'a>(error: &'a (dyn Error + 'static)) -> Option<&'a (dyn Error + 'static)> {
-    let io = error.downcast_ref::<std::io::Error>()?;
-    io.get_ref().map(|inner| inner as &(dyn Error + 'static))
-}
-
 /// The certificate verification failure somewhere under `error`, if that is what failed.
 fn certificate_error(error: &(dyn Error + 'static)) -> Option<CertificateError> {
     let mut next = Some(error);
@@ -44,7 +26,7 @@ fn certificate_error(error: &(dyn Error + 'static)) -> Option<CertificateError> 
         if let Some(rustls::Error::InvalidCertificate(cause)) = error.downcast_ref() {
             return Some(cause.clone());
         }
-        next = inner(error).or_else(|| error.source());
+        next = beneath(error);
     }
     None
 }

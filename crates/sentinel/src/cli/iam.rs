@@ -51,30 +51,37 @@ pub fn run(command: IamCommand) -> Result<Outcome> {
             .map_err(|problem| anyhow!("--broker-role: {problem}"))?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", serde_json::to_string_pretty(&policy)?)?;
-        if let Some(role) = role_arn.as_deref().and_then(|arn| arn.rsplit('/').next()) {
-            eprintln!(
-                "sentinel: apply to {role_arn:?} with: aws iam update-assume-role-policy \
-                 --role-name {role} --policy-document file://trust.json",
-                role_arn = role_arn.as_deref().unwrap_or_default()
-            );
-        }
+        let role = role_arn.rsplit('/').next().unwrap_or(&role_arn);
+        eprintln!(
+            "sentinel: apply to {role_arn:?} with: aws iam update-assume-role-policy \
+             --role-name {role} --policy-document file://trust.json"
+        );
         Ok(Outcome::Success)
     })
 }
 
-/// The profile's role ARN (if known) and external ID.
-async fn profile_role(args: &TrustPolicyArgs) -> Result<(Option<String>, Option<String>)> {
+/// The profile's role ARN and external ID. A profile without a role is refused: the trust
+/// policy goes on the role the profile assumes, and there is none to name.
+async fn profile_role(args: &TrustPolicyArgs) -> Result<(String, Option<String>)> {
     if let Some(path) = &args.config {
         let config = ServerConfig::load(path)?;
         let profile = config
             .profiles
             .get(&args.profile)
             .ok_or_else(|| anyhow!("profile {:?} is not in {}", args.profile, path.display()))?;
-        Ok((Some(profile.role_arn.clone()), profile.external_id.clone()))
+        Ok((profile.role_arn.clone(), profile.external_id.clone()))
     } else {
         let settings = read_profile(&args.profile)
             .await
             .context("reading the profile (or pass --config with a server configuration)")?;
-        Ok((settings.role_arn, settings.external_id))
+        let role_arn = settings.role_arn.ok_or_else(|| {
+            anyhow!(
+                "profile {:?} has no role_arn: the trust policy is for the role a profile \
+                 assumes; add role_arn = arn:aws:iam::ACCOUNT:role/NAME to [profile {}]",
+                args.profile,
+                args.profile
+            )
+        })?;
+        Ok((role_arn, settings.external_id))
     }
 }

@@ -108,7 +108,14 @@ impl Issuance {
             .map(PolicyLocation::parse)
             .unwrap_or_else(|| PolicyLocation::default_for_profile(&args.profile));
         let (base, credentials) = share(settings.base_config().await);
-        let tracker = CallerTracker::start(base.clone(), credentials, args.sts_timeout).await?;
+        let tracker = CallerTracker::start(base.clone(), credentials, args.sts_timeout)
+            .await
+            .with_context(|| {
+                format!(
+                    "profile {:?} takes its base credentials from {}",
+                    args.profile, settings.base
+                )
+            })?;
         let caller = Caller::clone(&*tracker.last_known().await);
         let (source, policy_key) = location.open(&base);
         let source: Arc<dyn PolicySource> = match cache {

@@ -12,6 +12,7 @@ mod moto_policy_cli;
 mod moto_serve;
 mod moto_server;
 mod policy_cli;
+mod profile_errors;
 mod secrets;
 mod serve_load;
 mod serve_support;
