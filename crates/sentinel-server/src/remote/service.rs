@@ -193,7 +193,7 @@ impl RemoteHandler {
         let service = &self.service;
         let proof = service
             .rules
-            .check(&asked.proof, Timestamp::now())
+            .check(&asked.proof, &asked.profile, Timestamp::now())
             .map_err(Failure::Proof)?;
         let started = Instant::now();
         let verified = tokio::time::timeout(service.sts_timeout, service.verifier.verify(&proof))
