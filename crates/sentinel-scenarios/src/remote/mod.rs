@@ -22,7 +22,9 @@ use sentinel_core::issuer::LocalIssuer;
 use sentinel_core::source::PolicySource;
 use sentinel_load::{LoadTestConfig, LoadTestResult, RequestContext, RequestError, Threshold};
 use sentinel_protocol::{CredentialsRequest, Endpoint, ProofRules, StsEndpoints};
-use sentinel_server::remote::{Metrics, RemoteServer, RemoteService, Security};
+use sentinel_server::remote::{
+    DEFAULT_MAX_SEEN_PROOFS, MemorySeenProofs, Metrics, RemoteServer, RemoteService, Security,
+};
 use sentinel_server::tls::{LoopbackCertificates, acceptor_from_pem};
 use sentinel_server::{Drained, Limits};
 use serde::Serialize;
@@ -137,6 +139,7 @@ impl LoadScenario for Remote {
             verifier: Arc::new(StsProofVerifier::new(UPSTREAM_TIMEOUT)),
             sts_timeout: UPSTREAM_TIMEOUT,
             metrics: Metrics::new(),
+            seen_proofs: Arc::new(MemorySeenProofs::new(DEFAULT_MAX_SEEN_PROOFS)),
         };
         let limits = Limits {
             max_connections: config.workers.max(1) * 2,
