@@ -1,7 +1,8 @@
 //! The client side of the identity proof: an STS `GetCallerIdentity` request signed (SigV4)
 //! with the caller's own credentials, for the STS endpoint the SDK resolves for them (so
 //! `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, FIPS and dual-stack settings are honoured), bound
-//! to one server by a signed `X-Sentinel-Audience` header, and never sent by the caller.
+//! to one server and one profile by signed `X-Sentinel-Audience` and `X-Sentinel-Profile`
+//! headers, made unique by a signed random `X-Sentinel-Nonce`, and never sent by the caller.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
@@ -14,8 +15,11 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use aws_types::service_config::ServiceConfigKey;
+use rand::TryRngCore;
+use rand::rngs::OsRng;
 use sentinel_protocol::proof::{
-    AUDIENCE_HEADER, FORM_CONTENT_TYPE, GET_CALLER_IDENTITY_BODY, Proof,
+    AUDIENCE_HEADER, FORM_CONTENT_TYPE, GET_CALLER_IDENTITY_BODY, NONCE_HEADER, PROFILE_HEADER,
+    Proof,
 };
 
 /// The region a proof is signed for when the caller has none configured.
@@ -33,6 +37,40 @@ pub enum ProofError {
     /// Signing failed.
     #[error("cannot sign the identity proof: {0}")]
     Signing(String),
+    /// The operating system's random number generator failed, so no nonce could be drawn.
+    #[error(
+        "cannot make the identity proof's nonce: the operating system's random number generator \
+         failed: {0}"
+    )]
+    Rng(String),
+}
+
+/// What a proof is bound to: the server, the profile, and this one proof.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    /// The server's audience, signed as `X-Sentinel-Audience`.
+    pub audience: String,
+    /// The profile the proof is handed over for, signed as `X-Sentinel-Profile`.
+    pub profile: String,
+    /// Random characters, signed as `X-Sentinel-Nonce`, so that no two proofs are alike.
+    pub nonce: String,
+}
+
+impl Binding {
+    /// A binding to `audience` and `profile` with a fresh nonce: 128 bits from the operating
+    /// system's CSPRNG, as 32 hex digits.
+    pub fn fresh(audience: &str, profile: &str) -> Result<Binding, ProofError> {
+        let mut bytes = [0u8; 16];
+        OsRng
+            .try_fill_bytes(&mut bytes)
+            .map_err(|error| ProofError::Rng(error.to_string()))?;
+        let nonce = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
+        Ok(Binding {
+            audience: audience.to_owned(),
+            profile: profile.to_owned(),
+            nonce,
+        })
+    }
 }
 
 /// Where a proof is signed for and with what: the STS endpoint URL and the signing region.
@@ -91,8 +129,14 @@ fn sts_endpoint_key() -> ServiceConfigKey<'static> {
         .expect("every field of the key is set")
 }
 
-/// Signs a proof with `config`'s credentials for its STS endpoint, bound to `audience`.
-pub async fn sign_for(config: &SdkConfig, audience: &str) -> Result<Proof, ProofError> {
+/// Signs a proof with `config`'s credentials for its STS endpoint, bound to `audience` and
+/// `profile`, with a fresh nonce.
+pub async fn sign_for(
+    config: &SdkConfig,
+    audience: &str,
+    profile: &str,
+) -> Result<Proof, ProofError> {
+    let binding = Binding::fresh(audience, profile)?;
     let provider = config.credentials_provider().ok_or_else(|| {
         ProofError::Credentials("no credentials provider is configured".to_owned())
     })?;
@@ -101,14 +145,14 @@ pub async fn sign_for(config: &SdkConfig, audience: &str) -> Result<Proof, Proof
         .await
         .map_err(|error| ProofError::Credentials(crate::error::chain(&error)))?;
     let target = ProofTarget::resolve(config).await?;
-    sign(&credentials, &target, audience, SystemTime::now())
+    sign(&credentials, &target, &binding, SystemTime::now())
 }
 
-/// Signs a proof with `credentials` for `target`, bound to `audience`, dated `time`.
+/// Signs a proof with `credentials` for `target`, bound as `binding` says, dated `time`.
 pub fn sign(
     credentials: &Credentials,
     target: &ProofTarget,
-    audience: &str,
+    binding: &Binding,
     time: SystemTime,
 ) -> Result<Proof, ProofError> {
     let signing_error = |error: &dyn std::fmt::Display| ProofError::Signing(error.to_string());
@@ -124,7 +168,9 @@ pub fn sign(
         .into();
     let unsigned = [
         ("content-type", FORM_CONTENT_TYPE),
-        (AUDIENCE_HEADER, audience),
+        (AUDIENCE_HEADER, binding.audience.as_str()),
+        (PROFILE_HEADER, binding.profile.as_str()),
+        (NONCE_HEADER, binding.nonce.as_str()),
     ];
     let request = SignableRequest::new(
         "POST",
@@ -173,58 +219,104 @@ mod tests {
         )
     }
 
+    fn binding(audience: &str, profile: &str, nonce: &str) -> Binding {
+        Binding {
+            audience: audience.into(),
+            profile: profile.into(),
+            nonce: nonce.into(),
+        }
+    }
+
     #[test]
-    fn a_signed_proof_passes_the_servers_checks_and_signs_the_audience() {
+    fn a_signed_proof_passes_the_servers_checks_and_signs_the_audience_profile_and_nonce() {
         let now = SystemTime::now();
-        let proof = sign(
-            &credentials(Some("session-token")),
-            &target(),
-            "sentinel.example.com",
-            now,
-        )
-        .expect("signed");
+        let bound = Binding::fresh("sentinel.example.com", "production").expect("nonce");
+        let proof =
+            sign(&credentials(Some("session-token")), &target(), &bound, now).expect("signed");
         let authorization = &proof.headers["authorization"];
         assert!(
             authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"),
             "{authorization}"
         );
         assert!(
-            authorization.contains("SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-sentinel-audience"),
+            authorization.contains(
+                "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;\
+                 x-sentinel-audience;x-sentinel-nonce;x-sentinel-profile"
+            ),
             "{authorization}"
         );
         assert_eq!(proof.headers["x-amz-security-token"], "session-token");
+        assert_eq!(proof.headers[PROFILE_HEADER], "production");
+        assert_eq!(proof.headers[NONCE_HEADER], bound.nonce);
         assert!(!format!("{proof:?}").contains("wJalrXUtnFEMI"));
         let rules = ProofRules {
             audience: "sentinel.example.com".into(),
             endpoints: StsEndpoints::Aws,
         };
+        let at = jiff::Timestamp::try_from(now).expect("now");
         let checked = rules
-            .check(&proof, jiff::Timestamp::try_from(now).expect("now"))
+            .check(&proof, "production", at)
             .expect("the server accepts it");
         assert_eq!(checked.uri, "https://sts.us-east-1.amazonaws.com/");
+        assert!(rules.check(&proof, "staging", at).is_err());
         let elsewhere = ProofRules {
             audience: "other.example.com".into(),
             endpoints: StsEndpoints::Listed(vec![
                 Endpoint::parse("https://sts.us-east-1.amazonaws.com").expect("endpoint"),
             ]),
         };
-        assert!(elsewhere.check(&proof, jiff::Timestamp::now()).is_err());
+        assert!(elsewhere.check(&proof, "production", at).is_err());
     }
 
     #[test]
-    fn the_signature_depends_on_the_secret_and_the_audience() {
+    fn a_fresh_nonce_is_32_random_hex_digits() {
+        let nonces: std::collections::HashSet<String> = (0..1000)
+            .map(|_| Binding::fresh("a", "p").expect("nonce").nonce)
+            .collect();
+        assert_eq!(nonces.len(), 1000);
+        for nonce in &nonces {
+            assert_eq!(nonce.len(), sentinel_protocol::proof::MIN_NONCE_LEN);
+            assert!(
+                nonce
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            );
+        }
+    }
+
+    #[test]
+    fn the_signature_depends_on_the_secret_audience_profile_and_nonce() {
         let now = SystemTime::now();
-        let signature = |secret: &str, audience: &str| {
+        let signature = |secret: &str, binding: &Binding| {
             let credentials = Credentials::new("AKIDEXAMPLE", secret, None, None, "test");
-            sign(&credentials, &target(), audience, now)
+            sign(&credentials, &target(), binding, now)
                 .expect("signed")
                 .headers["authorization"]
                 .clone()
         };
-        let base = signature("secret-one", "a.example");
-        assert_eq!(base, signature("secret-one", "a.example"));
-        assert_ne!(base, signature("secret-two", "a.example"));
-        assert_ne!(base, signature("secret-one", "b.example"));
+        let nonce = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+        let base = signature("secret-one", &binding("a.example", "production", nonce));
+        assert_eq!(
+            base,
+            signature("secret-one", &binding("a.example", "production", nonce))
+        );
+        for (secret, other) in [
+            ("secret-two", binding("a.example", "production", nonce)),
+            ("secret-one", binding("b.example", "production", nonce)),
+            ("secret-one", binding("a.example", "staging", nonce)),
+            (
+                "secret-one",
+                binding("a.example", "production", &nonce.replace('0', "1")),
+            ),
+        ] {
+            assert_ne!(base, signature(secret, &other), "{other:?}");
+        }
+        // Two proofs signed in the same second are different proofs.
+        let fresh = || {
+            let binding = Binding::fresh("a.example", "production").expect("nonce");
+            signature("secret-one", &binding)
+        };
+        assert_ne!(fresh(), fresh());
     }
 
     #[tokio::test]

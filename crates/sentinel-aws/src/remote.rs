@@ -1,7 +1,8 @@
 //! The client of `sentinel server`: sign an identity proof with the caller's own credentials,
 //! send it with the profile asked for, and read the credentials (or the refusal) that come back.
-//! Proofs travel only over HTTPS, or plain HTTP to this very machine: anyone who saw one could
-//! use it at that server until it goes stale.
+//! Each request carries a proof of its own, bound to the server and the profile; proofs travel
+//! only over HTTPS, or plain HTTP to this very machine: anyone who saw one could use it, once,
+//! for that profile at that server, before the caller did and until it goes stale.
 
 use std::path::Path;
 use std::time::Duration;
@@ -167,13 +168,14 @@ impl RemoteClient {
         &self.audience
     }
 
-    /// Credentials for `profile`, proving who the caller is with `base`'s credentials.
+    /// Credentials for `profile`, proving who the caller is with `base`'s credentials in a proof
+    /// bound to this server and `profile`, made for this request alone.
     pub async fn credentials(
         &self,
         base: &SdkConfig,
         profile: &str,
     ) -> Result<Credentials, RemoteError> {
-        let proof = sign_for(base, &self.audience).await?;
+        let proof = sign_for(base, &self.audience, profile).await?;
         self.send(&CredentialsRequest {
             profile: profile.to_owned(),
             proof,

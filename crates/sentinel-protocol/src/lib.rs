@@ -21,7 +21,9 @@ mod verify;
 
 pub use endpoint::{Endpoint, StsEndpoints};
 pub use forward::{ForwardCredentials, Forwarded};
-pub use proof::{CheckedProof, CredentialsRequest, Proof, ProofRejection, ProofRules};
+pub use proof::{
+    CheckedProof, CredentialsRequest, Proof, ProofRejection, ProofRules, ProofSignature,
+};
 pub use verify::{ProofVerifier, VerifyError};
 
 /// The path credentials are asked for at.

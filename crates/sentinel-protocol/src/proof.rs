@@ -4,9 +4,11 @@
 //!
 //! A proof is checked here before anything is called: it must be exactly `GetCallerIdentity`,
 //! `POST`, for one of the configured STS endpoints (never anywhere else: a caller must not name
-//! their own "STS"), bound to this server's audience by a signed `X-Sentinel-Audience` header,
-//! and dated within five minutes of now. A proof made for another server therefore cannot be
-//! replayed here, and a captured one stops working within minutes.
+//! their own "STS"), bound to this server's audience by a signed `X-Sentinel-Audience` header and
+//! to the profile asked for by a signed `X-Sentinel-Profile`, made unique by a signed random
+//! `X-Sentinel-Nonce`, and dated within five minutes of now. A proof made for another server or
+//! another profile therefore cannot be replayed, and a captured one stops working within
+//! minutes; the server keeps each proof's [`ProofSignature`] for those minutes to accept it once.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -26,6 +28,15 @@ pub const GET_CALLER_IDENTITY_BODY: &str = "Action=GetCallerIdentity&Version=201
 pub const FORM_CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
 /// The header that binds a proof to one server; it must be among the signed headers.
 pub const AUDIENCE_HEADER: &str = "x-sentinel-audience";
+/// The header that binds a proof to the profile asked for; it must be among the signed headers.
+pub const PROFILE_HEADER: &str = "x-sentinel-profile";
+/// The header that makes each proof unique: at least [`MIN_NONCE_LEN`] random characters of
+/// the base64url alphabet (hex digits are among them); it must be among the signed headers.
+pub const NONCE_HEADER: &str = "x-sentinel-nonce";
+/// The fewest characters a nonce may have: 32 hex digits are 128 random bits.
+pub const MIN_NONCE_LEN: usize = 32;
+/// The most characters a nonce may have.
+pub const MAX_NONCE_LEN: usize = 128;
 /// How far a proof's `X-Amz-Date` may be from the server's clock, either way.
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
@@ -75,12 +86,65 @@ pub struct CheckedProof {
     pub uri: Uri,
     /// The headers to send, exactly as the caller signed them (no `Host`: it follows the URI).
     pub headers: HeaderMap,
+    /// The signature, which names this proof and no other.
+    pub signature: ProofSignature,
+    /// The proof's `X-Amz-Date`.
+    pub date: Timestamp,
 }
 
 impl CheckedProof {
     /// The body to send with the headers (the only one a proof may have).
     pub fn body(&self) -> &'static str {
         GET_CALLER_IDENTITY_BODY
+    }
+
+    /// The last instant the proof is fresh by the server's clock: after it, [`ProofRules::check`]
+    /// refuses the proof as stale, so whoever remembers it for single use may forget it then.
+    pub fn fresh_until(&self) -> Timestamp {
+        // Only calendar units can make the addition fail; a `Duration` has none.
+        self.date
+            .saturating_add(MAX_CLOCK_SKEW)
+            .unwrap_or(Timestamp::MAX)
+    }
+}
+
+/// A proof's SigV4 signature: the 32 bytes of HMAC-SHA256 in the `Signature=` of its
+/// `Authorization`. It depends on everything signed (the nonce, the date, the audience, the
+/// profile, the caller's key), so two proofs share it only if they are one; what a caller may
+/// change without STS noticing (spaces in a signed value, an unsigned header, the case of the
+/// hex digits) leaves it unchanged. `Debug` hides it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProofSignature([u8; 32]);
+
+impl ProofSignature {
+    /// The signature with these bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> ProofSignature {
+        ProofSignature(bytes)
+    }
+
+    /// The signature's bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The signature written as 64 hex digits, in either case.
+    fn from_hex(text: &str) -> Option<ProofSignature> {
+        let digits = text.as_bytes();
+        if digits.len() != 64 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+            let nibble = |digit: u8| char::from(digit).to_digit(16);
+            *byte = u8::try_from((nibble(pair[0])? << 4) | nibble(pair[1])?).ok()?;
+        }
+        Some(ProofSignature(bytes))
+    }
+}
+
+impl fmt::Debug for ProofSignature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProofSignature(..)")
     }
 }
 
@@ -99,11 +163,17 @@ pub enum ProofRejection {
     /// `X-Sentinel-Audience` is present but not signed, so anyone could have set it (`401`).
     #[error("the X-Sentinel-Audience header is not among the signed headers of Authorization")]
     UnsignedAudience,
-    /// `X-Amz-Date` is too far from now (answered `401`).
-    #[error(
-        "the proof is dated {date}, more than {} minutes from the server's clock ({now})",
-        MAX_CLOCK_SKEW.as_secs() / 60
-    )]
+    /// No signed `X-Sentinel-Profile`, or one for another profile than the one asked for
+    /// (answered `401`).
+    #[error("{0}")]
+    Profile(String),
+    /// No signed `X-Sentinel-Nonce`, or one too short or long, or of other characters than the
+    /// base64url alphabet (answered `401`).
+    #[error("{0}")]
+    Nonce(String),
+    /// `X-Amz-Date` is too far from now, either way (answered `401`). Its message says which way
+    /// the client's clock is off.
+    #[error("{}", skew_message(*date, *now))]
     Stale {
         /// The proof's date.
         date: Timestamp,
@@ -120,9 +190,30 @@ impl ProofRejection {
             ProofRejection::Endpoint(_) => "proof_endpoint",
             ProofRejection::Audience(_) => "proof_audience",
             ProofRejection::UnsignedAudience => "proof_unsigned_audience",
+            ProofRejection::Profile(_) => "proof_profile",
+            ProofRejection::Nonce(_) => "proof_nonce",
             ProofRejection::Stale { .. } => "proof_stale",
         }
     }
+}
+
+/// Why a proof dated `date` is stale at `now`, and which way the client's clock is off.
+fn skew_message(date: Timestamp, now: Timestamp) -> String {
+    let offset = date.duration_since(now);
+    let (way, clock) = if offset.is_positive() {
+        ("ahead of", "the client's clock is fast")
+    } else {
+        ("behind", "the client's clock is slow, or the proof is old")
+    };
+    let whole_seconds = jiff::SignedDuration::from_secs(offset.abs().as_secs());
+    let second = "%Y-%m-%dT%H:%M:%SZ";
+    format!(
+        "the proof is dated {whole_seconds:#} {way} the server's clock, more than the {} minutes \
+         allowed: {clock} (X-Amz-Date {}, server clock {})",
+        MAX_CLOCK_SKEW.as_secs() / 60,
+        date.strftime(second),
+        now.strftime(second)
+    )
 }
 
 /// What a proof must match to be sent on.
@@ -135,8 +226,9 @@ pub struct ProofRules {
 }
 
 /// The headers a proof may sign: what a SigV4 `GetCallerIdentity` request needs, and the
-/// audience. A proof that signs anything else is refused, since STS would be sent it.
-pub const SIGNABLE_HEADERS: [&str; 7] = [
+/// audience, profile and nonce. A proof that signs anything else is refused, since STS would be
+/// sent it.
+pub const SIGNABLE_HEADERS: [&str; 9] = [
     "content-length",
     "content-type",
     "host",
@@ -144,6 +236,8 @@ pub const SIGNABLE_HEADERS: [&str; 7] = [
     "x-amz-date",
     "x-amz-security-token",
     AUDIENCE_HEADER,
+    PROFILE_HEADER,
+    NONCE_HEADER,
 ];
 
 /// Headers a proof may not carry: the server frames the request itself.
@@ -156,8 +250,14 @@ const FRAMING_HEADERS: [&str; 5] = [
 ];
 
 impl ProofRules {
-    /// Checks `proof` against every rule, at the instant `now`, without calling anything.
-    pub fn check(&self, proof: &Proof, now: Timestamp) -> Result<CheckedProof, ProofRejection> {
+    /// Checks `proof`, handed over with a request for `profile`, against every rule, at the
+    /// instant `now`, without calling anything.
+    pub fn check(
+        &self,
+        proof: &Proof,
+        profile: &str,
+        now: Timestamp,
+    ) -> Result<CheckedProof, ProofRejection> {
         let malformed = |problem: &str| Err(ProofRejection::Malformed(problem.to_owned()));
         if proof.body != GET_CALLER_IDENTITY_BODY {
             return malformed(&format!(
@@ -172,7 +272,7 @@ impl ProofRules {
         if !self.endpoints.allows(&uri) {
             return Err(ProofRejection::Endpoint(proof.url.clone()));
         }
-        let signed = signed_headers(&headers)?;
+        let Authorization { signed, signature } = authorization(&headers)?;
         if let Some(name) = signed.iter().find(|name| !SIGNABLE_HEADERS.contains(name)) {
             return malformed(&format!(
                 "it signs {name}, which is not one of {}",
@@ -197,13 +297,55 @@ impl ProofRules {
         if !signed.contains(&AUDIENCE_HEADER) {
             return Err(ProofRejection::UnsignedAudience);
         }
+        let bound = signed_value(&headers, &signed, PROFILE_HEADER, "X-Sentinel-Profile")
+            .map_err(ProofRejection::Profile)?;
+        if bound != profile.as_bytes() {
+            return Err(ProofRejection::Profile(format!(
+                "the proof is for profile {:?}, not {profile:?}, which is asked for",
+                String::from_utf8_lossy(bound)
+            )));
+        }
+        let nonce = signed_value(&headers, &signed, NONCE_HEADER, "X-Sentinel-Nonce")
+            .map_err(ProofRejection::Nonce)?;
+        let base64url = |b: &u8| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_';
+        if !(MIN_NONCE_LEN..=MAX_NONCE_LEN).contains(&nonce.len()) || !nonce.iter().all(base64url) {
+            return Err(ProofRejection::Nonce(format!(
+                "its X-Sentinel-Nonce is not {MIN_NONCE_LEN} to {MAX_NONCE_LEN} random letters, \
+                 digits, - or _ (it has {} characters)",
+                nonce.len()
+            )));
+        }
         let date = amz_date(&headers)?;
         if date.duration_since(now).unsigned_abs() > MAX_CLOCK_SKEW {
             return Err(ProofRejection::Stale { date, now });
         }
         let headers = forwarded(&headers, &signed);
-        Ok(CheckedProof { uri, headers })
+        Ok(CheckedProof {
+            uri,
+            headers,
+            signature,
+            date,
+        })
     }
+}
+
+/// The value of the header `name` (`shown` in messages), which must be given and signed; the
+/// error says which it is not.
+fn signed_value<'h>(
+    headers: &'h HeaderMap,
+    signed: &[&str],
+    name: &str,
+    shown: &str,
+) -> Result<&'h [u8], String> {
+    let Some(value) = headers.get(name) else {
+        return Err(format!("the proof has no {shown} header"));
+    };
+    if !signed.contains(&name) {
+        return Err(format!(
+            "the {shown} header is not among the signed headers of Authorization"
+        ));
+    }
+    Ok(value.as_bytes())
 }
 
 /// What is sent on to STS: `Authorization`, the signed headers, and the body's `Content-Type`
@@ -281,8 +423,16 @@ fn parse_headers(
     Ok(map)
 }
 
-/// The lower-case names in the `SignedHeaders` of a SigV4 `Authorization` header.
-fn signed_headers(headers: &HeaderMap) -> Result<Vec<&str>, ProofRejection> {
+/// What a SigV4 `Authorization` header says.
+struct Authorization<'h> {
+    /// The lower-case names in its `SignedHeaders`.
+    signed: Vec<&'h str>,
+    /// Its `Signature`.
+    signature: ProofSignature,
+}
+
+/// The `SignedHeaders` and `Signature` of a SigV4 `Authorization` header.
+fn authorization(headers: &HeaderMap) -> Result<Authorization<'_>, ProofRejection> {
     let malformed = |problem: &str| Err(ProofRejection::Malformed(problem.to_owned()));
     let Some(authorization) = headers.get(http::header::AUTHORIZATION) else {
         return malformed("it has no Authorization header");
@@ -318,8 +468,11 @@ fn signed_headers(headers: &HeaderMap) -> Result<Vec<&str>, ProofRejection> {
             return malformed("its Authorization header gives a field twice or without a value");
         }
     }
-    let (Some(_), Some(names), Some(_)) = (credential, signed, signature) else {
+    let (Some(_), Some(names), Some(signature)) = (credential, signed, signature) else {
         return malformed("its Authorization header lacks Credential, SignedHeaders or Signature");
+    };
+    let Some(signature) = ProofSignature::from_hex(signature) else {
+        return malformed("its Signature is not 64 hex digits (HMAC-SHA256)");
     };
     let names: Vec<&str> = names.split(';').collect();
     let well_formed = |name: &&str| {
@@ -331,7 +484,10 @@ fn signed_headers(headers: &HeaderMap) -> Result<Vec<&str>, ProofRejection> {
     if !names.iter().all(well_formed) {
         return malformed("its SignedHeaders are not lower-case header names separated by ;");
     }
-    Ok(names)
+    Ok(Authorization {
+        signed: names,
+        signature,
+    })
 }
 
 /// The instant in the proof's `X-Amz-Date` (`YYYYMMDDTHHMMSSZ`, UTC).
@@ -352,8 +508,15 @@ fn amz_date(headers: &HeaderMap) -> Result<Timestamp, ProofRejection> {
 mod tests {
     use super::*;
     use crate::endpoint::Endpoint;
+    use proptest::prelude::*;
 
     const NOW: i64 = 1_750_000_000;
+    const PROFILE: &str = "production";
+    const NONCE: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+    const SIGNATURE: &str = "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7";
+    /// What a well-formed proof signs.
+    const SIGNED: &str =
+        "content-type;host;x-amz-date;x-sentinel-audience;x-sentinel-nonce;x-sentinel-profile";
 
     fn rules() -> ProofRules {
         ProofRules {
@@ -368,18 +531,25 @@ mod tests {
         Timestamp::from_second(NOW).expect("instant")
     }
 
-    /// A proof of the right shape, dated `now()` (its signature is never checked here).
+    /// A SigV4 `Authorization` that signs `signed` (its signature is never checked here).
+    fn authorization(signed: &str) -> String {
+        format!(
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250615/us-east-1/sts/aws4_request, \
+             SignedHeaders={signed}, Signature={SIGNATURE}"
+        )
+    }
+
+    /// A proof of the right shape for [`PROFILE`], dated `now()`.
     fn proof() -> Proof {
         let date = now().strftime("%Y%m%dT%H%M%SZ").to_string();
+        let authorization = authorization(SIGNED);
         let headers = [
-            (
-                "Authorization",
-                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250615/us-east-1/sts/aws4_request, \
-                 SignedHeaders=content-type;host;x-amz-date;x-sentinel-audience, Signature=abc",
-            ),
+            ("Authorization", authorization.as_str()),
             ("X-Amz-Date", date.as_str()),
             ("Content-Type", FORM_CONTENT_TYPE),
             ("X-Sentinel-Audience", "sentinel.example.com"),
+            ("X-Sentinel-Profile", PROFILE),
+            ("X-Sentinel-Nonce", NONCE),
         ];
         Proof {
             method: "POST".into(),
@@ -393,7 +563,7 @@ mod tests {
     }
 
     fn check(proof: &Proof) -> Result<CheckedProof, ProofRejection> {
-        rules().check(proof, now())
+        rules().check(proof, PROFILE, now())
     }
 
     fn with_header(name: &str, value: Option<&str>) -> Proof {
@@ -405,6 +575,11 @@ mod tests {
             proof.headers.insert(name.to_owned(), value.to_owned());
         }
         proof
+    }
+
+    /// The well-formed proof, signing `signed` instead.
+    fn signing(signed: &str) -> Proof {
+        with_header("Authorization", Some(&authorization(signed)))
     }
 
     #[test]
@@ -431,21 +606,16 @@ mod tests {
                 "authorization",
                 "content-type",
                 "x-amz-date",
-                "x-sentinel-audience"
+                "x-sentinel-audience",
+                "x-sentinel-nonce",
+                "x-sentinel-profile"
             ]
         );
     }
 
     #[test]
     fn a_proof_that_signs_a_header_sts_has_no_use_for_is_malformed() {
-        let mut proof = with_header(
-            "Authorization",
-            Some(
-                "AWS4-HMAC-SHA256 Credential=x, \
-                 SignedHeaders=content-type;cookie;host;x-amz-date;x-sentinel-audience, \
-                 Signature=y",
-            ),
-        );
+        let mut proof = signing(&format!("cookie;{SIGNED}"));
         proof.headers.insert("Cookie".into(), "session=1".into());
         let rejection = check(&proof).expect_err("refused");
         assert!(
@@ -459,12 +629,50 @@ mod tests {
     }
 
     #[test]
-    fn a_well_formed_proof_passes_with_its_headers() {
+    fn a_well_formed_proof_passes_with_its_headers_signature_and_date() {
         let checked = check(&proof()).expect("valid");
         assert_eq!(checked.uri, "https://sts.us-east-1.amazonaws.com/");
-        assert_eq!(checked.headers.len(), 4);
+        assert_eq!(checked.headers.len(), 6);
         assert_eq!(checked.headers[AUDIENCE_HEADER], "sentinel.example.com");
+        assert_eq!(checked.headers[PROFILE_HEADER], PROFILE);
+        assert_eq!(checked.headers[NONCE_HEADER], NONCE);
         assert_eq!(checked.body(), GET_CALLER_IDENTITY_BODY);
+        assert_eq!(checked.signature.as_bytes()[..4], [0x5d, 0x67, 0x2d, 0x79]);
+        assert_eq!(checked.date, now());
+        assert_eq!(
+            checked.fresh_until(),
+            Timestamp::from_second(NOW + 300).expect("instant")
+        );
+    }
+
+    #[test]
+    fn the_signature_is_64_hex_digits_in_either_case_and_names_the_proof() {
+        let upper = with_header(
+            "Authorization",
+            Some(&authorization(SIGNED).replace(SIGNATURE, &SIGNATURE.to_uppercase())),
+        );
+        assert_eq!(
+            check(&upper).expect("valid").signature,
+            check(&proof()).expect("valid").signature
+        );
+        for bad in [
+            &SIGNATURE[1..],
+            "y",
+            &format!("{SIGNATURE}00"),
+            &SIGNATURE.replace('5', "g"),
+        ] {
+            let proof = with_header(
+                "Authorization",
+                Some(&authorization(SIGNED).replace(SIGNATURE, bad)),
+            );
+            let rejection = check(&proof).expect_err("malformed");
+            assert!(
+                rejection.to_string().contains("64 hex digits"),
+                "{bad}: {rejection}"
+            );
+        }
+        let shown = format!("{:?}", check(&proof()).expect("valid").signature);
+        assert!(!shown.contains("5d67"), "{shown}");
     }
 
     #[test]
@@ -479,18 +687,18 @@ mod tests {
         path.url = "https://sts.us-east-1.amazonaws.com/other".into();
         let mut user_info = proof();
         user_info.url = "https://me@sts.us-east-1.amazonaws.com/".into();
-        let signed = "SignedHeaders=content-type;host;x-amz-date;x-sentinel-audience";
+        let signed = format!("SignedHeaders={SIGNED}");
+        let signature = format!("Signature={SIGNATURE}");
         // No SignedHeaders; a decoy beside the real field; a second SignedHeaders; a field STS
         // does not know; an empty one; names that are not lower-case header names.
         let authorizations = [
-            "AWS4-HMAC-SHA256 Credential=x, Signature=y".to_owned(),
-            format!("AWS4-HMAC-SHA256 Credential=x, XSignedHeaders=host, {signed}, Signature=y"),
-            format!("AWS4-HMAC-SHA256 Credential=x, {signed}, SignedHeaders=host, Signature=y"),
-            format!("AWS4-HMAC-SHA256 Credential=x, {signed}, Signature=y, Extra=z"),
-            format!("AWS4-HMAC-SHA256 Credential=, {signed}, Signature=y"),
-            "AWS4-HMAC-SHA256 Credential=x, \
-             SignedHeaders=content-type;;host;x-amz-date;X-Sentinel-Audience, Signature=y"
-                .to_owned(),
+            format!("AWS4-HMAC-SHA256 Credential=x, {signature}"),
+            format!("AWS4-HMAC-SHA256 Credential=x, XSignedHeaders=host, {signed}, {signature}"),
+            format!("AWS4-HMAC-SHA256 Credential=x, {signed}, SignedHeaders=host, {signature}"),
+            format!("AWS4-HMAC-SHA256 Credential=x, {signed}, {signature}, Extra=z"),
+            format!("AWS4-HMAC-SHA256 Credential=, {signed}, {signature}"),
+            authorization(&SIGNED.replace(";host;", ";;host;")),
+            authorization(&SIGNED.replace("x-sentinel-audience", "X-Sentinel-Audience")),
         ]
         .map(|authorization| with_header("Authorization", Some(&authorization)));
         let cases = [
@@ -570,26 +778,14 @@ mod tests {
         .expect_err("other audience");
         assert!(matches!(other, ProofRejection::Audience(_)));
         assert!(other.to_string().contains("other.example.com"), "{other}");
-        let unsigned = with_header(
-            "Authorization",
-            Some(
-                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250615/us-east-1/sts/aws4_request, \
-                 SignedHeaders=content-type;host;x-amz-date, Signature=abc",
-            ),
-        );
+        let unsigned = signing(&SIGNED.replace(";x-sentinel-audience", ""));
         assert_eq!(
             check(&unsigned).expect_err("unsigned"),
             ProofRejection::UnsignedAudience
         );
         // A signed header whose name only contains the audience header's is not it, and being
         // no header a proof may sign, it is refused before the audience is looked at.
-        let lookalike = with_header(
-            "Authorization",
-            Some(
-                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20250615/us-east-1/sts/aws4_request, \
-                 SignedHeaders=host;x-amz-date;x-sentinel-audience-not, Signature=abc",
-            ),
-        );
+        let lookalike = signing(&SIGNED.replace("x-sentinel-audience", "x-sentinel-audience-not"));
         let refused = check(&lookalike).expect_err("lookalike");
         assert!(
             refused
@@ -597,6 +793,101 @@ mod tests {
                 .contains("it signs x-sentinel-audience-not"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn the_profile_must_be_present_signed_and_the_one_asked_for() {
+        let missing = check(&with_header("X-Sentinel-Profile", None)).expect_err("missing");
+        assert!(
+            missing.to_string().contains("no X-Sentinel-Profile header"),
+            "{missing}"
+        );
+        let unsigned =
+            check(&signing(&SIGNED.replace(";x-sentinel-profile", ""))).expect_err("unsigned");
+        assert!(
+            unsigned
+                .to_string()
+                .contains("X-Sentinel-Profile header is not among the signed headers"),
+            "{unsigned}"
+        );
+        // A proof made for staging, handed over with a request for production.
+        let replayed = rules()
+            .check(
+                &with_header("X-Sentinel-Profile", Some("staging")),
+                PROFILE,
+                now(),
+            )
+            .expect_err("another profile");
+        assert_eq!(
+            replayed.to_string(),
+            "the proof is for profile \"staging\", not \"production\", which is asked for"
+        );
+        let asked_elsewhere = rules()
+            .check(&proof(), "staging", now())
+            .expect_err("asked for another profile");
+        // The comparison is exact: no case folding, no trimming.
+        let loose = [" production", "Production", "production "].map(|asked| {
+            rules()
+                .check(&proof(), asked, now())
+                .expect_err("not exactly the signed profile")
+        });
+        for rejection in [missing, unsigned, replayed, asked_elsewhere]
+            .into_iter()
+            .chain(loose)
+        {
+            assert!(
+                matches!(rejection, ProofRejection::Profile(_)),
+                "{rejection}"
+            );
+            assert_eq!(rejection.kind(), "proof_profile");
+        }
+    }
+
+    #[test]
+    fn the_nonce_must_be_present_signed_and_long_enough() {
+        let missing = check(&with_header("X-Sentinel-Nonce", None)).expect_err("missing");
+        assert!(
+            missing.to_string().contains("no X-Sentinel-Nonce header"),
+            "{missing}"
+        );
+        let unsigned =
+            check(&signing(&SIGNED.replace(";x-sentinel-nonce", ""))).expect_err("unsigned");
+        assert!(
+            unsigned
+                .to_string()
+                .contains("X-Sentinel-Nonce header is not among the signed headers"),
+            "{unsigned}"
+        );
+        let short = check(&with_header("X-Sentinel-Nonce", Some(&NONCE[1..]))).expect_err("short");
+        assert!(
+            short.to_string().contains("it has 31 characters"),
+            "{short}"
+        );
+        for rejection in [missing, unsigned, short] {
+            assert!(matches!(rejection, ProofRejection::Nonce(_)), "{rejection}");
+            assert_eq!(rejection.kind(), "proof_nonce");
+        }
+        // 32 hex digits and 43 base64url characters are each at least 128 bits.
+        let base64url = "Zm9vYmFyLWJhei1xdXV4LWNvcmdlLWdyYXVsdC1nYXJw";
+        assert!(check(&with_header("X-Sentinel-Nonce", Some(base64url))).is_ok());
+    }
+
+    proptest! {
+        #[test]
+        fn a_nonce_is_accepted_exactly_when_it_is_32_to_128_base64url_characters(
+            nonce in prop_oneof!["[A-Za-z0-9_-]{0,140}", "[A-Za-z0-9_-]{20,40}[ -~]?", "[ -~]{0,140}"]
+        ) {
+            let expected = (MIN_NONCE_LEN..=MAX_NONCE_LEN).contains(&nonce.len())
+                && nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            let result = check(&with_header("X-Sentinel-Nonce", Some(&nonce)));
+            match expected {
+                true => prop_assert!(result.is_ok(), "{nonce:?}: {result:?}"),
+                false => prop_assert!(
+                    matches!(result, Err(ProofRejection::Nonce(_))),
+                    "{nonce:?}: {result:?}"
+                ),
+            }
+        }
     }
 
     #[test]
@@ -621,6 +912,50 @@ mod tests {
                 ),
             }
         }
+    }
+
+    #[test]
+    fn a_stale_proof_says_which_way_the_clients_clock_is_off() {
+        let at = |offset: i64| {
+            let date = Timestamp::from_second(NOW + offset)
+                .expect("instant")
+                .strftime("%Y%m%dT%H%M%SZ")
+                .to_string();
+            check(&with_header("X-Amz-Date", Some(&date)))
+                .expect_err("stale")
+                .to_string()
+        };
+        let fast = at(7 * 60);
+        assert!(
+            fast.starts_with(
+                "the proof is dated 7m ahead of the server's clock, more than the 5 minutes \
+                 allowed: the client's clock is fast"
+            ),
+            "{fast}"
+        );
+        let slow = at(-(10 * 60 + 5));
+        assert!(
+            slow.starts_with(
+                "the proof is dated 10m 5s behind the server's clock, more than the 5 minutes \
+                 allowed: the client's clock is slow"
+            ),
+            "{slow}"
+        );
+        assert!(
+            slow.ends_with("(X-Amz-Date 2025-06-15T14:56:35Z, server clock 2025-06-15T15:06:40Z)"),
+            "{slow}"
+        );
+        let mid_second = ProofRejection::Stale {
+            date: now(),
+            now: Timestamp::from_second(NOW + 400).expect("instant")
+                + jiff::SignedDuration::from_millis(250),
+        };
+        assert!(
+            mid_second
+                .to_string()
+                .ends_with("server clock 2025-06-15T15:13:20Z)"),
+            "{mid_second}"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
-use sentinel_aws::proof::sign;
+use sentinel_aws::proof::{Binding, sign};
 use sentinel_aws::sts_proof::StsProofVerifier;
 use sentinel_core::broker::Broker;
 use sentinel_core::decision_log::DecisionLog;
@@ -22,7 +22,9 @@ use sentinel_core::issuer::LocalIssuer;
 use sentinel_core::source::PolicySource;
 use sentinel_load::{LoadTestConfig, LoadTestResult, RequestContext, RequestError, Threshold};
 use sentinel_protocol::{CredentialsRequest, Endpoint, ProofRules, StsEndpoints};
-use sentinel_server::remote::{Metrics, RemoteServer, RemoteService, Security};
+use sentinel_server::remote::{
+    DEFAULT_MAX_SEEN_PROOFS, MemorySeenProofs, Metrics, RemoteServer, RemoteService, Security,
+};
 use sentinel_server::tls::{LoopbackCertificates, acceptor_from_pem};
 use sentinel_server::{Drained, Limits};
 use serde::Serialize;
@@ -137,6 +139,7 @@ impl LoadScenario for Remote {
             verifier: Arc::new(StsProofVerifier::new(UPSTREAM_TIMEOUT)),
             sts_timeout: UPSTREAM_TIMEOUT,
             metrics: Metrics::new(),
+            seen_proofs: Arc::new(MemorySeenProofs::new(DEFAULT_MAX_SEEN_PROOFS)),
         };
         let limits = Limits {
             max_connections: config.workers.max(1) * 2,
@@ -259,9 +262,12 @@ async fn warm_up(
     Ok(())
 }
 
-/// A credentials request for `production`, with a proof signed now by `credentials`.
+/// A credentials request for `production`, with a proof of its own signed now by `credentials`
+/// (the server accepts each proof once).
 fn request_body(credentials: &Credentials, sts: &LocalSts) -> Result<Vec<u8>, RequestError> {
-    let proof = sign(credentials, &sts.target, AUDIENCE, SystemTime::now())
+    let binding =
+        Binding::fresh(AUDIENCE, fixture::PROFILE).map_err(|_| RequestError::new("signing"))?;
+    let proof = sign(credentials, &sts.target, &binding, SystemTime::now())
         .map_err(|_| RequestError::new("signing"))?;
     serde_json::to_vec(&CredentialsRequest {
         profile: fixture::PROFILE.to_owned(),

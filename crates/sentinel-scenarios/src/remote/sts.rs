@@ -19,9 +19,9 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use jiff::Timestamp;
-use sentinel_aws::proof::{ProofTarget, sign};
+use sentinel_aws::proof::{Binding, ProofTarget, sign};
 use sentinel_core::caller::Caller;
-use sentinel_protocol::proof::AUDIENCE_HEADER;
+use sentinel_protocol::proof::{AUDIENCE_HEADER, NONCE_HEADER, PROFILE_HEADER};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -108,13 +108,12 @@ impl Known {
             .and_then(|instant| u64::try_from(instant.as_second()).ok())
             .map(|seconds| SystemTime::UNIX_EPOCH + Duration::from_secs(seconds))
             .and_then(|time| {
-                sign(
-                    &self.credentials,
-                    &self.target,
-                    &header(AUDIENCE_HEADER),
-                    time,
-                )
-                .ok()
+                let binding = Binding {
+                    audience: header(AUDIENCE_HEADER),
+                    profile: header(PROFILE_HEADER),
+                    nonce: header(NONCE_HEADER),
+                };
+                sign(&self.credentials, &self.target, &binding, time).ok()
             })
             .map(|proof| proof.headers["authorization"].clone());
         if expected.as_deref() != Some(header("authorization").as_str()) {

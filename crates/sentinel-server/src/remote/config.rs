@@ -1,6 +1,6 @@
 //! The remote server's configuration file (YAML): where it listens and with which certificate,
-//! its audience, the STS endpoints it sends proofs to, its decision log, and the profiles it
-//! issues for. Read strictly: an unknown key, a missing one or a value of the wrong kind is an
+//! its audience, the STS endpoints it sends proofs to, its decision log, how many used proofs it
+//! remembers, and the profiles it issues for. Read strictly: an unknown key, a missing one or a value of the wrong kind is an
 //! error naming the file, line and column, and nothing starts until the file is right.
 
 use std::collections::BTreeMap;
@@ -14,6 +14,7 @@ use sentinel_protocol::{Endpoint, StsEndpoints};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::seen::DEFAULT_MAX_SEEN_PROOFS;
 use crate::connections::Limits;
 
 /// The shortest and longest sessions STS grants.
@@ -44,6 +45,9 @@ pub struct ServerConfig {
     pub sts_timeout: Duration,
     /// Connection and request limits.
     pub limits: Limits,
+    /// How many used proofs the server remembers (each until it goes stale); when that many
+    /// are fresh, new proofs are refused.
+    pub max_seen_proofs: usize,
     /// The profiles served, by name.
     pub profiles: BTreeMap<String, ProfileConfig>,
 }
@@ -111,6 +115,7 @@ struct RawConfig {
     request_timeout: Option<Spanned<String>>,
     header_timeout: Option<Spanned<String>>,
     max_connections: Option<Spanned<usize>>,
+    max_seen_proofs: Option<Spanned<usize>>,
     profiles: Spanned<BTreeMap<String, Spanned<RawProfile>>>,
 }
 
@@ -283,6 +288,18 @@ impl ServerConfig {
                 Some(count) => count.value,
             },
         };
+        let max_seen_proofs = match &raw.max_seen_proofs {
+            None => DEFAULT_MAX_SEEN_PROOFS,
+            Some(count) if count.value == 0 => {
+                return Err(invalid(
+                    At::from(count),
+                    "max_seen_proofs: expected at least 1 (every proof is remembered until it \
+                     goes stale, and refused when it cannot be)"
+                        .to_owned(),
+                ));
+            }
+            Some(count) => count.value,
+        };
         if raw.profiles.value.is_empty() {
             return Err(invalid(
                 At::from(&raw.profiles),
@@ -341,6 +358,7 @@ impl ServerConfig {
             policy_max_stale: duration("policy_max_stale", &raw.policy_max_stale, Duration::ZERO)?,
             sts_timeout: duration("sts_timeout", &raw.sts_timeout, Duration::from_secs(5))?,
             limits,
+            max_seen_proofs,
             profiles,
         })
     }
@@ -427,6 +445,9 @@ profiles:
         assert_eq!(config.policy_max_stale, Duration::ZERO);
         assert_eq!(config.sts_timeout, Duration::from_secs(5));
         assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.max_seen_proofs, 1_000_000);
+        let bounded = parse(&format!("{GOOD}max_seen_proofs: 5000\n")).expect("valid");
+        assert_eq!(bounded.max_seen_proofs, 5000);
         let production = &config.profiles["production"];
         assert_eq!(production.duration, Duration::from_secs(1800));
         assert_eq!(production.external_id.as_deref(), Some("ext-1"));
@@ -502,6 +523,11 @@ profiles:
                 format!("{GOOD}max_connections: 0\n"),
                 "max_connections: expected at least 1",
             ),
+            (
+                format!("{GOOD}max_seen_proofs: 0\n"),
+                "max_seen_proofs: expected at least 1",
+            ),
+            (format!("{GOOD}max_seen_proofs: lots\n"), "17:18: invalid"),
             ("profiles: {}\n".to_owned(), "missing field"),
             (": : :\n".to_owned(), "server.yaml:1:"),
         ];

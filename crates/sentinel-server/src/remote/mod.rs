@@ -2,24 +2,28 @@
 //! only principal the protected roles trust, and learns who a caller is from AWS itself: the
 //! caller signs an STS `GetCallerIdentity` request with its own credentials and hands it over
 //! unsent (a [`Proof`](sentinel_protocol::Proof)); the server checks it, sends it to STS, and STS's answer names the
-//! caller. No shared secret, no user database, no state: replicas behind a load balancer are
-//! interchangeable.
+//! caller. No shared secret, no user database: the only state is the proofs already used, each
+//! kept for the minutes it is fresh ([`SeenProofs`]). Replicas behind a load balancer are
+//! interchangeable, each remembering the proofs it accepted.
 //!
 //! The proof, its checks and the verifier trait belong to the wire protocol, in
 //! [`sentinel_protocol`], which the clients share.
 //!
 //! - [`RemoteService`] and [`RemoteServer`]: the routes and the TLS listener;
 //! - [`Metrics`]: what `GET /metrics` reports;
+//! - [`SeenProofs`] and [`MemorySeenProofs`]: single use of proofs;
 //! - [`ServerConfig`]: the configuration file;
 //! - [`trust::trust_policy`]: the trust policy that leaves the broker the only way in.
 
 pub mod config;
 mod metrics;
+mod seen;
 mod server;
 mod service;
 pub mod trust;
 
 pub use config::{ConfigError, ProfileConfig, ServerConfig, TlsFiles};
 pub use metrics::{Metrics, StsCall};
+pub use seen::{DEFAULT_MAX_SEEN_PROOFS, MemorySeenProofs, SeenProofs, StoreError};
 pub use server::{RemoteServer, Security};
 pub use service::RemoteService;

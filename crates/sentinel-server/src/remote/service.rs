@@ -1,8 +1,8 @@
 //! One request to the remote server, start to finish. `POST /v1/credentials`: read the body (a
-//! bounded JSON document), check the proof (no call yet), send it to STS (who signed it?), pick
-//! the profile, and hand the caller to the broker, which applies the policy's identity rules and
-//! rules, logs the decision and issues with the server's own credentials. `GET /healthz` and
-//! `GET /metrics` answer without any of that.
+//! bounded JSON document), check the proof (no call yet), send it to STS (who signed it?), spend
+//! it (each proof is accepted once), pick the profile, and hand the caller to the broker, which
+//! applies the policy's identity rules and rules, logs the decision and issues with the server's
+//! own credentials. `GET /healthz` and `GET /metrics` answer without any of that.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,6 +24,7 @@ use sentinel_protocol::{
 };
 
 use super::metrics::{self, Metrics, StsCall};
+use super::seen::{self, SeenProofs, SingleUse};
 use crate::connections::Handle;
 use crate::tail;
 use crate::wire::{self, Reply};
@@ -42,6 +43,8 @@ pub struct RemoteService {
     pub sts_timeout: Duration,
     /// Where the server counts what it did.
     pub metrics: Metrics,
+    /// The proofs already used (see [`SeenProofs`] for when a proof counts as used).
+    pub seen_proofs: Arc<dyn SeenProofs>,
 }
 
 /// A [`RemoteService`] with the time limit each request gets.
@@ -65,6 +68,8 @@ enum Failure {
     Verify(VerifyError),
     /// STS did not answer the proof in time.
     StsTimeout(Duration),
+    /// STS accepted the proof, and it was used before (or cannot be recorded).
+    SingleUse(SingleUse),
     /// The caller is known, the profile is not.
     UnknownProfile(String),
     /// The broker refused (the policy, or a failure in the pipeline).
@@ -85,6 +90,7 @@ impl tail::Failure for Failure {
             | Failure::Proof(_)
             | Failure::Verify(_)
             | Failure::StsTimeout(_)
+            | Failure::SingleUse(_)
             | Failure::UnknownProfile(_)
             | Failure::Timeout(_) => false,
         }
@@ -97,6 +103,7 @@ impl tail::Failure for Failure {
             Failure::Verify(VerifyError::Refused { .. }) => "proof_refused_by_sts",
             Failure::Verify(VerifyError::Unavailable(_)) => "sts_unavailable",
             Failure::StsTimeout(_) => "sts_timeout",
+            Failure::SingleUse(refused) => refused.kind(),
             Failure::UnknownProfile(_) => "unknown_profile",
             Failure::Broker(refusal) => refusal.kind(),
             Failure::Timeout(_) => "request_timeout",
@@ -117,6 +124,7 @@ impl tail::Failure for Failure {
                 (StatusCode::BAD_GATEWAY, "StsUnavailable")
             }
             Failure::StsTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "StsTimeout"),
+            Failure::SingleUse(refused) => refused.status(),
             Failure::UnknownProfile(_) => (StatusCode::NOT_FOUND, "UnknownProfile"),
             Failure::Broker(refusal) => return wire::refusal(refusal),
             Failure::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "RequestTimeout"),
@@ -131,6 +139,7 @@ impl std::fmt::Display for Failure {
             Failure::Request { message, .. } => f.write_str(message),
             Failure::Proof(rejection) => rejection.fmt(f),
             Failure::Verify(error) => error.fmt(f),
+            Failure::SingleUse(refused) => refused.fmt(f),
             Failure::StsTimeout(limit) => {
                 write!(f, "STS did not answer the identity proof within {limit:?}")
             }
@@ -193,7 +202,7 @@ impl RemoteHandler {
         let service = &self.service;
         let proof = service
             .rules
-            .check(&asked.proof, Timestamp::now())
+            .check(&asked.proof, &asked.profile, Timestamp::now())
             .map_err(Failure::Proof)?;
         let started = Instant::now();
         let verified = tokio::time::timeout(service.sts_timeout, service.verifier.verify(&proof))
@@ -203,6 +212,9 @@ impl RemoteHandler {
             .metrics
             .sts_latency(StsCall::GetCallerIdentity, started.elapsed());
         let caller = verified?.map_err(Failure::Verify)?;
+        seen::spend(service.seen_proofs.as_ref(), &proof)
+            .await
+            .map_err(Failure::SingleUse)?;
         let profile = service
             .profiles
             .get(&asked.profile)

@@ -637,7 +637,9 @@ impl sentinel_protocol::ProofVerifier for Unreachable {
 
 #[tokio::test]
 async fn what_a_caller_sends_reaches_the_servers_log_on_one_line_and_without_escapes() {
-    use sentinel_server::remote::{Metrics, RemoteServer, RemoteService, Security};
+    use sentinel_server::remote::{
+        MemorySeenProofs, Metrics, RemoteServer, RemoteService, Security,
+    };
 
     let captured = Captured::default();
     let subscriber = tracing_subscriber::fmt()
@@ -665,6 +667,7 @@ async fn what_a_caller_sends_reaches_the_servers_log_on_one_line_and_without_esc
         verifier: Arc::new(Unreachable),
         sts_timeout: Duration::from_secs(5),
         metrics: Metrics::new(),
+        seen_proofs: Arc::new(MemorySeenProofs::new(10)),
     };
     let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let server = RemoteServer::bind(addr, Security::PlainLoopback, Limits::default(), service)

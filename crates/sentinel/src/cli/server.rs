@@ -16,7 +16,9 @@ use sentinel_core::broker::{Broker, Profile};
 use sentinel_core::decision_log::DecisionLog;
 use sentinel_core::source::{CacheConfig, CachedSource};
 use sentinel_protocol::ProofRules;
-use sentinel_server::remote::{Metrics, RemoteServer, RemoteService, Security, ServerConfig};
+use sentinel_server::remote::{
+    MemorySeenProofs, Metrics, RemoteServer, RemoteService, Security, ServerConfig,
+};
 use sentinel_server::tls;
 
 use super::Outcome;
@@ -141,5 +143,6 @@ async fn remote_service(config: &ServerConfig) -> Result<RemoteService> {
         verifier: Arc::new(StsProofVerifier::new(config.sts_timeout)),
         sts_timeout: config.sts_timeout,
         metrics,
+        seen_proofs: Arc::new(MemorySeenProofs::new(config.max_seen_proofs)),
     })
 }

@@ -3,7 +3,8 @@
 //! `credential_process = sentinel credentials --remote ...`) get the role, the `AssumeRole` that
 //! moto received was signed with the broker's key and carries the logged `SourceIdentity`, the
 //! caller cannot assume the role themselves, and every kind of bad proof is refused, without a
-//! call to STS wherever the proof can be judged before.
+//! call to STS wherever the proof can be judged before: one made for another profile too, and a
+//! proof is accepted once.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -11,9 +12,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
-use sentinel_aws::proof::{ProofTarget, sign};
+use sentinel_aws::proof::{Binding, ProofTarget, sign};
 use sentinel_aws::remote::{RemoteClient, RemoteError};
-use sentinel_protocol::CredentialsRequest;
+use sentinel_core::issuer::Credentials as Issued;
+use sentinel_protocol::{CredentialsRequest, Proof};
 use sentinel_testkit::{Moto, RecordedCall, TestCertificates};
 
 use crate::bin::{SENTINEL, text};
@@ -225,6 +227,20 @@ impl World {
     fn get_caller_identity_calls(&self) -> usize {
         self.moto.recorded("GetCallerIdentity").len()
     }
+
+    /// Where alice's proofs are signed for: moto's STS.
+    fn sts_target(&self) -> ProofTarget {
+        ProofTarget {
+            url: format!("{}/", self.moto.endpoint()),
+            region: "us-east-1".into(),
+        }
+    }
+
+    /// A proof signed now with `key` for this server and `profile`.
+    fn proof(&self, key: &Credentials, profile: &str) -> Proof {
+        let binding = Binding::fresh(AUDIENCE, profile).expect("nonce");
+        sign(key, &self.sts_target(), &binding, SystemTime::now()).expect("signed")
+    }
 }
 
 /// A running `sentinel server`, stopped (SIGTERM) when dropped.
@@ -405,10 +421,15 @@ fn a_denied_user_gets_a_403_and_no_assume_role() {
     );
 }
 
+/// The answer to `request`.
+fn send(client: &RemoteClient, request: &CredentialsRequest) -> Result<Issued, RemoteError> {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(client.send(request))
+}
+
 /// The outcome of sending `request`: the refusal's status and code.
 fn refusal(client: &RemoteClient, request: &CredentialsRequest) -> (u16, String, String) {
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    match runtime.block_on(client.send(request)) {
+    match send(client, request) {
         Err(RemoteError::Refused {
             status,
             code,
@@ -424,17 +445,15 @@ fn bad_proofs_are_refused_and_only_a_well_formed_one_reaches_sts() {
     let world = World::new();
     let server = world.serve("server.yaml");
     let client = world.client(&server);
-    let target = ProofTarget {
-        url: format!("{}/", world.moto.endpoint()),
-        region: "us-east-1".into(),
-    };
+    let target = world.sts_target();
     let (_, alice_key) = &world.alice;
     let request = |proof| CredentialsRequest {
         profile: "prod".into(),
         proof,
     };
     let signed = |key: &Credentials, target: &ProofTarget, audience: &str, time: SystemTime| {
-        sign(key, target, audience, time).expect("signed")
+        let binding = Binding::fresh(audience, "prod").expect("nonce");
+        sign(key, target, &binding, time).expect("signed")
     };
     let now = SystemTime::now();
     world.moto.start_recording();
@@ -465,7 +484,12 @@ fn bad_proofs_are_refused_and_only_a_well_formed_one_reaches_sts() {
             "InvalidProof",
             "not among the signed headers",
         ),
-        (stale, 401, "InvalidProof", "more than 5 minutes"),
+        (
+            stale,
+            401,
+            "InvalidProof",
+            "behind the server's clock, more than the 5 minutes allowed: the client's clock is slow",
+        ),
         (
             elsewhere,
             401,
@@ -633,4 +657,143 @@ fn exec_remote_runs_a_command_with_the_role_in_its_environment_or_from_a_local_s
     // One fetch for the environment, at least one through the local server (an SDK may
     // refresh credentials of a 15-minute session at once).
     assert!(issued >= 2, "{issued} fetches");
+}
+
+/// `request` for `profile`, carrying `proof`.
+fn asking(profile: &str, proof: Proof) -> CredentialsRequest {
+    CredentialsRequest {
+        profile: profile.into(),
+        proof,
+    }
+}
+
+#[test]
+fn a_proof_signed_for_one_profile_is_refused_for_another_before_sts_is_asked() {
+    let world = World::new();
+    let server = world.serve("server.yaml");
+    let client = world.client(&server);
+    let (_, alice_key) = &world.alice;
+    world.moto.start_recording();
+    // alice may have prod; a proof she made for staging must not get it.
+    let for_staging = world.proof(alice_key, "staging");
+    let (status, code, message) = refusal(&client, &asking("prod", for_staging));
+    assert_eq!((status, code.as_str()), (401, "InvalidProof"), "{message}");
+    assert!(
+        message.contains("the proof is for profile \"staging\", not \"prod\""),
+        "{message}"
+    );
+    // A proof that signs no profile at all is refused as well.
+    let mut unbound = world.proof(alice_key, "prod");
+    unbound.headers.remove("x-sentinel-profile");
+    let (status, code, message) = refusal(&client, &asking("prod", unbound));
+    assert_eq!((status, code.as_str()), (401, "InvalidProof"), "{message}");
+    assert!(message.contains("no X-Sentinel-Profile"), "{message}");
+    assert_eq!(
+        world.get_caller_identity_calls(),
+        0,
+        "a refused proof reached STS"
+    );
+    assert!(
+        world.assume_role_calls().is_empty(),
+        "{:?}",
+        world.assume_role_calls()
+    );
+    assert!(world.log_lines("decisions.jsonl").is_empty());
+    // Her proof for prod works.
+    send(&client, &asking("prod", world.proof(alice_key, "prod"))).expect("credentials");
+    assert_eq!(world.assume_role_calls().len(), 1);
+}
+
+#[test]
+fn a_proof_gets_credentials_once_and_is_refused_the_second_time() {
+    let world = World::new();
+    let server = world.serve("server.yaml");
+    let client = world.client(&server);
+    let (_, alice_key) = &world.alice;
+    world.moto.start_recording();
+    let request = asking("prod", world.proof(alice_key, "prod"));
+    let issued = send(&client, &request).expect("the first use gets credentials");
+    assert!(!issued.access_key_id.is_empty());
+    let (status, code, message) = refusal(&client, &request);
+    assert_eq!((status, code.as_str()), (401, "ProofReused"), "{message}");
+    assert!(message.contains("used before"), "{message}");
+    assert_eq!(world.assume_role_calls().len(), 1);
+    let lines = world.log_lines("decisions.jsonl");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|line| line["event"] == "decision")
+            .count(),
+        1,
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn of_concurrent_requests_with_one_proof_exactly_one_gets_credentials() {
+    let world = World::new();
+    let server = world.serve("server.yaml");
+    let client = world.client(&server);
+    let (_, alice_key) = &world.alice;
+    world.moto.start_recording();
+    let request = asking("prod", world.proof(alice_key, "prod"));
+    let client = std::sync::Arc::new(client);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let answers = runtime.block_on(async {
+        let mut sends = tokio::task::JoinSet::new();
+        for _ in 0..6 {
+            let (client, request) = (std::sync::Arc::clone(&client), request.clone());
+            sends.spawn(async move { client.send(&request).await });
+        }
+        sends.join_all().await
+    });
+    let issued = answers.iter().filter(|answer| answer.is_ok()).count();
+    assert_eq!(issued, 1, "{answers:?}");
+    for error in answers.iter().filter_map(|answer| answer.as_ref().err()) {
+        assert!(
+            matches!(error, RemoteError::Refused { status: 401, code, .. } if code == "ProofReused"),
+            "{error}"
+        );
+    }
+    assert_eq!(world.assume_role_calls().len(), 1);
+}
+
+#[test]
+fn forged_proofs_take_no_place_among_the_seen_and_a_full_store_refuses() {
+    let world = World::new();
+    let config = std::fs::read_to_string(world.path("server.yaml")).expect("config");
+    std::fs::write(
+        world.path("one.yaml"),
+        format!("{config}max_seen_proofs: 1\n"),
+    )
+    .expect("config");
+    let server = world.serve("one.yaml");
+    let client = world.client(&server);
+    let (_, alice_key) = &world.alice;
+    world.moto.start_recording();
+    let forger = Credentials::new(
+        alice_key.access_key_id(),
+        "not-the-secret",
+        None,
+        None,
+        "test",
+    );
+    for _ in 0..3 {
+        let (status, code, message) =
+            refusal(&client, &asking("prod", world.proof(&forger, "prod")));
+        assert_eq!((status, code.as_str()), (401, "ProofRefused"), "{message}");
+    }
+    // The forged proofs took no place: alice's first proof has the only one.
+    let first = asking("prod", world.proof(alice_key, "prod"));
+    send(&client, &first).expect("credentials");
+    let (status, code, message) = refusal(&client, &asking("prod", world.proof(alice_key, "prod")));
+    assert_eq!(
+        (status, code.as_str()),
+        (503, "ProofStoreFull"),
+        "{message}"
+    );
+    assert!(message.contains("1 proofs"), "{message}");
+    let (status, code, _) = refusal(&client, &first);
+    assert_eq!((status, code.as_str()), (401, "ProofReused"));
+    assert_eq!(world.assume_role_calls().len(), 1);
 }
