@@ -19,7 +19,7 @@ use sentinel_protocol::ProofRules;
 use sentinel_server::remote::{
     MemorySeenProofs, Metrics, RemoteServer, RemoteService, Security, ServerConfig,
 };
-use sentinel_server::tls;
+use sentinel_server::tls::CertificateFiles;
 
 use super::Outcome;
 use super::logging::LogFormat;
@@ -50,6 +50,9 @@ pub struct RemoteServerArgs {
     pub log_format: LogFormat,
 }
 
+/// How often the TLS certificate and key files are checked for a new pair.
+const CERTIFICATE_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Runs `sentinel server`.
 pub fn run(args: RemoteServerArgs) -> Result<Outcome> {
     super::block_on(server(args))
@@ -57,14 +60,21 @@ pub fn run(args: RemoteServerArgs) -> Result<Outcome> {
 
 async fn server(args: RemoteServerArgs) -> Result<Outcome> {
     let config = ServerConfig::load(&args.config)?;
-    let security = match &config.tls {
-        Some(files) => Security::Tls(tls::acceptor(&files.cert, &files.key)?),
-        None => Security::PlainLoopback,
+    let certificates = match &config.tls {
+        Some(files) => Some(CertificateFiles::load(&files.cert, &files.key)?),
+        None => None,
     };
     if args.check {
         writeln!(std::io::stdout(), "{}: ok", args.config.display())?;
         return Ok(Outcome::Success);
     }
+    let security = match certificates {
+        Some(certificates) => {
+            tokio::spawn(Arc::clone(&certificates).watch(CERTIFICATE_CHECK_INTERVAL));
+            Security::Tls(certificates.acceptor()?)
+        }
+        None => Security::PlainLoopback,
+    };
     let service = remote_service(&config).await?;
     let log = config.decision_log.to_string();
     let server = RemoteServer::bind(config.listen, security, config.limits, service).await?;

@@ -18,4 +18,6 @@ mod secrets;
 mod serve_load;
 mod serve_support;
 mod server_cli;
+mod server_tls;
+mod test_ca;
 mod tls_errors;

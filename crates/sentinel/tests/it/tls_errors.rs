@@ -5,54 +5,11 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+use rcgen::{CertificateParams, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::bin::{SENTINEL, stderr};
-
-/// A CA that issues the test's certificates.
-struct Ca {
-    params: CertificateParams,
-    key: KeyPair,
-    pem: String,
-}
-
-impl Ca {
-    fn new() -> Ca {
-        let key = KeyPair::generate().expect("CA key");
-        let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let pem = params.self_signed(&key).expect("CA certificate").pem();
-        Ca { params, key, pem }
-    }
-
-    /// A server certificate for `params`, and its key.
-    fn issue(&self, params: &CertificateParams) -> (CertificateDer<'static>, KeyPair) {
-        let key = KeyPair::generate().expect("server key");
-        let issuer = Issuer::new(
-            self.params.clone(),
-            KeyPair::from_pem(&self.key.serialize_pem()).expect("CA key"),
-        );
-        let cert = params.signed_by(&key, &issuer).expect("server certificate");
-        (cert.der().clone(), key)
-    }
-
-    /// The CA's own certificate and key, as a server would present them by mistake.
-    fn itself(&self) -> (CertificateDer<'static>, KeyPair) {
-        let key = KeyPair::from_pem(&self.key.serialize_pem()).expect("CA key");
-        let cert = self.params.self_signed(&key).expect("CA certificate");
-        (cert.der().clone(), key)
-    }
-}
-
-/// Parameters for a certificate that names `127.0.0.1` and nothing else.
-fn for_loopback() -> CertificateParams {
-    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
-    params
-        .subject_alt_names
-        .push(SanType::IpAddress([127, 0, 0, 1].into()));
-    params
-}
+use crate::test_ca::{Ca, for_loopback};
 
 /// A TLS server on loopback that presents `cert`, serving handshakes until the test ends; its
 /// `https://` URL.
@@ -126,7 +83,7 @@ fn an_untrusted_issuer_says_to_pass_the_ca_with_cacert() {
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = Ca::new();
     let (cert, key) = ca.issue(&for_loopback());
-    let url = serve(cert, &key);
+    let url = serve(cert.der().clone(), &key);
     let text = credentials(dir.path(), &url, None);
     assert!(
         text.contains("the certificate of 127.0.0.1 is not signed by a CA this machine trusts"),
@@ -141,7 +98,7 @@ fn a_name_mismatch_names_the_host_asked_for_and_the_names_the_certificate_carrie
     let ca = Ca::new();
     let params = CertificateParams::new(vec!["sentinel.other.test".to_owned()]).expect("params");
     let (cert, key) = ca.issue(&params);
-    let url = serve(cert, &key);
+    let url = serve(cert.der().clone(), &key);
     let text = credentials(dir.path(), &url, Some(&ca.pem));
     assert!(
         text.contains("is not valid for the name 127.0.0.1"),
@@ -158,7 +115,7 @@ fn an_expired_certificate_says_when_it_expired() {
     params.not_before = rcgen::date_time_ymd(2020, 1, 1);
     params.not_after = rcgen::date_time_ymd(2021, 1, 1);
     let (cert, key) = ca.issue(&params);
-    let url = serve(cert, &key);
+    let url = serve(cert.der().clone(), &key);
     let text = credentials(dir.path(), &url, Some(&ca.pem));
     assert!(
         text.contains("the certificate of 127.0.0.1 expired at 2021-01-01T00:00:00Z"),
@@ -172,7 +129,7 @@ fn a_ca_certificate_served_as_the_server_s_own_says_so() {
     let dir = tempfile::tempdir().expect("temp dir");
     let ca = Ca::new();
     let (cert, key) = ca.itself();
-    let url = serve(cert, &key);
+    let url = serve(cert.der().clone(), &key);
     let text = credentials(dir.path(), &url, Some(&ca.pem));
     assert!(
         text.contains("127.0.0.1 presents a CA certificate as its own"),
