@@ -80,20 +80,25 @@ fn causes(error: &(dyn Error + 'static)) -> String {
 /// source's message.
 fn texts(first: Option<&(dyn Error + 'static)>) -> Vec<String> {
     let mut shown: Vec<String> = Vec::new();
-    let mut next = first;
-    while let Some(current) = next {
+    for current in and_beneath(first) {
         let text = current.to_string();
         if shown.last().is_none_or(|last| !last.contains(&text)) {
             shown.push(text);
         }
-        next = beneath(current);
     }
     shown
 }
 
+/// `first` and every error beneath it, outermost first.
+pub(crate) fn and_beneath<'a>(
+    first: Option<&'a (dyn Error + 'static)>,
+) -> impl Iterator<Item = &'a (dyn Error + 'static)> {
+    std::iter::successors(first, |error| beneath(*error))
+}
+
 /// The error directly beneath `error`: its source, or the error an `io::Error` wraps (which
 /// that `io::Error`'s `source` skips).
-pub(crate) fn beneath<'a>(error: &'a (dyn Error + 'static)) -> Option<&'a (dyn Error + 'static)> {
+fn beneath<'a>(error: &'a (dyn Error + 'static)) -> Option<&'a (dyn Error + 'static)> {
     let wrapped = error
         .downcast_ref::<std::io::Error>()
         .and_then(|io| io.get_ref())

@@ -8,7 +8,7 @@ use std::error::Error;
 use rustls::CertificateError;
 use rustls::pki_types::UnixTime;
 
-use crate::error::{beneath, chain};
+use crate::error::{and_beneath, chain};
 
 /// What went wrong with a request to `host`, from `error` and every error beneath it: the TLS
 /// cause in plain words where there is one, else each error's text, outermost first.
@@ -21,25 +21,20 @@ pub fn describe(error: &(dyn Error + 'static), host: &str) -> String {
 
 /// The certificate verification failure somewhere under `error`, if that is what failed.
 fn certificate_error(error: &(dyn Error + 'static)) -> Option<CertificateError> {
-    let mut next = Some(error);
-    while let Some(error) = next {
-        if let Some(rustls::Error::InvalidCertificate(cause)) = error.downcast_ref() {
-            return Some(cause.clone());
-        }
-        next = beneath(error);
-    }
-    None
+    and_beneath(Some(error)).find_map(|error| match error.downcast_ref() {
+        Some(rustls::Error::InvalidCertificate(cause)) => Some(cause.clone()),
+        _ => None,
+    })
 }
 
 /// `cause` in plain words, with what fixes it.
 fn explain(cause: &CertificateError, host: &str) -> String {
-    let untrusted = format!(
-        "the certificate of {host} is not signed by a CA this machine trusts: pass the CA \
-         certificate that issued it with --cacert FILE (or sentinel_ca_bundle in the AWS config \
-         profile)"
-    );
     match cause {
-        CertificateError::UnknownIssuer => untrusted,
+        CertificateError::UnknownIssuer => format!(
+            "the certificate of {host} is not signed by a CA this machine trusts: pass the CA \
+             certificate that issued it with --cacert FILE (or sentinel_ca_bundle in the AWS \
+             config profile)"
+        ),
         CertificateError::NotValidForNameContext { presented, .. } => format!(
             "the certificate of {host} is not valid for the name {host}: it carries {}. Connect \
              with one of those names, or give the server a certificate for {host}",
