@@ -1,5 +1,7 @@
 //! The `sentinel` binary under test: where it is, running it, and reading what it wrote.
 
+use std::ffi::OsStr;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 /// The binary's path.
@@ -12,6 +14,21 @@ pub fn sentinel(args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("the sentinel binary runs")
+}
+
+/// `program` with none of this machine's AWS settings: the environment cleared but `PATH`,
+/// `HOME` and the AWS config and credentials files set to `home/config` and
+/// `home/credentials`, and the instance metadata lookup off.
+pub fn isolated(program: impl AsRef<OsStr>, home: &Path) -> Command {
+    let mut command = Command::new(program);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("AWS_CONFIG_FILE", home.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    command
 }
 
 /// Bytes a process wrote, as text.

@@ -18,7 +18,7 @@ use sentinel_core::issuer::Credentials as Issued;
 use sentinel_protocol::{CredentialsRequest, Proof};
 use sentinel_testkit::{Moto, RecordedCall, TestCertificates};
 
-use crate::bin::{SENTINEL, text};
+use crate::bin::{SENTINEL, isolated, text};
 
 const AUDIENCE: &str = "sentinel.test";
 const CALLER_ARN: &str = "import boto3; print(boto3.Session(profile_name='prod').client('sts').get_caller_identity()['Arn'])";
@@ -167,15 +167,8 @@ impl World {
             ),
         )
         .expect("credentials");
-        let mut command = Command::new(program);
-        command
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &home)
-            .env("AWS_CONFIG_FILE", home.join("config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
-            .env("AWS_ENDPOINT_URL", self.moto.endpoint())
-            .env("AWS_EC2_METADATA_DISABLED", "true");
+        let mut command = isolated(program, &home);
+        command.env("AWS_ENDPOINT_URL", self.moto.endpoint());
         command
     }
 

@@ -2,21 +2,15 @@
 //! without AWS (the instance metadata lookup is off, no credentials anywhere).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use crate::bin::{SENTINEL, stderr, stdout};
+use crate::bin::{SENTINEL, isolated, stderr, stdout};
 
 /// `sentinel ARGS` with only the AWS config file `config` and no credentials of any kind.
 fn with_config(dir: &Path, config: &str, args: &[&str]) -> Output {
     std::fs::write(dir.join("config"), config).expect("config");
-    Command::new(SENTINEL)
+    isolated(SENTINEL, dir)
         .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("AWS_CONFIG_FILE", dir.join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("credentials"))
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
         .expect("sentinel runs")
 }

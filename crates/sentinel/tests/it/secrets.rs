@@ -18,7 +18,7 @@ use hyper_util::rt::TokioIo;
 
 use crate::serve_support::Serving;
 
-use crate::bin::{SENTINEL, text};
+use crate::bin::{SENTINEL, isolated, text};
 
 /// What no output may contain: the secret key, the session token, and a marker in a field that
 /// fails to parse.
@@ -170,15 +170,9 @@ impl Home {
     }
 
     fn sentinel(&self) -> Command {
-        let mut command = Command::new(SENTINEL);
+        let mut command = isolated(SENTINEL, self.dir.path());
         command
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("AWS_CONFIG_FILE", self.path("config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.path("credentials"))
             .env("AWS_ENDPOINT_URL_STS", self.sts.url())
-            .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("SENTINEL_DECISION_LOG", self.path("decisions.jsonl"));
         command
     }

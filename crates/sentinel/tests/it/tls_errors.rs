@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rcgen::{CertificateParams, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::bin::{SENTINEL, stderr};
+use crate::bin::{SENTINEL, isolated, stderr};
 use crate::test_ca::{Ca, for_loopback};
 
 /// A TLS server on loopback that presents `cert`, serving handshakes until the test ends; its
@@ -41,7 +41,7 @@ fn serve(cert: CertificateDer<'static>, key: &KeyPair) -> String {
 /// `sentinel credentials --remote URL` with fake base credentials, trusting `ca` if given; what
 /// it wrote on standard error, once it failed.
 fn credentials(dir: &Path, url: &str, ca: Option<&str>) -> String {
-    let mut command = std::process::Command::new(SENTINEL);
+    let mut command = isolated(SENTINEL, dir);
     command
         .args([
             "credentials",
@@ -51,18 +51,12 @@ fn credentials(dir: &Path, url: &str, ca: Option<&str>) -> String {
             "sentinel.test",
         ])
         .args(["--profile", "prod"])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", dir)
-        .env("AWS_CONFIG_FILE", dir.join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("credentials"))
         .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
         .env(
             "AWS_SECRET_ACCESS_KEY",
             "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         )
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
+        .env("AWS_REGION", "us-east-1");
     if let Some(ca) = ca {
         let file = dir.join("ca.pem");
         std::fs::write(&file, ca).expect("CA file");
