@@ -6,6 +6,7 @@
 
 use hdrhistogram::Histogram;
 use plotters::coord::Shift;
+use plotters::coord::combinators::{LogCoord, WithKeyPoints};
 use plotters::prelude::*;
 use sentinel_load::Second;
 
@@ -56,6 +57,43 @@ fn log_bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     }
 }
 
+/// The labelled values of a logarithmic latency axis from `low` to `high`: 1, 2 and 5 times
+/// each power of ten within the range, or every digit times it where that gives fewer than
+/// three labels (a range within one decade would otherwise show one label or none).
+fn log_ticks(low: f64, high: f64) -> Vec<f64> {
+    let decades = low.log10().floor() as i32..=high.log10().ceil() as i32;
+    let within = |mantissas: &[u32]| -> Vec<f64> {
+        decades
+            .clone()
+            .flat_map(|exponent| {
+                mantissas.iter().map(move |m| {
+                    // Built from its decimal text, so that 0.2 is 0.2 and not 0.2000000001.
+                    format!("{m}e{exponent}").parse::<f64>().unwrap_or(f64::NAN)
+                })
+            })
+            .filter(|tick| (low..=high).contains(tick))
+            .collect()
+    };
+    let coarse = within(&[1, 2, 5]);
+    if coarse.len() >= 3 {
+        coarse
+    } else {
+        within(&[1, 2, 3, 4, 5, 6, 7, 8, 9])
+    }
+}
+
+/// A latency tick's label: the number as written, `0.05` or `200`.
+fn tick_label(value: &f64) -> String {
+    value.to_string()
+}
+
+/// A logarithmic latency axis from `low` to `high`, labelled at [`log_ticks`].
+fn latency_axis(low: f64, high: f64) -> WithKeyPoints<LogCoord<f64>> {
+    (low..high)
+        .log_scale()
+        .with_key_points(log_ticks(low, high))
+}
+
 /// Latency p50/p99/max per second on a log scale, with the target and achieved rates on the
 /// right-hand axis.
 pub fn latency_over_time(timeline: &[Second]) -> Chart {
@@ -79,12 +117,13 @@ pub fn latency_over_time(timeline: &[Second]) -> Chart {
             .x_label_area_size(36)
             .y_label_area_size(64)
             .right_y_label_area_size(64)
-            .build_cartesian_2d(0.0..seconds, (low..high).log_scale())?
+            .build_cartesian_2d(0.0..seconds, latency_axis(low, high))?
             .set_secondary_coord(0.0..seconds, 0.0..top_rate);
         chart
             .configure_mesh()
             .x_desc("second of the schedule")
             .y_desc("latency (ms)")
+            .y_label_formatter(&tick_label)
             .draw()?;
         chart
             .configure_secondary_axes()
@@ -110,20 +149,18 @@ pub fn latency_over_time(timeline: &[Second]) -> Chart {
                 .label(format!("latency {name}"))
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color));
         }
-        for (name, color, value) in [
-            (
-                "target rate",
-                TARGET,
-                (|s: &Second| s.target_rate) as fn(&Second) -> f64,
-            ),
-            ("sent per second", ACHIEVED, |s: &Second| s.sent as f64),
-        ] {
-            let points = timeline.iter().map(|s| (at(s), value(s)));
-            chart
-                .draw_secondary_series(LineSeries::new(points, color.stroke_width(1)))?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color));
-        }
+        let sent = timeline.iter().map(|s| (at(s), s.sent as f64));
+        chart
+            .draw_secondary_series(LineSeries::new(sent, ACHIEVED.stroke_width(2)))?
+            .label("sent per second")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], ACHIEVED));
+        // Dashed and drawn last: where the generator keeps up, the two lines coincide, and the
+        // target must still show.
+        let target = timeline.iter().map(|s| (at(s), s.target_rate));
+        chart
+            .draw_secondary_series(DashedLineSeries::new(target, 6, 4, TARGET.stroke_width(2)))?
+            .label("target rate")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], TARGET));
         chart
             .configure_series_labels()
             .background_style(WHITE.mix(0.8))
@@ -133,7 +170,7 @@ pub fn latency_over_time(timeline: &[Second]) -> Chart {
     });
     Chart {
         svg,
-        series: vec!["p50", "p99", "max", "target", "achieved"],
+        series: vec!["p50", "p99", "max", "achieved", "target"],
     }
 }
 
@@ -204,7 +241,7 @@ pub fn percentile_distribution(series: &[(&'static str, &Histogram<u64>)]) -> Ch
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(64)
-            .build_cartesian_2d((1.0..right).log_scale(), (low..high).log_scale())?;
+            .build_cartesian_2d((1.0..right).log_scale(), latency_axis(low, high))?;
         let percentile = |x: &f64| {
             let share = (1.0 - 1.0 / x) * 100.0;
             format!("{}%", trim(share))
@@ -213,6 +250,7 @@ pub fn percentile_distribution(series: &[(&'static str, &Histogram<u64>)]) -> Ch
             .configure_mesh()
             .x_desc("percentile")
             .y_desc("latency (ms)")
+            .y_label_formatter(&tick_label)
             .x_label_formatter(&percentile)
             .draw()?;
         for ((name, _), (curve, color)) in series.iter().zip(curves.iter().zip(colors)) {
@@ -262,11 +300,12 @@ pub fn find_max_steps(steps: &[FindMaxStep]) -> Chart {
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(64)
-            .build_cartesian_2d(0.0..right, (low..high).log_scale())?;
+            .build_cartesian_2d(0.0..right, latency_axis(low, high))?;
         chart
             .configure_mesh()
             .x_desc("rate (requests per second)")
             .y_desc("p99 latency (ms)")
+            .y_label_formatter(&tick_label)
             .draw()?;
         let point = |s: &FindMaxStep| (s.rate, s.p99_ms.max(low));
         chart
@@ -304,4 +343,27 @@ pub fn find_max_steps(steps: &[FindMaxStep]) -> Chart {
 pub fn trim(value: f64) -> String {
     let text = format!("{value:.3}");
     text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_within_one_decade_gets_several_labels() {
+        assert_eq!(log_ticks(3.0, 40.0), vec![5.0, 10.0, 20.0]);
+        assert_eq!(log_ticks(0.4, 0.9), vec![0.4, 0.5, 0.6, 0.7, 0.8, 0.9]);
+    }
+
+    #[test]
+    fn a_wide_range_is_labelled_one_two_five() {
+        assert_eq!(
+            log_ticks(0.05, 300.0),
+            vec![
+                0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0
+            ]
+        );
+        assert_eq!(tick_label(&0.05), "0.05");
+        assert_eq!(tick_label(&200.0), "200");
+    }
 }

@@ -146,7 +146,7 @@ fn verdicts(html: &mut String, verdicts: &[Verdict]) {
     html.push_str("<tr><th class=\"name\">threshold</th><th>verdict</th><th class=\"name\">measured</th></tr>\n");
     for verdict in verdicts {
         let (class, word, detail) = match &verdict.breach {
-            None => ("pass", "pass", String::new()),
+            None => ("pass", "pass", verdict.measured.clone()),
             Some(breach) => ("fail", "FAIL", breach.message.clone()),
         };
         let _ = writeln!(
@@ -217,21 +217,27 @@ fn summary(html: &mut String, result: &LoadTestResult) {
         "<tr><th class=\"name\">(ms)</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th>\
          <th>p99.9</th><th>max</th></tr>\n",
     );
-    for (name, p) in [
-        ("latency", &result.latency_ms),
-        ("latency (ok)", &result.ok_latency_ms),
-        ("service time", &result.service_time_ms),
-        ("schedule lag", &result.schedule_lag_ms),
+    let h = &result.histograms;
+    for (name, p, histogram) in [
+        ("latency", &result.latency_ms, &h.latency),
+        ("latency (ok)", &result.ok_latency_ms, &h.ok_latency),
+        ("service time", &result.service_time_ms, &h.service_time),
+        ("schedule lag", &result.schedule_lag_ms, &h.schedule_lag),
     ] {
-        percentile_row(html, name, p);
+        percentile_row(html, name, p, histogram.is_empty());
     }
     html.push_str("</table>\n");
 }
 
-fn percentile_row(html: &mut String, name: &str, p: &Percentiles) {
+/// One row of the percentile table; `-` in every cell when no request is in it (`empty`).
+fn percentile_row(html: &mut String, name: &str, p: &Percentiles, empty: bool) {
     let _ = write!(html, "<tr><td class=\"name\">{name}</td>");
     for value in [p.p50, p.p90, p.p95, p.p99, p.p999, p.max] {
-        let _ = write!(html, "<td>{value:.3}</td>");
+        if empty {
+            html.push_str("<td>-</td>");
+        } else {
+            let _ = write!(html, "<td>{value:.3}</td>");
+        }
     }
     html.push_str("</tr>\n");
 }
@@ -360,6 +366,45 @@ mod tests {
         assert!(
             !html.contains("http://www.w3.org/1999/xlink\" href"),
             "nothing external"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_passed_threshold_shows_what_was_measured() {
+        let result = result(false).await;
+        let thresholds: Vec<Threshold> = vec!["success>=50%".parse().unwrap()];
+        let verdicts = judge(&thresholds, &result);
+        assert!(verdicts[0].passed());
+        let html = render(&Page::run("t", &result, &verdicts));
+        let measured = format!(
+            "<td class=\"pass\">pass</td><td class=\"name\">{}</td>",
+            verdicts[0].measured
+        );
+        assert!(
+            verdicts[0].measured.ends_with('%'),
+            "{}",
+            verdicts[0].measured
+        );
+        assert!(html.contains(&measured), "no {measured} in the verdicts");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_percentile_row_without_requests_shows_dashes() {
+        let config = LoadTestConfig::new(200.0, Duration::from_millis(100));
+        let failing = run_load_test(config, RunControl::default(), |_| async {
+            Err::<(), _>(RequestError::new("http_503"))
+        })
+        .await
+        .unwrap();
+        let html = render(&Page::run("t", &failing, &[]));
+        let dashes = "<td>-</td>".repeat(6);
+        assert!(
+            html.contains(&format!("<td class=\"name\">latency (ok)</td>{dashes}")),
+            "latency (ok) should be dashes"
+        );
+        assert!(
+            !html.contains(&format!("<td class=\"name\">latency</td>{dashes}")),
+            "the failures have latencies"
         );
     }
 

@@ -47,18 +47,30 @@ pub fn write_figures(result: &LoadTestResult, out: &mut impl Write) -> io::Resul
         "{:<18}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
         "(ms)", "p50", "p90", "p95", "p99", "p99.9", "max"
     )?;
-    percentile_row(out, "latency", &result.latency_ms)?;
-    percentile_row(out, "latency (ok)", &result.ok_latency_ms)?;
-    percentile_row(out, "service time", &result.service_time_ms)?;
-    percentile_row(out, "schedule lag", &result.schedule_lag_ms)?;
-    if !result.histograms.first_byte.is_empty() {
-        percentile_row(out, "first byte", &result.first_byte_ms)?;
+    let h = &result.histograms;
+    percentile_row(out, "latency", &result.latency_ms, &h.latency)?;
+    percentile_row(out, "latency (ok)", &result.ok_latency_ms, &h.ok_latency)?;
+    percentile_row(
+        out,
+        "service time",
+        &result.service_time_ms,
+        &h.service_time,
+    )?;
+    percentile_row(
+        out,
+        "schedule lag",
+        &result.schedule_lag_ms,
+        &h.schedule_lag,
+    )?;
+    if !h.first_byte.is_empty() {
+        percentile_row(out, "first byte", &result.first_byte_ms, &h.first_byte)?;
     }
     if result.connects > 0 {
         percentile_row(
             out,
             &format!("connect ({})", result.connects),
             &result.connect_ms,
+            &h.connect,
         )?;
     }
     if !result.errors_by_kind.is_empty() {
@@ -112,8 +124,21 @@ fn human_bytes(bytes: f64) -> String {
     format!("{value:.digits$} {}", UNITS[unit])
 }
 
-/// One row of the percentile table.
-fn percentile_row(out: &mut impl Write, name: &str, p: &Percentiles) -> io::Result<()> {
+/// One row of the percentile table; `-` in every column where the histogram holds no value
+/// (no request of that kind), since a zero would read as a measured instant answer.
+fn percentile_row(
+    out: &mut impl Write,
+    name: &str,
+    p: &Percentiles,
+    histogram: &Histogram<u64>,
+) -> io::Result<()> {
+    if histogram.is_empty() {
+        return writeln!(
+            out,
+            "{name:<18}{:>10}{:>10}{:>10}{:>10}{:>10}{:>10}",
+            "-", "-", "-", "-", "-", "-"
+        );
+    }
     writeln!(
         out,
         "{name:<18}{:>10.3}{:>10.3}{:>10.3}{:>10.3}{:>10.3}{:>10.3}",
@@ -187,5 +212,44 @@ mod tests {
         assert_eq!(human_bytes(12_345_678.0), "12.3 MB");
         assert_eq!(human_bytes(987_000_000.0), "987 MB");
         assert_eq!(human_bytes(2e18), "2000 PB");
+    }
+
+    /// The percentile row named `name` in a text report, split into its columns.
+    fn row(report: &str, name: &str) -> Vec<String> {
+        let line = report
+            .lines()
+            .find(|line| line.starts_with(name) && line[name.len()..].starts_with("  "))
+            .unwrap_or_else(|| panic!("no {name:?} row in\n{report}"));
+        line[name.len()..]
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn text(result: &LoadTestResult) -> String {
+        let mut out = Vec::new();
+        write_text(result, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_row_without_requests_prints_dashes_not_zeros() {
+        let report = text(&crate::result::testing::run(&[], 5, 0));
+        assert_eq!(row(&report, "latency (ok)"), vec!["-"; 6]);
+        assert!(
+            row(&report, "latency").iter().all(|cell| cell != "-"),
+            "the failed requests have latencies:\n{report}"
+        );
+    }
+
+    #[test]
+    fn a_row_with_requests_prints_their_percentiles() {
+        let report = text(&crate::result::testing::run(&[2.0, 4.0], 0, 0));
+        let cells = row(&report, "latency (ok)");
+        assert!(
+            cells.iter().all(|cell| cell.parse::<f64>().is_ok()),
+            "{cells:?}"
+        );
+        assert!(cells[5].parse::<f64>().unwrap() >= 4.0, "{cells:?}");
     }
 }

@@ -254,8 +254,9 @@ impl Threshold {
         self.metric == Metric::Success
     }
 
-    /// Checks the threshold against a result: `Err` names the breach.
-    pub fn check(&self, result: &LoadTestResult) -> Result<(), Breach> {
+    /// Checks the threshold against a result: `Ok` is the measured value with its unit, as
+    /// printed (`3.2ms`, `99.5%`), `Err` names the breach.
+    pub fn check(&self, result: &LoadTestResult) -> Result<String, Breach> {
         let (actual, unit) = match self.metric {
             Metric::Latency(quantile) => {
                 return self.check_latency(
@@ -274,11 +275,12 @@ impl Threshold {
     /// been sent on time and answered as the sent ones were. Missed requests leave the count,
     /// a latency runs from the actual send (the service time), and throughput is what the
     /// answers' success share would have made of the whole schedule. A breach here is the
-    /// target's, whatever the generator did; nothing sent, nothing to blame.
-    pub fn check_answers(&self, result: &LoadTestResult) -> Result<(), Breach> {
+    /// target's, whatever the generator did; nothing sent, nothing to blame (`Ok` then says
+    /// so).
+    pub fn check_answers(&self, result: &LoadTestResult) -> Result<String, Breach> {
         let r = &result.requests;
         if r.sent == 0 {
-            return Ok(());
+            return Ok("nothing sent".to_owned());
         }
         let answered_share = r.ok as f64 / r.sent as f64;
         let (actual, unit) = match self.metric {
@@ -295,11 +297,12 @@ impl Threshold {
         self.compare(actual, unit)
     }
 
-    fn compare(&self, actual: f64, unit: &str) -> Result<(), Breach> {
+    fn compare(&self, actual: f64, unit: &str) -> Result<String, Breach> {
+        let measured = format!("{}{unit}", trim_number(actual));
         if self.op.holds(actual, self.limit) {
-            return Ok(());
+            return Ok(measured);
         }
-        Err(self.breach(format!("{}{unit}", trim_number(actual))))
+        Err(self.breach(measured))
     }
 
     /// `pX<D`: the latency within which X% of `due` requests (all those due, or only the sent
@@ -311,7 +314,7 @@ impl Threshold {
         quantile: Quantile,
         (due, unanswered): (u64, &str),
         ok: &Histogram<u64>,
-    ) -> Result<(), Breach> {
+    ) -> Result<String, Breach> {
         let unmet = |detail: String| Breach {
             actual: "unbounded".to_owned(),
             message: format!(
@@ -555,7 +558,10 @@ mod tests {
         ];
         for (case, result, expr, expected) in table {
             let threshold: Threshold = expr.parse().unwrap();
-            let verdict = threshold.check(&result).map_err(|breach| breach.message);
+            let verdict = threshold
+                .check(&result)
+                .map(|_| ())
+                .map_err(|breach| breach.message);
             assert_eq!(verdict, expected.map_err(str::to_owned), "{case}: {expr}");
         }
     }

@@ -68,9 +68,10 @@ pub struct SecondLatency {
 }
 
 impl SecondLatency {
-    /// The percentiles of a histogram of nanoseconds (all zero when it is empty).
+    /// The percentiles of a histogram of nanoseconds (all zero when it is empty), in
+    /// milliseconds to the histogram's two significant digits: a digit more would be noise.
     pub fn from_histogram(histogram: &Histogram<u64>) -> Self {
-        let ms = |nanos: u64| nanos as f64 / 1e6;
+        let ms = |nanos: u64| two_significant_digits(nanos as f64 / 1e6);
         Self {
             p50: ms(histogram.value_at_quantile(0.50)),
             p90: ms(histogram.value_at_quantile(0.90)),
@@ -78,6 +79,12 @@ impl SecondLatency {
             max: ms(histogram.max()),
         }
     }
+}
+
+/// `value` rounded to two significant digits (`1.2345` → `1.2`, `0.01289` → `0.013`), as the
+/// nearest double to that decimal, so that it prints as written.
+fn two_significant_digits(value: f64) -> f64 {
+    format!("{value:.1e}").parse().unwrap_or(value)
 }
 
 impl Second {
@@ -370,6 +377,27 @@ mod tests {
             slot.sent(ms * 1_000_000, &outcome);
         }
         slot
+    }
+
+    #[test]
+    fn a_seconds_latencies_print_with_two_significant_digits() {
+        assert_eq!(two_significant_digits(1.2345), 1.2);
+        assert_eq!(two_significant_digits(0.012_89), 0.013);
+        assert_eq!(two_significant_digits(987.0), 990.0);
+        assert_eq!(two_significant_digits(0.0), 0.0);
+        let mut histogram = histogram::resizing(SECOND_DIGITS);
+        for nanos in [1_234_567, 2_345_678, 45_678_901] {
+            histogram.record(nanos).unwrap();
+        }
+        let json = serde_json::to_value(SecondLatency::from_histogram(&histogram)).unwrap();
+        for key in ["p50", "p90", "p99", "max"] {
+            let printed = json[key].to_string();
+            let digits = printed.trim_start_matches(['0', '.']).replace('.', "");
+            assert!(
+                digits.trim_end_matches('0').len() <= 2,
+                "{key} printed as {printed}"
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,9 @@ use crate::threshold::{Breach, Threshold};
 pub struct Verdict {
     /// The threshold checked.
     pub threshold: Threshold,
+    /// The value measured against it, with its unit, as printed (`3.2ms`, `99.5%`; for a
+    /// latency threshold that fewer requests met than its percentile, `unbounded`).
+    pub measured: String,
     /// What the result showed instead, when the threshold did not hold.
     pub breach: Option<Breach>,
 }
@@ -27,19 +30,27 @@ impl Verdict {
 pub fn judge(thresholds: &[Threshold], result: &LoadTestResult) -> Vec<Verdict> {
     thresholds
         .iter()
-        .map(|threshold| Verdict {
-            threshold: threshold.clone(),
-            breach: threshold.check(result).err(),
+        .map(|threshold| {
+            let (measured, breach) = match threshold.check(result) {
+                Ok(measured) => (measured, None),
+                Err(breach) => (breach.actual.clone(), Some(breach)),
+            };
+            Verdict {
+                threshold: threshold.clone(),
+                measured,
+                breach,
+            }
         })
         .collect()
 }
 
-/// The JSON form: `{"threshold": "p99<10ms", "passed": false, "breach": "p99 12.1ms >= 10ms"}`,
-/// `breach` null when it held.
+/// The JSON form: `{"threshold": "p99<10ms", "measured": "12.1ms", "passed": false,
+/// "breach": "p99 12.1ms >= 10ms"}`, `breach` null when it held.
 impl Serialize for Verdict {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut object = serializer.serialize_struct("Verdict", 3)?;
+        let mut object = serializer.serialize_struct("Verdict", 4)?;
         object.serialize_field("threshold", &self.threshold.to_string())?;
+        object.serialize_field("measured", &self.measured)?;
         object.serialize_field("passed", &self.passed())?;
         object.serialize_field("breach", &self.breach.as_ref().map(|b| &b.message))?;
         object.end()
@@ -73,8 +84,9 @@ mod tests {
         assert_eq!(
             json,
             serde_json::json!([
-                {"threshold": "success>=0%", "passed": true, "breach": null},
-                {"threshold": "throughput>=1000000", "passed": false, "breach": breach.message},
+                {"threshold": "success>=0%", "measured": "100%", "passed": true, "breach": null},
+                {"threshold": "throughput>=1000000", "measured": breach.actual,
+                 "passed": false, "breach": breach.message},
             ])
         );
     }

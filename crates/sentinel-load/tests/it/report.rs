@@ -23,7 +23,8 @@ async fn slow_run() -> LoadTestResult {
     .unwrap()
 }
 
-fn check(expr: &str, result: &LoadTestResult) -> Result<(), String> {
+/// What the threshold `expr` measured in `result`, or its breach.
+fn check(expr: &str, result: &LoadTestResult) -> Result<String, String> {
     let threshold: Threshold = expr.parse().unwrap();
     threshold.check(result).map_err(|breach| breach.to_string())
 }
@@ -34,7 +35,9 @@ async fn thresholds_pass_or_name_their_breach() {
     assert!(result.latency_ms.p50 >= 19.0, "{:?}", result.latency_ms);
 
     // 80% succeed in about 20 ms; the failed fifth counts as slower than any bound.
-    assert_eq!(check("p50<1s", &result), Ok(()));
+    let measured = check("p50<1s", &result).unwrap();
+    let p50: f64 = measured.strip_suffix("ms").unwrap().parse().unwrap();
+    assert!((19.0..1000.0).contains(&p50), "measured {measured}");
     let breach = check("p50<10ms", &result).unwrap_err();
     assert!(
         breach.starts_with("p50 ") && breach.ends_with("ms >= 10ms"),
@@ -50,14 +53,14 @@ async fn thresholds_pass_or_name_their_breach() {
 
     // At most 80% succeed (fewer if the machine is too busy to send them all).
     assert!(result.success_rate() <= 0.8);
-    assert_eq!(check("success>=50%", &result), Ok(()));
+    assert!(check("success>=50%", &result).is_ok());
     let breach = check("success>=99%", &result).unwrap_err();
     assert!(
         breach.starts_with("success ") && breach.ends_with("% < 99%"),
         "{breach}"
     );
 
-    assert_eq!(check("throughput>=1", &result), Ok(()));
+    assert!(check("throughput>=1", &result).is_ok());
     let breach = check("throughput>=100000", &result).unwrap_err();
     assert!(
         breach.starts_with("throughput ") && breach.ends_with(" < 100000"),

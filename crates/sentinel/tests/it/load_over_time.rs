@@ -382,8 +382,20 @@ mod timing {
 
         let mut args = vec!["load", "merge"];
         args.extend(files.iter().map(|p| p.to_str().unwrap()));
+        let html = dir.join("merged.html");
         args.extend(["--json", "--threshold", "success>=99%"]);
+        args.extend(["--html", html.to_str().unwrap()]);
         let merged = stdout_json(&sentinel(&args));
+        // The merged result and its page are named by the URL loaded, not by a file.
+        assert_eq!(merged["target"], Value::from(url.as_str()));
+        let page = std::fs::read_to_string(&html).unwrap();
+        assert!(
+            page.contains(&format!(
+                "<title>Load report: {url} (4 segments merged)</title>"
+            )),
+            "{}",
+            &page[..page.len().min(400)]
+        );
         assert_eq!(merged["requests"]["target"], whole["requests"]["target"]);
         assert_eq!(merged["requests"]["target"], 1000);
         assert_eq!(merged["requests"]["sent"], whole["requests"]["sent"]);

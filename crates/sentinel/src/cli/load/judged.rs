@@ -40,6 +40,10 @@ pub struct ReportArgs {
 
 /// A run and its verdicts: what one report shows.
 pub struct Judged<'a> {
+    /// What was loaded, for a run that is not a scenario's: the URL (its user info hidden) or
+    /// the `--targets` file. The JSON report carries it as `target`, so that a saved result's
+    /// report and merge are titled by it.
+    pub target: Option<&'a str>,
     /// The load generator's result.
     pub result: &'a LoadTestResult,
     /// Each threshold, judged once.
@@ -68,6 +72,7 @@ impl<'a> Judged<'a> {
     /// A scenario's run, as its report shows it.
     pub fn of(run: &'a ScenarioRun) -> Self {
         Self {
+            target: None,
             result: &run.result,
             verdicts: &run.thresholds,
             findings: Some(&run.findings),

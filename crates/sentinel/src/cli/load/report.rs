@@ -17,6 +17,8 @@ use super::judged::{Judged, ReportArgs};
 /// The JSON report: the result's fields, the scenario's, `http` and `thresholds`.
 #[derive(Serialize)]
 struct JsonReport<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<&'a str>,
     #[serde(flatten)]
     result: &'a LoadTestResult,
     #[serde(flatten)]
@@ -29,6 +31,7 @@ struct JsonReport<'a> {
 /// Writes `judged` as one JSON object on one line, its keys in alphabetical order.
 pub fn write_json(out: &mut impl Write, judged: &Judged) -> io::Result<()> {
     let report = JsonReport {
+        target: judged.target,
         result: judged.result,
         findings: judged.findings,
         http: judged.http,
@@ -127,7 +130,7 @@ pub fn write_report(out: &mut impl Write, judged: &Judged) -> io::Result<()> {
     Ok(())
 }
 
-/// The thresholds section: each verdict, with its breach.
+/// The thresholds section: each verdict, with what was measured or its breach.
 fn write_verdicts(out: &mut impl Write, verdicts: &[Verdict]) -> io::Result<()> {
     if verdicts.is_empty() {
         return Ok(());
@@ -136,7 +139,11 @@ fn write_verdicts(out: &mut impl Write, verdicts: &[Verdict]) -> io::Result<()> 
     writeln!(out, "Thresholds")?;
     for verdict in verdicts {
         match &verdict.breach {
-            None => writeln!(out, "  pass    {}", verdict.threshold)?,
+            None => writeln!(
+                out,
+                "  pass    {}: measured {}",
+                verdict.threshold, verdict.measured
+            )?,
             Some(breach) => writeln!(out, "  FAIL    {}: {breach}", verdict.threshold)?,
         }
     }
@@ -248,6 +255,7 @@ mod tests {
         let breach = verdicts[1].breach.as_ref().expect("breached");
         let findings = findings(false);
         let judged = Judged {
+            target: None,
             result: &result,
             verdicts: &verdicts,
             findings: Some(&findings),
@@ -258,11 +266,14 @@ mod tests {
         assert_eq!(
             text(|out| write_report(out, &judged)),
             format!(
-                "{generator}\nThresholds\n  pass    success>=0%\n  FAIL    p99<1ns: {breach}\n\
-                 \nChecks (identity)\n  FAIL    collisions: 0 collisions among 9 IDs\n"
+                "{generator}\nThresholds\n  pass    success>=0%: measured {}\n  FAIL    p99<1ns: \
+                 {breach}\n\
+                 \nChecks (identity)\n  FAIL    collisions: 0 collisions among 9 IDs\n",
+                verdicts[0].measured
             )
         );
         let bare = Judged {
+            target: None,
             result: &result,
             verdicts: &[],
             findings: None,
@@ -278,6 +289,7 @@ mod tests {
         let verdicts = sentinel_load::judge(&thresholds(&["success>=0%"]), &result);
         let findings = findings(true);
         let judged = Judged {
+            target: None,
             result: &result,
             verdicts: &verdicts,
             findings: Some(&findings),
@@ -300,7 +312,8 @@ mod tests {
             ),
             (
                 "thresholds".to_owned(),
-                json!([{"threshold": "success>=0%", "passed": true, "breach": null}]),
+                json!([{"threshold": "success>=0%", "measured": "80%", "passed": true,
+                        "breach": null}]),
             ),
         ]);
         // Byte for byte: a map's keys in alphabetical order, compact, one line.
@@ -319,6 +332,7 @@ mod tests {
             retried: 3,
         };
         let judged = Judged {
+            target: None,
             result: &result,
             verdicts: &[],
             findings: None,
@@ -348,6 +362,7 @@ mod tests {
         let held = sentinel_load::judge(&thresholds(&["success>=0%"]), &result);
         let breached = sentinel_load::judge(&thresholds(&["success>=100%"]), &result);
         let judged = |verdicts, findings| Judged {
+            target: None,
             result: &result,
             verdicts,
             findings,
@@ -363,6 +378,7 @@ mod tests {
         );
         result.cancelled = true;
         let interrupted = Judged {
+            target: None,
             result: &result,
             verdicts: &breached,
             findings: None,

@@ -72,6 +72,8 @@ enum Saved {
         result: Box<LoadTestResult>,
         thresholds: Vec<Threshold>,
         title: String,
+        /// What was loaded, as the saved JSON's `target` says (a URL run's).
+        target: Option<String>,
     },
     FindMax {
         title: String,
@@ -88,12 +90,13 @@ fn report_saved(command: &ReportCommand) -> anyhow::Result<Outcome> {
             result,
             thresholds,
             title,
+            target,
         } => Ok(judge_and_finish(
             &result,
-            &args.thresholds,
-            thresholds,
+            (&args.thresholds, thresholds),
             args,
             &title,
+            target.as_deref(),
         )),
         Saved::FindMax {
             title,
@@ -122,15 +125,18 @@ fn merge_saved(command: &MergeCommand) -> anyhow::Result<Outcome> {
     let mut results = Vec::new();
     let mut saved_thresholds = None;
     let mut title = None;
+    let mut target = None;
     for path in &command.files {
         match read(path)? {
             Saved::Run {
                 result,
                 thresholds,
                 title: name,
+                target: loaded,
             } => {
                 saved_thresholds.get_or_insert(thresholds);
                 title.get_or_insert(name);
+                target = target.or(loaded);
                 results.push(*result);
             }
             Saved::FindMax { .. } => {
@@ -139,23 +145,31 @@ fn merge_saved(command: &MergeCommand) -> anyhow::Result<Outcome> {
         }
     }
     let merged = sentinel_load::merge(&results).context("cannot merge")?;
-    let title = format!("{} (merged)", title.unwrap_or_default());
+    let title = format!(
+        "{} ({} segments merged)",
+        title.unwrap_or_default(),
+        results.len()
+    );
     Ok(judge_and_finish(
         &merged,
-        &command.report.thresholds,
-        saved_thresholds.unwrap_or_default(),
+        (
+            &command.report.thresholds,
+            saved_thresholds.unwrap_or_default(),
+        ),
         &command.report,
         &title,
+        target.as_deref(),
     ))
 }
 
-/// Judges `result` against `given` thresholds (else the `saved` ones) and reports it.
+/// Judges `result` against the `given` thresholds (else the `saved` ones) and reports it under
+/// `title`, its JSON naming the `target` loaded.
 fn judge_and_finish(
     result: &LoadTestResult,
-    given: &[Threshold],
-    saved: Vec<Threshold>,
+    (given, saved): (&[Threshold], Vec<Threshold>),
     args: &ReportArgs,
     title: &str,
+    target: Option<&str>,
 ) -> Outcome {
     let thresholds = if given.is_empty() {
         saved
@@ -164,6 +178,7 @@ fn judge_and_finish(
     };
     let verdicts = sentinel_load::judge(&thresholds, result);
     let judged = Judged {
+        target,
         result,
         verdicts: &verdicts,
         findings: None,
@@ -173,20 +188,38 @@ fn judge_and_finish(
     report::finish(&judged, args, RunFiles::saved(args, title))
 }
 
-/// Reads one saved `--json` output.
+/// What `load report` and `load merge` read, as the errors name it.
+const WANTED: &str = "the output of `sentinel load ... --json` (one result per file)";
+
+/// Reads one saved `--json` output, or says what the file is instead.
 fn read(path: &Path) -> anyhow::Result<Saved> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let objects = text.lines().filter(|line| !line.trim().is_empty()).count();
-    if objects > 1 {
+    let mut values = serde_json::Deserializer::from_str(&text).into_iter::<Value>();
+    let value = match values.next() {
+        Some(Ok(value)) => value,
+        None => bail!("{} is empty: give {WANTED}", path.display()),
+        Some(Err(_)) => bail!(
+            "{} is not JSON (a text report cannot be read back): give {WANTED}",
+            path.display()
+        ),
+    };
+    if is_timeline_second(&value) {
         bail!(
-            "{} holds {objects} JSON objects, one per line (as --scenario all prints): give one \
-             result per file",
+            "{} is a --timeline file (one line per second of a run): give {WANTED}, which \
+             carries the timeline when the run recorded one",
             path.display()
         );
     }
-    let value: Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let more = values.count();
+    if more > 0 {
+        bail!(
+            "{} holds {} results, one per line (as --scenario all prints): give one result \
+             per file",
+            path.display(),
+            more + 1
+        );
+    }
     let name = path
         .file_stem()
         .map(|stem| stem.to_string_lossy().into_owned())
@@ -200,16 +233,25 @@ fn read(path: &Path) -> anyhow::Result<Saved> {
             path.display()
         )
     })?;
-    let title = value
-        .get("scenario")
-        .and_then(Value::as_str)
+    let title = ["scenario", "target"]
+        .iter()
+        .find_map(|key| value.get(*key).and_then(Value::as_str))
         .unwrap_or(&name)
         .to_owned();
     Ok(Saved::Run {
         result: Box::new(result),
         thresholds: saved_thresholds(&value),
         title,
+        target: value
+            .get("target")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     })
+}
+
+/// Whether `value` is one second of a `--timeline` file rather than a result.
+fn is_timeline_second(value: &Value) -> bool {
+    value.get("second").is_some() && value.get("requests").is_none()
 }
 
 /// The thresholds a saved report was judged against.
@@ -260,5 +302,75 @@ fn find_max(value: &Value, target: &str) -> Saved {
         steps,
         conclusion,
         last,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sentinel_load::{LoadTestConfig, RunControl, run_load_test};
+
+    use super::*;
+
+    /// The result of a short run, as `--json` would save it.
+    async fn saved_result() -> Value {
+        let config = LoadTestConfig::new(100.0, Duration::from_millis(50));
+        let result = run_load_test(config, RunControl::default(), |_| async { Ok(()) })
+            .await
+            .expect("a valid configuration");
+        result.to_json()
+    }
+
+    /// What `read` says of a file holding `text`.
+    fn read_error(text: &str) -> String {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        match read(file.path()) {
+            Ok(_) => panic!("{text:?} was read as a result"),
+            Err(error) => format!("{error:#}"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_file_that_is_not_one_result_is_named_for_what_it_is() {
+        let text_report = "Target      100 req/s for 1 s, 4 workers\nTime        elapsed 1 s\n";
+        assert!(
+            read_error(text_report).contains("is not JSON (a text report cannot be read back)"),
+            "{}",
+            read_error(text_report)
+        );
+        let timeline = r#"{"second":0,"due":5,"sent":5,"ok":5}
+{"second":1,"due":5,"sent":5,"ok":5}
+"#;
+        assert!(
+            read_error(timeline).contains("is a --timeline file"),
+            "{}",
+            read_error(timeline)
+        );
+        let result = saved_result().await;
+        let two = format!("{result}\n{result}\n");
+        assert!(
+            read_error(&two).contains("holds 2 results, one per line"),
+            "{}",
+            read_error(&two)
+        );
+        assert!(read_error("").contains("is empty"), "{}", read_error(""));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_result_reads_whatever_its_layout_and_is_titled_by_its_target() {
+        let mut result = saved_result().await;
+        result["target"] = Value::from("https://example.test/healthz");
+        let file = tempfile::NamedTempFile::new().unwrap();
+        // Pretty-printed (as `jq .` leaves it): one result over many lines.
+        std::fs::write(file.path(), serde_json::to_string_pretty(&result).unwrap()).unwrap();
+        match read(file.path()).expect("a saved result") {
+            Saved::Run { title, target, .. } => {
+                assert_eq!(title, "https://example.test/healthz");
+                assert_eq!(target.as_deref(), Some("https://example.test/healthz"));
+            }
+            Saved::FindMax { .. } => panic!("read as a find-max search"),
+        }
     }
 }

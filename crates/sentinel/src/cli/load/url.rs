@@ -99,6 +99,8 @@ impl HttpArgs {
 
 /// One judged run at the URL or the targets.
 pub struct UrlRun {
+    /// What was loaded: the URL (its user info hidden) or the `--targets` file.
+    pub target: String,
     /// The load generator's result (with each target's own, with `--by-target`).
     pub result: LoadTestResult,
     /// Each threshold, judged once for the whole run.
@@ -114,6 +116,7 @@ impl UrlRun {
     /// The run as its report shows it.
     fn judged(&self) -> Judged<'_> {
         Judged {
+            target: Some(&self.target),
             result: &self.result,
             verdicts: &self.verdicts,
             findings: None,
@@ -221,6 +224,7 @@ pub async fn run_at(
         })
         .collect();
     Ok(UrlRun {
+        target: args.http_target().unwrap_or_default(),
         result,
         verdicts,
         targets,
