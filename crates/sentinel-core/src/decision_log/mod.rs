@@ -10,6 +10,7 @@ mod target;
 
 pub use target::LogTarget;
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -168,6 +169,26 @@ pub struct LogStats {
     pub reopened: u64,
 }
 
+/// `3 lines, 3 synced to disk by 2 fsyncs, reopened 0 times`, each noun in the number it has
+/// (`1 line`, `1 fsync`, `once`).
+impl fmt::Display for LogStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let counted =
+            |count: u64, noun: &str| format!("{count} {noun}{}", if count == 1 { "" } else { "s" });
+        write!(
+            f,
+            "{}, {} synced to disk by {}, reopened {}",
+            counted(self.lines, "line"),
+            self.synced_lines,
+            counted(self.syncs, "fsync"),
+            match self.reopened {
+                1 => "once".to_owned(),
+                n => format!("{n} times"),
+            }
+        )
+    }
+}
+
 impl DecisionLog {
     /// Opens (creating with mode 0600, and its directory with 0700) the log at `path`, which
     /// must be a regular file if it exists: `/dev/null`, pipes and the like are refused.
@@ -289,6 +310,30 @@ impl Drop for DecisionLog {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn stats_read_with_each_noun_in_its_number() {
+        let one = LogStats {
+            lines: 1,
+            synced_lines: 1,
+            syncs: 1,
+            reopened: 1,
+        };
+        assert_eq!(
+            one.to_string(),
+            "1 line, 1 synced to disk by 1 fsync, reopened once"
+        );
+        let many = LogStats {
+            lines: 3,
+            synced_lines: 3,
+            syncs: 2,
+            reopened: 0,
+        };
+        assert_eq!(
+            many.to_string(),
+            "3 lines, 3 synced to disk by 2 fsyncs, reopened 0 times"
+        );
+    }
 
     fn record(request_id: u64) -> LogRecord {
         let request_id = RequestId::from_u64(request_id);

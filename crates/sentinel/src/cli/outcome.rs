@@ -49,8 +49,26 @@ pub fn failed(error: &anyhow::Error) -> Outcome {
     if is_closed_stdout(error) {
         return Outcome::Success;
     }
-    eprintln!("sentinel: {}", format!("{error:#}").replace('\n', "; "));
+    eprintln!("sentinel: {}", one_line(&format!("{error:#}")));
     Outcome::Failure
+}
+
+/// `text` on one line: a line that introduces the next (ends with `:`) runs on with a space,
+/// the others are separated by `; ` (`is invalid:\n1:10: unknown key` becomes `is invalid:
+/// 1:10: unknown key`).
+fn one_line(text: &str) -> String {
+    let mut joined = String::with_capacity(text.len());
+    for line in text
+        .lines()
+        .map(str::trim_end)
+        .filter(|line| !line.is_empty())
+    {
+        if !joined.is_empty() {
+            joined.push_str(if joined.ends_with(':') { " " } else { "; " });
+        }
+        joined.push_str(line);
+    }
+    joined
 }
 
 /// Whether `error` comes from writing to a pipe whose reader has gone.
@@ -65,6 +83,15 @@ fn is_closed_stdout(error: &anyhow::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_of_several_lines_prints_as_one_that_reads() {
+        assert_eq!(
+            one_line("the policy at ssm:/p is invalid:\n1:10: unknown key\n2:3: no rules\n"),
+            "the policy at ssm:/p is invalid: 1:10: unknown key; 2:3: no rules"
+        );
+        assert_eq!(one_line("one line"), "one line");
+    }
 
     #[test]
     fn a_closed_stdout_is_not_an_error_but_other_io_errors_are() {

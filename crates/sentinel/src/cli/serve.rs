@@ -166,14 +166,7 @@ async fn serve(args: &ServeArgs) -> Result<Outcome> {
         );
     }
     let log = issuance.broker.decision_log().stats();
-    tracing::info!(
-        "stopped; every request in flight was answered (decision log: {} lines, {} synced to \
-         disk by {} syncs, reopened {} times)",
-        log.lines,
-        log.synced_lines,
-        log.syncs,
-        log.reopened
-    );
+    tracing::info!("stopped; every request in flight was answered (decision log: {log})");
     Ok(Outcome::Success)
 }
 
