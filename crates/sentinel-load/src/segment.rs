@@ -24,8 +24,14 @@ pub struct Segment {
 
 /// Why a segment was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a segment: expected K/N with 1 <= K <= N, like 2/4")]
-pub struct SegmentError(String);
+pub enum SegmentError {
+    /// Not `K/N` with `1 <= K <= N`.
+    #[error("`{0}` is not a segment: expected K/N with 1 <= K <= N, like 2/4")]
+    Number(String),
+    /// Not `I/N` with `0 <= I < N`.
+    #[error("`{0}` is not a segment index: expected I/N with 0 <= I < N, like 1/4")]
+    Index(String),
+}
 
 impl Segment {
     /// The whole schedule: `1/1`.
@@ -37,6 +43,16 @@ impl Segment {
             index: k - 1,
             count: n,
         })
+    }
+
+    /// The segment written `I/N` with `I` counted from 0, as a Kubernetes Indexed Job numbers
+    /// its pods (`JOB_COMPLETION_INDEX`): `0/4` is `1/4`.
+    pub fn from_index(text: &str) -> Result<Self, SegmentError> {
+        let refuse = || SegmentError::Index(text.to_owned());
+        let (i, n) = text.split_once('/').ok_or_else(refuse)?;
+        let i: u64 = i.trim().parse().map_err(|_| refuse())?;
+        let n: u64 = n.trim().parse().map_err(|_| refuse())?;
+        Segment::new(i.checked_add(1).ok_or_else(refuse)?, n).ok_or_else(refuse)
     }
 
     /// `K`, from 1.
@@ -79,7 +95,7 @@ impl FromStr for Segment {
     type Err = SegmentError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let refuse = || SegmentError(text.to_owned());
+        let refuse = || SegmentError::Number(text.to_owned());
         let (k, n) = text.split_once('/').ok_or_else(refuse)?;
         let k: u64 = k.trim().parse().map_err(|_| refuse())?;
         let n: u64 = n.trim().parse().map_err(|_| refuse())?;
@@ -111,6 +127,18 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn an_index_counts_from_zero_and_refuses_n_and_beyond() {
+        let first = Segment::from_index("0/4").expect("valid");
+        assert_eq!(first, "1/4".parse().unwrap());
+        assert_eq!(Segment::from_index("3/4").unwrap().number(), 4);
+        for bad in ["4/4", "1/0", "-1/4", "x/4", "3", "18446744073709551615/4"] {
+            let refused = Segment::from_index(bad).unwrap_err();
+            assert_eq!(refused, SegmentError::Index(bad.to_owned()));
+            assert!(refused.to_string().contains("0 <= I < N"), "{refused}");
+        }
+    }
 
     #[test]
     fn parses_k_of_n_and_refuses_the_rest() {

@@ -86,6 +86,16 @@ pub struct LoadArgs {
     /// schedule one would. --workers and the thresholds are this generator's.
     #[arg(long, value_name = "K/N", conflicts_with = "find_max")]
     segment: Option<Segment>,
+    /// --segment with the segment counted from 0: `I/N` is segment I+1 of N. For a Kubernetes
+    /// Indexed Job, whose pod I runs `--segment-index $(JOB_COMPLETION_INDEX)/N` without a
+    /// shell.
+    #[arg(
+        long,
+        value_name = "I/N",
+        value_parser = Segment::from_index,
+        conflicts_with_all = ["find_max", "segment"]
+    )]
+    segment_index: Option<Segment>,
     /// The instant the schedule starts, RFC 3339 (2030-01-01T12:00:00Z), shared by every
     /// generator of a split schedule; refused if it passed more than one request interval ago.
     #[arg(long, value_name = "RFC3339", value_parser = parse_instant, conflicts_with = "find_max")]
@@ -198,7 +208,7 @@ impl LoadArgs {
             workers: self.workers.unwrap_or(base.workers),
             timeout: self.timeout.unwrap_or(base.timeout),
             pacing_slack: self.pacing_slack.unwrap_or(base.pacing_slack),
-            segment: self.segment.unwrap_or(base.segment),
+            segment: self.segment.or(self.segment_index).unwrap_or(base.segment),
             start_at: self.start_at.or(base.start_at),
             ..base
         };
@@ -404,6 +414,8 @@ mod tests {
             .duration_since(SystemTime::UNIX_EPOCH)
             .expect("after 1970");
         assert_eq!(since.as_secs(), 1_893_456_000);
+        let indexed = flags(&["--url", "h", "--segment-index", "0/3"]);
+        assert_eq!(indexed.url_load().segment.to_string(), "1/3");
     }
 
     #[test]
