@@ -47,7 +47,7 @@ apt_install podman podman
 apt_install runc runc
 export SENTINEL_TEST_CHROMIUM=chromium
 
-if ! "$venv/bin/python" -c 'import moto, boto3, awscli' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import moto, boto3, awscli, kubernetes_validate' 2>/dev/null; then
     echo "==> installing the test requirements into .venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/test-requirements.txt

@@ -77,49 +77,6 @@ fn artifacts(name: &str) -> PathBuf {
 }
 
 #[test]
-fn the_kubernetes_job_names_only_flags_that_load_help_documents() {
-    let manifest = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/kubernetes/load-job.yaml"),
-    )
-    .unwrap();
-    let job: Value = serde_saphyr::from_str(&manifest).expect("valid YAML");
-    assert_eq!(job["kind"], "Job");
-    assert_eq!(job["spec"]["completionMode"], "Indexed");
-    let completions = &job["spec"]["completions"];
-    assert_eq!(completions, &job["spec"]["parallelism"]);
-    let container = &job["spec"]["template"]["spec"]["containers"][0];
-    let segments = container["env"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|var| var["name"] == "SEGMENTS")
-        .expect("SEGMENTS is set");
-    assert_eq!(
-        segments["value"].as_str().unwrap(),
-        completions.to_string(),
-        "one segment per pod"
-    );
-    let command = container["args"][0].as_str().expect("the shell command");
-    assert!(command.contains("sentinel load"), "{command}");
-    assert!(
-        command.contains("--segment $((JOB_COMPLETION_INDEX + 1))/$SEGMENTS"),
-        "{command}"
-    );
-    let help = String::from_utf8(sentinel(&["load", "--help"]).stdout).unwrap();
-    let flags: Vec<&str> = command
-        .split_whitespace()
-        .filter(|word| word.starts_with("--"))
-        .collect();
-    assert!(flags.len() >= 6, "{flags:?}");
-    for flag in flags {
-        assert!(
-            help.contains(&format!("{flag} ")),
-            "{flag} is not in `sentinel load --help`"
-        );
-    }
-}
-
-#[test]
 fn json_histograms_read_back_through_the_hdrhistogram_crate() {
     let url = format!("http://{}/", server());
     let output = sentinel(&[

@@ -2,6 +2,7 @@
 
 mod bin;
 mod container;
+mod deploy;
 mod docs_flags;
 mod load_cli;
 mod load_over_time;
