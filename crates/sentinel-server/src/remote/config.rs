@@ -192,7 +192,13 @@ impl ServerConfig {
                     column: location.column().max(1),
                 })
                 .unwrap_or(At { line: 1, column: 1 });
-            invalid(at, syntax_message(&error, at))
+            match error.without_snippet() {
+                serde_saphyr::Error::SerdeMissingField { field, .. } => {
+                    let (at, message) = missing_key(text, field, at);
+                    invalid(at, message)
+                }
+                _ => invalid(at, syntax_message(&error, at)),
+            }
         })?;
         let listen: SocketAddr = raw.listen.value.trim().parse().map_err(|_| {
             invalid(
@@ -373,6 +379,42 @@ fn syntax_message(error: &serde_saphyr::Error, at: At) -> String {
     plain.strip_suffix(&suffix).unwrap_or(&plain).to_owned()
 }
 
+/// Where a required key that is missing belongs, and what to say of it. The parser reports the
+/// last key it read of the mapping that lacks one (`profiles:` for a top-level key); the mapping
+/// is the whole file for a key read at column 1, else the nearest line above, less indented,
+/// whose key opens it (`production:` for a profile).
+fn missing_key(text: &str, field: &str, reported: At) -> (At, String) {
+    let whole_file = (
+        At { line: 1, column: 1 },
+        format!("the configuration has no `{field}`, which it must set"),
+    );
+    let Some(indent) = usize::try_from(reported.column - 1).ok().filter(|&i| i > 0) else {
+        return whole_file;
+    };
+    let above = usize::try_from(reported.line - 1).unwrap_or(0);
+    let lines: Vec<&str> = text.lines().take(above).collect();
+    lines
+        .iter()
+        .enumerate()
+        .rev()
+        .find_map(|(index, line)| {
+            let key = line.trim_start();
+            let own_indent = line.len() - key.len();
+            let opens = !key.is_empty() && !key.starts_with('#') && own_indent < indent;
+            opens.then(|| {
+                let name = key.split(':').next().unwrap_or(key).trim();
+                (
+                    At {
+                        line: index as u64 + 1,
+                        column: own_indent as u64 + 1,
+                    },
+                    format!("`{name}` has no `{field}`, which it must set"),
+                )
+            })
+        })
+        .unwrap_or(whole_file)
+}
+
 /// Whether `arn` names an IAM role: `arn:PARTITION:iam::ACCOUNT:role/NAME`.
 pub(crate) fn check_role_arn(arn: &str) -> Result<(), String> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
@@ -509,7 +551,18 @@ profiles:
             ),
             (
                 GOOD.replace("decision_log: /var/log/sentinel/decisions.jsonl\n", ""),
-                "missing field `decision_log`",
+                "server.yaml:1:1: the configuration has no `decision_log`, which it must set",
+            ),
+            (
+                GOOD.replace("audience: sentinel.example.com\n", ""),
+                "server.yaml:1:1: the configuration has no `audience`, which it must set",
+            ),
+            (
+                GOOD.replace(
+                    "    role_arn: arn:aws:iam::123456789012:role/production\n",
+                    "",
+                ),
+                "server.yaml:10:3: `production` has no `role_arn`, which it must set",
             ),
             (
                 format!("{GOOD}sts_endpoints: []\n"),
@@ -528,7 +581,7 @@ profiles:
                 "max_seen_proofs: expected at least 1",
             ),
             (format!("{GOOD}max_seen_proofs: lots\n"), "17:18: invalid"),
-            ("profiles: {}\n".to_owned(), "missing field"),
+            ("profiles: {}\n".to_owned(), "has no `listen`"),
             (": : :\n".to_owned(), "server.yaml:1:"),
         ];
         for (text, expected) in cases {
