@@ -116,6 +116,7 @@ fn sum(results: &[LoadTestResult]) -> LoadTestResult {
         r.target += o.target;
         r.sent += o.sent;
         r.ok += o.ok;
+        r.drain_ok += o.drain_ok;
         r.errors += o.errors;
         r.timeouts += o.timeouts;
         r.missed += o.missed;

@@ -56,6 +56,8 @@ pub(crate) struct Recorder {
     pub bytes_sent: u64,
     /// Bytes the requests read.
     pub bytes_received: u64,
+    /// Successful requests that completed after the schedule ended, in the drain.
+    pub drain_ok: u64,
 }
 
 impl Recorder {
@@ -73,6 +75,7 @@ impl Recorder {
             status: Vec::new(),
             bytes_sent: 0,
             bytes_received: 0,
+            drain_ok: 0,
         }
     }
 
@@ -154,6 +157,7 @@ impl Recorder {
         }
         self.bytes_sent += other.bytes_sent;
         self.bytes_received += other.bytes_received;
+        self.drain_ok += other.drain_ok;
     }
 
     /// Requests recorded as sent, and of those the successful and the failed ones.
@@ -198,6 +202,8 @@ pub(crate) struct Position {
     pub second: u64,
     /// The target whose own recorder also records the request, if targets are kept apart.
     pub target: Option<usize>,
+    /// Whether the request completed after the schedule ended, in the drain.
+    pub in_drain: bool,
 }
 
 /// One thread's measurements: a recorder per stage, one per target kept apart and, with a
@@ -232,13 +238,16 @@ impl ShardRecorder {
         if let Some(seconds) = &mut self.seconds {
             SecondSlot::of(seconds, at.second).sent(nanos(done - due), &outcome);
         }
+        let drain_ok = u64::from(at.in_drain && outcome.is_ok());
         if let Some(target) = at.target.and_then(|target| self.targets.get_mut(target)) {
             target.record(due, sent, done, outcome.clone());
             target.exchange(sent, exchange);
+            target.drain_ok += drain_ok;
         }
         let stage = &mut self.stages[at.stage];
         stage.record(due, sent, done, outcome);
         stage.exchange(sent, exchange);
+        stage.drain_ok += drain_ok;
     }
 }
 
@@ -373,6 +382,7 @@ mod tests {
         stage: 0,
         second: 0,
         target: None,
+        in_drain: false,
     };
     const NOTHING: Exchange = Exchange {
         status: None,
@@ -487,6 +497,7 @@ mod tests {
             stage,
             second,
             target: None,
+            in_drain: false,
         };
         let io = || Err(RequestError::new("io"));
         let local = || recorders.local();
@@ -533,6 +544,7 @@ mod tests {
             stage: 0,
             second: 0,
             target: Some(target),
+            in_drain: false,
         };
         let busy = || Err(RequestError::new("http_503"));
         let connected = answer(503, Some(Duration::from_millis(5)));

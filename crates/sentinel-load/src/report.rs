@@ -29,9 +29,14 @@ pub fn write_text(result: &LoadTestResult, out: &mut impl Write) -> io::Result<(
 /// rates, the percentile table, and what came back (errors by kind, status codes, bytes).
 pub fn write_figures(result: &LoadTestResult, out: &mut impl Write) -> io::Result<()> {
     let r = &result.requests;
+    let drained = if r.drain_ok > 0 {
+        format!(" ({} of them in the drain)", r.drain_ok)
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "Requests    target {}  sent {}  ok {}  errors {}  timeouts {}  missed {}",
+        "Requests    target {}  sent {}  ok {}{drained}  errors {}  timeouts {}  missed {}",
         r.target, r.sent, r.ok, r.errors, r.timeouts, r.missed
     )?;
     writeln!(

@@ -45,7 +45,9 @@ pub struct LoadTestResult {
     pub pacing_slack_ms: f64,
     /// What happened to the scheduled requests.
     pub requests: RequestCounts,
-    /// Successful requests per second of the schedule (`ok / (elapsed_s - drain_s)`).
+    /// Successful requests that completed within the schedule, per second of it
+    /// (`(ok - drain_ok) / (elapsed_s - drain_s)`): what the target sustained, not what it
+    /// caught up on afterwards.
     pub throughput: f64,
     /// Requests sent per second of the schedule (`sent / (elapsed_s - drain_s)`).
     pub send_rate: f64,
@@ -132,6 +134,10 @@ pub struct RequestCounts {
     pub sent: u64,
     /// Requests that succeeded.
     pub ok: u64,
+    /// Of those, the ones that completed after the schedule ended, in the drain: they do not
+    /// count in `throughput`.
+    #[serde(default)]
+    pub drain_ok: u64,
     /// Requests that failed, timeouts included.
     pub errors: u64,
     /// Requests that failed by exceeding the per-request timeout.
@@ -269,6 +275,7 @@ impl LoadTestResult {
                 target,
                 sent: counts.sent,
                 ok: counts.ok,
+                drain_ok: recorded.drain_ok.min(counts.ok),
                 errors: counts.errors,
                 timeouts: errors_by_kind
                     .get(RequestError::TIMEOUT)
@@ -276,7 +283,7 @@ impl LoadTestResult {
                     .unwrap_or(0),
                 missed: target.saturating_sub(counts.sent),
             },
-            throughput: per_second(counts.ok),
+            throughput: per_second(counts.ok - recorded.drain_ok.min(counts.ok)),
             send_rate: per_second(counts.sent),
             latency_ms: Percentiles::from_histogram(&recorded.latency),
             ok_latency_ms: Percentiles::from_histogram(&recorded.ok_latency),
@@ -332,7 +339,7 @@ impl LoadTestResult {
                 0.0
             }
         };
-        self.throughput = per_second(self.requests.ok);
+        self.throughput = per_second(self.requests.ok - self.requests.drain_ok);
         self.send_rate = per_second(self.requests.sent);
         self.bytes.sent_per_s = per_second(self.bytes.sent);
         self.bytes.received_per_s = per_second(self.bytes.received);

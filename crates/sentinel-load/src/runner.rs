@@ -383,6 +383,7 @@ fn position(
             .saturating_sub(1),
         second: due.saturating_duration_since(schedule.start).as_secs(),
         target: targets.recorder(index),
+        in_drain: false,
     }
 }
 
@@ -541,7 +542,10 @@ where
         } else {
             &counters.errors
         };
-        let at = shared.position(seq, due);
+        let at = Position {
+            in_drain: done > shared.schedule.end,
+            ..shared.position(seq, due)
+        };
         shared
             .recorders
             .local()

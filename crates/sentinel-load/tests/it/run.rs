@@ -285,3 +285,53 @@ async fn the_request_function_sees_each_sequence_number_once_with_its_worker() {
     assert!(result.requests.sent >= 495, "{:?}", result.requests);
     assert_eq!(all, (0..result.requests.sent).collect::<Vec<_>>());
 }
+
+/// A target that answers one request at a time in 50 ms sustains 20 req/s, however many it is
+/// sent: loaded at 60/s for 1 s, it answers 20 or so within the schedule and the other 40 in the
+/// drain. `throughput` counts the former only (the old rule, every success over the schedule,
+/// said 60); `drain_ok` counts the latter. The truth is the target's own log of when it answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throughput_is_what_completed_within_the_schedule_not_what_the_drain_caught_up() {
+    let serial = Arc::new(tokio::sync::Mutex::new(()));
+    let answered = Arc::new(Mutex::new(Vec::new()));
+    let start = Instant::now();
+    let mut load = config(60.0, 1000, 64);
+    load.timeout = Duration::from_secs(10);
+    let log = Arc::clone(&answered);
+    let result = run_load_test(load, RunControl::default(), move |_| {
+        let (serial, log) = (Arc::clone(&serial), Arc::clone(&log));
+        async move {
+            let _one_at_a_time = serial.lock().await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            log.lock().unwrap().push(start.elapsed());
+            Ok::<(), RequestError>(())
+        }
+    })
+    .await
+    .unwrap();
+
+    let answered = answered.lock().unwrap();
+    assert_eq!(result.requests.ok, 60);
+    assert_eq!(answered.len(), 60);
+    let scheduled = result.elapsed_s - result.drain_s;
+    let within = answered
+        .iter()
+        .filter(|at| at.as_secs_f64() <= scheduled)
+        .count() as u64;
+    assert!(
+        within <= 21,
+        "a serial 50 ms target answered {within} in 1 s"
+    );
+    // The runner stamps an answer a moment after the target logs it: one may fall either side.
+    let counted = result.requests.ok - result.requests.drain_ok;
+    assert!(
+        counted.abs_diff(within) <= 1,
+        "counted {counted} within the schedule, the target answered {within}"
+    );
+    assert!(
+        (result.throughput - counted as f64 / scheduled).abs() < 1e-9,
+        "throughput {} for {counted} in {scheduled} s",
+        result.throughput
+    );
+    assert!(result.throughput < 25.0, "throughput {}", result.throughput);
+}

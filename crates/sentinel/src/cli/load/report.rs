@@ -202,6 +202,9 @@ pub fn finish(judged: &Judged, args: &ReportArgs, files: RunFiles) -> Outcome {
             eprintln!("sentinel: threshold breached by {}: {breach}", target.name);
         }
     }
+    if let Some(warning) = unguarded_failure(judged) {
+        eprintln!("sentinel: warning: {warning}");
+    }
     if let Some(findings) = judged.findings {
         for check in findings.checks.iter().filter(|check| !check.passed) {
             eprintln!(
@@ -220,6 +223,21 @@ pub fn finish(judged: &Judged, args: &ReportArgs, files: RunFiles) -> Outcome {
     }
 }
 
+/// A run that mostly failed with nothing to judge it by (no threshold, no scenario check) exits 0,
+/// as documented; so that a CI job without thresholds is not green by silence, the warning that
+/// says so.
+fn unguarded_failure(judged: &Judged) -> Option<String> {
+    let unjudged = judged.verdicts.is_empty() && judged.findings.is_none();
+    let success = judged.result.success_rate();
+    (unjudged && judged.result.requests.target > 0 && success < 0.5).then(|| {
+        format!(
+            "only {:.1}% of the requests succeeded and no --threshold was given, so the exit \
+             status is 0; add --threshold 'success>=99%' to fail on it",
+            success * 100.0
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use sentinel_scenarios::CheckResult;
@@ -231,6 +249,27 @@ mod tests {
 
     fn thresholds(texts: &[&str]) -> Vec<Threshold> {
         texts.iter().map(|t| t.parse().expect("valid")).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_mostly_failed_run_without_thresholds_is_warned_of() {
+        // `result(10, 1)` fails every request, `result(10, 5)` every fifth.
+        let judged = |result, verdicts| Judged {
+            target: None,
+            result,
+            verdicts,
+            findings: None,
+            http: None,
+            targets: Vec::new(),
+        };
+        let failing = result(10, 1).await;
+        assert!(failing.success_rate() < 0.5, "{}", failing.success_rate());
+        let warning = unguarded_failure(&judged(&failing, &[])).expect("warned");
+        assert!(warning.contains("no --threshold was given"), "{warning}");
+        let judged_by = sentinel_load::judge(&thresholds(&["success>=0%"]), &failing);
+        assert_eq!(unguarded_failure(&judged(&failing, &judged_by)), None);
+        let passing = result(10, 5).await;
+        assert_eq!(unguarded_failure(&judged(&passing, &[])), None);
     }
 
     fn findings(passed: bool) -> Findings {
