@@ -15,8 +15,10 @@
 //! - [`ServerConfig`]: the configuration file;
 //! - [`trust::trust_policy`]: the trust policy that leaves the broker the only way in.
 
+mod admin;
 pub mod config;
 mod metrics;
+mod rate;
 mod seen;
 mod server;
 mod service;
@@ -24,6 +26,7 @@ pub mod trust;
 
 pub use config::{ConfigError, ProfileConfig, ServerConfig, TlsFiles};
 pub use metrics::{Metrics, StsCall};
+pub use rate::{MAX_BUCKETS, Rate, RateLimits};
 pub use seen::{DEFAULT_MAX_SEEN_PROOFS, MemorySeenProofs, SeenProofs, StoreError};
 pub use server::{RemoteServer, Security};
 pub use service::RemoteService;
