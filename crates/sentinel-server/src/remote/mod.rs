@@ -9,7 +9,9 @@
 //! The proof, its checks and the verifier trait belong to the wire protocol, in
 //! [`sentinel_protocol`], which the clients share.
 //!
-//! - [`RemoteService`] and [`RemoteServer`]: the routes and the TLS listener;
+//! - [`RemoteService`] and [`RemoteServer`]: the routes, the TLS listener and the admin
+//!   listener (health and metrics);
+//! - [`RateLimits`]: the token buckets per client network and per principal;
 //! - [`Metrics`]: what `GET /metrics` reports;
 //! - [`SeenProofs`] and [`MemorySeenProofs`]: single use of proofs;
 //! - [`ServerConfig`]: the configuration file;

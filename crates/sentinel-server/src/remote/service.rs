@@ -377,3 +377,50 @@ async fn read_request(
         ),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::metrics::REFUSAL_KINDS;
+    use crate::tail::Failure as _;
+
+    #[test]
+    fn every_kind_of_failure_is_a_registered_series_and_a_rate_limit_is_429_with_retry_after() {
+        let at = Timestamp::from_second(1_700_000_000).expect("instant");
+        let failures = [
+            Failure::BodyTimeout(Duration::from_secs(5)),
+            Failure::RateLimited(RateLimit::Client, RetryAfter(1)),
+            Failure::RateLimited(RateLimit::Principal, RetryAfter(3)),
+            Failure::Proof(ProofRejection::UnsignedAudience),
+            Failure::Proof(ProofRejection::Stale { date: at, now: at }),
+            Failure::StsTimeout(Duration::from_secs(5)),
+            Failure::SingleUse(SingleUse::Reused),
+            Failure::UnknownProfile("staging".into()),
+            Failure::Broker(Refusal::Denied {
+                rule: None,
+                reason: None,
+            }),
+            Failure::Broker(Refusal::ApprovalRequired {
+                rule: "ask".into(),
+                reason: None,
+            }),
+            Failure::Broker(Refusal::IssuerTimeout(Duration::from_secs(5))),
+            Failure::Timeout(Duration::from_secs(30)),
+        ];
+        for failure in &failures {
+            assert!(
+                REFUSAL_KINDS.contains(&failure.kind()),
+                "{} is not registered",
+                failure.kind()
+            );
+        }
+        let reply = failures[2].reply();
+        assert_eq!(reply.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(reply.headers()[RETRY_AFTER], "3");
+        assert!(!failures[2].is_logged(), "a flood is counted, not logged");
+        assert!(failures[0].is_logged());
+        let reply = failures[0].reply();
+        assert_eq!(reply.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(reply.headers()[CONNECTION], "close");
+    }
+}
