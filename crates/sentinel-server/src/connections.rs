@@ -1,7 +1,8 @@
 //! The accept loop both servers share: hyper's HTTP/1.1 server over plain TCP or TLS, with the
-//! limits that keep one client from starving the others (header size, header read time, TLS
-//! handshake time, connection count, and a deadline for each connection, so that a client that
-//! keeps a connection busy, or never reads its responses, cannot hold a slot for good), and a
+//! limits that keep one client from starving the others (header size, a deadline of its own for
+//! the TLS handshake and for the request head, connection count, connections per client network,
+//! and a deadline for each connection, so that a client that keeps a connection busy, or never
+//! reads its responses, cannot hold a slot for good), and a
 //! graceful shutdown that stops accepting, lets every in-flight request finish (and so write its
 //! decision-log lines), and only then returns.
 
@@ -16,25 +17,33 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
+use crate::client::OpenPerClient;
 use crate::wire::Reply;
 
 /// How much a client may send and how long it may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// How long a client may take to send a request's headers (and, over TLS, to complete the
-    /// handshake); an idle keep-alive connection is closed after the same time.
+    /// How long a client may take to complete the TLS handshake.
+    pub handshake_timeout: Duration,
+    /// How long a client may take to send a request's head (request line and headers); an idle
+    /// keep-alive connection is closed after the same time.
     pub header_timeout: Duration,
+    /// How long a client may take to send a request's body, once its head is in (`408`).
+    pub body_timeout: Duration,
     /// How long the broker may take for one request before it is answered `504`.
     pub request_timeout: Duration,
     /// The largest request head (request line and headers) accepted, in bytes; more is `431`.
     pub max_header_bytes: usize,
     /// The most connections open at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// The most connections open at once from one client network (an IPv4 address, or an IPv6
+    /// /64); more are closed as soon as they are accepted.
+    pub max_connections_per_client: usize,
     /// How long a connection may stay open. Then it is closed once the response in progress
     /// (if any) is sent; one that is still open a request timeout and a header timeout later
     /// (its client does not read) is dropped.
@@ -42,13 +51,17 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// 5 s for headers, 30 s per request, 8 KiB of headers, 1024 connections of at most 60 s.
+    /// 5 s each for the handshake, the head and the body, 30 s per request, 8 KiB of headers,
+    /// 1024 connections (64 per client network) of at most 60 s.
     fn default() -> Limits {
         Limits {
+            handshake_timeout: Duration::from_secs(5),
             header_timeout: Duration::from_secs(5),
+            body_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(30),
             max_header_bytes: 8 * 1024,
             max_connections: 1024,
+            max_connections_per_client: 64,
             connection_timeout: Duration::from_secs(60),
         }
     }
@@ -69,13 +82,22 @@ pub struct Drained {
     pub abandoned: usize,
 }
 
-/// Answers the requests of one server; `local` is the address the client connected to.
+/// The two ends of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ends {
+    /// The address the client connected to.
+    pub(crate) local: SocketAddr,
+    /// The client's address.
+    pub(crate) peer: SocketAddr,
+}
+
+/// Answers the requests of one server.
 pub(crate) trait Handle: Send + Sync + 'static {
-    /// The answer to `request`.
+    /// The answer to `request`, which came over a connection between `ends`.
     fn handle(
         &self,
         request: hyper::Request<Incoming>,
-        local: SocketAddr,
+        ends: Ends,
     ) -> impl Future<Output = Reply> + Send;
 }
 
@@ -94,10 +116,23 @@ pub(crate) struct Bound {
     pub(crate) local: SocketAddr,
 }
 
+/// How many connections the kernel may queue before the server accepts them (it caps this at
+/// `net.core.somaxconn`): enough for hundreds of clients connecting at once, whose handshakes a
+/// short queue would drop.
+const LISTEN_BACKLOG: u32 = 4096;
+
 impl Bound {
     /// Binds `addr`.
     pub(crate) async fn bind(addr: SocketAddr) -> std::io::Result<Bound> {
-        let listener = TcpListener::bind(addr).await?;
+        let socket = match addr {
+            SocketAddr::V4(_) => TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => TcpSocket::new_v6()?,
+        };
+        // As a listener bound by the standard library: a restarted server can bind again while
+        // the previous one's connections linger in TIME_WAIT.
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        let listener = socket.listen(LISTEN_BACKLOG)?;
         let local = listener.local_addr()?;
         Ok(Bound { listener, local })
     }
@@ -122,6 +157,7 @@ impl Bound {
         let (stopping, stop_seen) = watch::channel(false);
         let most = limits.max_connections.max(1);
         let connections = Arc::new(Semaphore::new(most));
+        let per_client = OpenPerClient::new(limits.max_connections_per_client);
         let mut accept_failures = Throttled::new(ACCEPT_FAILURE_REPORT_INTERVAL);
         tokio::pin!(shutdown);
         loop {
@@ -131,7 +167,7 @@ impl Bound {
             };
             // The semaphore is never closed, so this always holds.
             let Ok(permit) = permit else { break };
-            let (stream, _) = tokio::select! {
+            let (stream, peer) = tokio::select! {
                 () = &mut shutdown => break,
                 accepted = self.listener.accept() => match accepted {
                     Ok(accepted) => accepted,
@@ -150,10 +186,18 @@ impl Bound {
                     }
                 },
             };
+            // A client network with its share open already gets no more: closed at once, before
+            // any handshake, and its place in the total is free again.
+            let Some(slot) = per_client.open(peer.ip()) else {
+                continue;
+            };
             let connection = Connection {
                 builder: builder.clone(),
                 handler: Arc::clone(&handler),
-                local: stream.local_addr().unwrap_or(self.local),
+                ends: Ends {
+                    local: stream.local_addr().unwrap_or(self.local),
+                    peer,
+                },
                 stopping: stop_seen.clone(),
                 limits,
             };
@@ -162,7 +206,7 @@ impl Bound {
                 // Errors here are the client's doing (a reset, a failed handshake, a header
                 // timeout, `431`): the connection is closed and nothing else is affected.
                 connection.run(stream, transport).await;
-                drop(permit);
+                drop((slot, permit));
             });
         }
         drop(self.listener);
@@ -219,7 +263,7 @@ impl Throttled {
 struct Connection<H> {
     builder: http1::Builder,
     handler: Arc<H>,
-    local: SocketAddr,
+    ends: Ends,
     /// Becomes `true` when the server shuts down.
     stopping: watch::Receiver<bool>,
     limits: Limits,
@@ -232,7 +276,7 @@ impl<H: Handle> Connection<H> {
             Transport::Plain => self.serve(stream).await,
             Transport::Tls(acceptor) => {
                 let handshake =
-                    tokio::time::timeout(self.limits.header_timeout, acceptor.accept(stream));
+                    tokio::time::timeout(self.limits.handshake_timeout, acceptor.accept(stream));
                 if let Ok(Ok(stream)) = handshake.await {
                     self.serve(stream).await;
                 }
@@ -250,13 +294,13 @@ impl<H: Handle> Connection<H> {
         let Connection {
             builder,
             handler,
-            local,
+            ends,
             mut stopping,
             limits,
         } = self;
         let service = service_fn(move |request| {
             let handler = Arc::clone(&handler);
-            async move { Ok::<_, Infallible>(handler.handle(request, local).await) }
+            async move { Ok::<_, Infallible>(handler.handle(request, ends).await) }
         });
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         tokio::pin!(connection);

@@ -17,7 +17,7 @@ use sentinel_core::issuer::Credentials;
 use sentinel_core::refusal::Refusal;
 use sentinel_protocol::{ForwardCredentials, Forwarded};
 
-use crate::connections::Handle;
+use crate::connections::{Ends, Handle};
 use crate::origin::host_allowed;
 use crate::tail;
 use crate::token::Token;
@@ -113,8 +113,8 @@ pub(crate) struct Handler {
 }
 
 impl Handle for Handler {
-    async fn handle(&self, request: Request<Incoming>, local: SocketAddr) -> Reply {
-        if let Err(rejection) = self.check(&request, local) {
+    async fn handle(&self, request: Request<Incoming>, ends: Ends) -> Reply {
+        if let Err(rejection) = self.check(&request, ends.local) {
             return rejection.reply();
         }
         let profile = match &self.source {

@@ -11,6 +11,7 @@
 //! [`remote`] is `sentinel server`, the broker as a network service, served over TLS
 //! ([`tls`]) through the same accept loop; its wire protocol is [`sentinel_protocol`]'s.
 
+mod client;
 mod connections;
 mod handler;
 mod open_files;

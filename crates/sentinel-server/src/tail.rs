@@ -21,6 +21,11 @@ pub(crate) trait Failure: fmt::Display {
     fn kind(&self) -> &'static str;
     /// Whether the policy decided it, and the decision log therefore holds it already.
     fn is_policy_decision(&self) -> bool;
+    /// Whether it is logged: not when the decision log holds it already, nor when a flood
+    /// would make it by the thousand (the metrics count those).
+    fn is_logged(&self) -> bool {
+        !self.is_policy_decision()
+    }
     /// The answer to send.
     fn reply(&self) -> Reply;
 }
@@ -56,7 +61,7 @@ pub(crate) async fn respond<F: Failure>(
             Ok(credentials) => wire::credentials(&credentials),
             Err(failure) => {
                 count(failure.kind());
-                if !failure.is_policy_decision() {
+                if failure.is_logged() {
                     let failure = Escaped(&failure);
                     tracing::warn!(kind = failure.0.kind(), "request refused: {failure}");
                 }

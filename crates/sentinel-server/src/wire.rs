@@ -156,6 +156,25 @@ pub fn forwarded(refused: &sentinel_protocol::Forwarded) -> Reply {
     error(status, &refused.code, &refused.message)
 }
 
+/// A non-JSON answer.
+pub(crate) fn plain(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Reply {
+    let mut reply = Response::new(Full::new(body.into()));
+    *reply.status_mut() = status;
+    reply
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    reply
+}
+
+/// The answer to `GET /healthz`: the server is up, and nothing more.
+pub(crate) fn health() -> Reply {
+    plain(StatusCode::OK, "text/plain", "ok\n")
+}
+
 /// A `{"Code", "Message"}` answer with `status`.
 pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Reply {
     json(status, &ErrorBody { code, message })

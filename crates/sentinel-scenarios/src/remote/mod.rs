@@ -23,7 +23,8 @@ use sentinel_core::source::PolicySource;
 use sentinel_load::{LoadTestConfig, LoadTestResult, RequestContext, RequestError, Threshold};
 use sentinel_protocol::{CredentialsRequest, Endpoint, ProofRules, StsEndpoints};
 use sentinel_server::remote::{
-    DEFAULT_MAX_SEEN_PROOFS, MemorySeenProofs, Metrics, RemoteServer, RemoteService, Security,
+    DEFAULT_MAX_SEEN_PROOFS, MemorySeenProofs, Metrics, Rate, RateLimits, RemoteServer,
+    RemoteService, Security,
 };
 use sentinel_server::tls::{LoopbackCertificates, acceptor_from_pem};
 use sentinel_server::{Drained, Limits};
@@ -50,6 +51,18 @@ const WARM_UP_ROUNDS: usize = 3;
 const WARM_UP_AT_ONCE: usize = 64;
 /// How long the broker gives the issuer, and the server gives STS.
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Rate limits no run reaches: a billion requests a second, in bursts as large.
+fn unlimited_rates() -> RateLimits {
+    let unlimited = Rate {
+        per_second: 1e9,
+        burst: 1_000_000_000,
+    };
+    RateLimits {
+        per_client: unlimited,
+        per_principal: unlimited,
+    }
+}
 
 /// Sentinel's remote server under load, every request a new proof.
 #[derive(Debug, Clone, Copy)]
@@ -129,6 +142,7 @@ impl LoadScenario for Remote {
         );
         let sts_endpoint = Endpoint::parse(&sts.target.url).map_err(|e| other(e.to_string()))?;
         let profile = fixture::profile();
+        let profile_name = profile.name.clone();
         let service = RemoteService {
             broker,
             profiles: HashMap::from([(profile.name.clone(), profile)]),
@@ -138,21 +152,24 @@ impl LoadScenario for Remote {
             },
             verifier: Arc::new(StsProofVerifier::new(UPSTREAM_TIMEOUT)),
             sts_timeout: UPSTREAM_TIMEOUT,
-            metrics: Metrics::new(),
+            metrics: Metrics::new([profile_name.as_str()]),
             seen_proofs: Arc::new(MemorySeenProofs::new(DEFAULT_MAX_SEEN_PROOFS)),
+            rate_limits: unlimited_rates(),
         };
+        // Every worker is one loopback client and one principal: the per-client limits are
+        // the whole server's, and the rate limits never refuse (their buckets are still taken
+        // from on every request, so their cost is part of the run).
+        let most = config.workers.max(1) * 2;
         let limits = Limits {
-            max_connections: config.workers.max(1) * 2,
+            max_connections: most,
+            max_connections_per_client: most,
             ..Limits::default()
         };
-        let server = RemoteServer::bind(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            Security::Tls(acceptor),
-            limits,
-            service,
-        )
-        .await
-        .map_err(|error| other(error.to_string()))?;
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let server =
+            RemoteServer::bind(loopback, loopback, Security::Tls(acceptor), limits, service)
+                .await
+                .map_err(|error| other(error.to_string()))?;
         let client = Arc::new(
             Client::new(server.local_addr(), &certificates.ca, config.workers).map_err(other)?,
         );

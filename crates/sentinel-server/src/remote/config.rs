@@ -1,6 +1,7 @@
-//! The remote server's configuration file (YAML): where it listens and with which certificate,
-//! its audience, the STS endpoints it sends proofs to, its decision log, how many used proofs it
-//! remembers, and the profiles it issues for. Read strictly: an unknown key, a missing one or a value of the wrong kind is an
+//! The remote server's configuration file (YAML): where it listens (for callers, with which
+//! certificate, and for probes and metrics), its audience, the STS endpoints it sends proofs to,
+//! its decision log, its connection, time and rate limits, how many used proofs it remembers,
+//! and the profiles it issues for. Read strictly: an unknown key, a missing one or a value of the wrong kind is an
 //! error naming the file, line and column, and nothing starts until the file is right.
 
 use std::collections::BTreeMap;
@@ -14,8 +15,13 @@ use sentinel_protocol::{Endpoint, StsEndpoints};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::rate::{Rate, RateLimits};
 use super::seen::DEFAULT_MAX_SEEN_PROOFS;
 use crate::connections::Limits;
+
+/// Where the admin listener (health and metrics) listens unless told otherwise: this host only.
+pub const DEFAULT_ADMIN_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9090);
 
 /// The shortest and longest sessions STS grants.
 const SESSION_LIMITS: (Duration, Duration) =
@@ -24,8 +30,10 @@ const SESSION_LIMITS: (Duration, Duration) =
 /// The remote server's settings, validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
-    /// The address to listen on.
+    /// The address to listen on for callers.
     pub listen: SocketAddr,
+    /// The address of the admin listener (`/healthz`, `/metrics`, plain HTTP).
+    pub admin_listen: SocketAddr,
     /// The certificate and key, or `None` for `tls: off` (loopback only).
     pub tls: Option<TlsFiles>,
     /// The `X-Sentinel-Audience` value proofs must carry.
@@ -45,6 +53,8 @@ pub struct ServerConfig {
     pub sts_timeout: Duration,
     /// Connection and request limits.
     pub limits: Limits,
+    /// Requests per client network and per principal.
+    pub rate_limits: RateLimits,
     /// How many used proofs the server remembers (each until it goes stale); when that many
     /// are fresh, new proofs are refused.
     pub max_seen_proofs: usize,
@@ -104,6 +114,7 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     listen: Spanned<String>,
+    admin_listen: Option<Spanned<String>>,
     tls: Spanned<RawTls>,
     audience: Spanned<String>,
     sts_endpoints: Option<Spanned<Vec<Spanned<String>>>>,
@@ -114,7 +125,12 @@ struct RawConfig {
     sts_timeout: Option<Spanned<String>>,
     request_timeout: Option<Spanned<String>>,
     header_timeout: Option<Spanned<String>>,
+    handshake_timeout: Option<Spanned<String>>,
+    body_timeout: Option<Spanned<String>>,
     max_connections: Option<Spanned<usize>>,
+    max_connections_per_client: Option<Spanned<usize>>,
+    rate_limit_per_client: Option<Spanned<RawRate>>,
+    rate_limit_per_principal: Option<Spanned<RawRate>>,
     max_seen_proofs: Option<Spanned<usize>>,
     profiles: Spanned<BTreeMap<String, Spanned<RawProfile>>>,
 }
@@ -133,6 +149,13 @@ enum RawTls {
 struct TlsFilesRaw {
     cert: String,
     key: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRate {
+    per_second: f64,
+    burst: u32,
 }
 
 #[derive(Deserialize)]
@@ -200,15 +223,22 @@ impl ServerConfig {
                 _ => invalid(at, syntax_message(&error, at)),
             }
         })?;
-        let listen: SocketAddr = raw.listen.value.trim().parse().map_err(|_| {
-            invalid(
-                At::from(&raw.listen),
-                format!(
-                    "listen: {:?} is not an address and port, like 0.0.0.0:8443 or [::]:8443",
-                    raw.listen.value
-                ),
-            )
-        })?;
+        let address = |field: &str, text: &Spanned<String>, like: &str| {
+            text.value.trim().parse::<SocketAddr>().map_err(|_| {
+                invalid(
+                    At::from(text),
+                    format!(
+                        "{field}: {:?} is not an address and port, like {like}",
+                        text.value
+                    ),
+                )
+            })
+        };
+        let listen = address("listen", &raw.listen, "0.0.0.0:8443 or [::]:8443")?;
+        let admin_listen = match &raw.admin_listen {
+            None => DEFAULT_ADMIN_LISTEN,
+            Some(text) => address("admin_listen", text, "127.0.0.1:9090 or 0.0.0.0:9090")?,
+        };
         let tls = match &raw.tls.value {
             RawTls::Files(files) => Some(TlsFiles {
                 cert: PathBuf::from(&files.cert),
@@ -269,13 +299,43 @@ impl ServerConfig {
                     .map_err(|problem| invalid(At::from(text), format!("{field}: {problem}")))
             })
         };
+        let at_least_one = |field: &str, count: &Option<Spanned<usize>>, default: usize| match count
+        {
+            None => Ok(default),
+            Some(count) if count.value == 0 => Err(invalid(
+                At::from(count),
+                format!("{field}: expected at least 1"),
+            )),
+            Some(count) => Ok(count.value),
+        };
+        let rate = |field: &str, value: &Option<Spanned<RawRate>>, default: Rate| {
+            let Some(raw) = value else {
+                return Ok(default);
+            };
+            let RawRate { per_second, burst } = raw.value;
+            if !(per_second.is_finite() && per_second > 0.0) || burst == 0 {
+                return Err(invalid(
+                    At::from(raw),
+                    format!(
+                        "{field}: expected {{per_second: N, burst: N}} with a rate above 0 and a                          burst of at least 1"
+                    ),
+                ));
+            }
+            Ok(Rate { per_second, burst })
+        };
         let defaults = Limits::default();
         let limits = Limits {
+            handshake_timeout: duration(
+                "handshake_timeout",
+                &raw.handshake_timeout,
+                defaults.handshake_timeout,
+            )?,
             header_timeout: duration(
                 "header_timeout",
                 &raw.header_timeout,
                 defaults.header_timeout,
             )?,
+            body_timeout: duration("body_timeout", &raw.body_timeout, defaults.body_timeout)?,
             request_timeout: duration(
                 "request_timeout",
                 &raw.request_timeout,
@@ -283,16 +343,29 @@ impl ServerConfig {
             )?,
             max_header_bytes: defaults.max_header_bytes,
             connection_timeout: defaults.connection_timeout,
-            max_connections: match &raw.max_connections {
-                None => defaults.max_connections,
-                Some(count) if count.value == 0 => {
-                    return Err(invalid(
-                        At::from(count),
-                        "max_connections: expected at least 1".to_owned(),
-                    ));
-                }
-                Some(count) => count.value,
-            },
+            max_connections: at_least_one(
+                "max_connections",
+                &raw.max_connections,
+                defaults.max_connections,
+            )?,
+            max_connections_per_client: at_least_one(
+                "max_connections_per_client",
+                &raw.max_connections_per_client,
+                defaults.max_connections_per_client,
+            )?,
+        };
+        let default_rates = RateLimits::default();
+        let rate_limits = RateLimits {
+            per_client: rate(
+                "rate_limit_per_client",
+                &raw.rate_limit_per_client,
+                default_rates.per_client,
+            )?,
+            per_principal: rate(
+                "rate_limit_per_principal",
+                &raw.rate_limit_per_principal,
+                default_rates.per_principal,
+            )?,
         };
         let max_seen_proofs = match &raw.max_seen_proofs {
             None => DEFAULT_MAX_SEEN_PROOFS,
@@ -355,6 +428,7 @@ impl ServerConfig {
         }
         Ok(ServerConfig {
             listen,
+            admin_listen,
             tls,
             audience,
             sts_endpoints,
@@ -364,6 +438,7 @@ impl ServerConfig {
             policy_max_stale: duration("policy_max_stale", &raw.policy_max_stale, Duration::ZERO)?,
             sts_timeout: duration("sts_timeout", &raw.sts_timeout, Duration::from_secs(5))?,
             limits,
+            rate_limits,
             max_seen_proofs,
             profiles,
         })
@@ -487,6 +562,8 @@ profiles:
         assert_eq!(config.policy_max_stale, Duration::ZERO);
         assert_eq!(config.sts_timeout, Duration::from_secs(5));
         assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.admin_listen, DEFAULT_ADMIN_LISTEN);
+        assert_eq!(config.rate_limits, RateLimits::default());
         assert_eq!(config.max_seen_proofs, 1_000_000);
         let bounded = parse(&format!("{GOOD}max_seen_proofs: 5000\n")).expect("valid");
         assert_eq!(bounded.max_seen_proofs, 5000);
@@ -591,6 +668,66 @@ profiles:
                 "expected {expected:?} in {message:?}"
             );
             assert!(message.starts_with("server.yaml:"), "{message}");
+        }
+    }
+
+    #[test]
+    fn reads_the_admin_address_and_every_limit() {
+        let text = format!(
+            "{GOOD}admin_listen: 0.0.0.0:9191\nhandshake_timeout: 2s\nheader_timeout: 3s\n\
+             body_timeout: 4s\nmax_connections: 500\nmax_connections_per_client: 7\n\
+             rate_limit_per_client: {{per_second: 2.5, burst: 5}}\n\
+             rate_limit_per_principal: {{per_second: 1, burst: 2}}\n"
+        );
+        let config = parse(&text).expect("valid");
+        assert_eq!(config.admin_listen, "0.0.0.0:9191".parse().expect("addr"));
+        let limits = config.limits;
+        assert_eq!(limits.handshake_timeout, Duration::from_secs(2));
+        assert_eq!(limits.header_timeout, Duration::from_secs(3));
+        assert_eq!(limits.body_timeout, Duration::from_secs(4));
+        assert_eq!(limits.max_connections, 500);
+        assert_eq!(limits.max_connections_per_client, 7);
+        assert_eq!(
+            config.rate_limits,
+            RateLimits {
+                per_client: Rate {
+                    per_second: 2.5,
+                    burst: 5
+                },
+                per_principal: Rate {
+                    per_second: 1.0,
+                    burst: 2
+                },
+            }
+        );
+        for (bad, expected) in [
+            (
+                "admin_listen: nowhere",
+                "admin_listen: \"nowhere\" is not an address",
+            ),
+            (
+                "max_connections_per_client: 0",
+                "max_connections_per_client: expected at least 1",
+            ),
+            (
+                "rate_limit_per_client: {per_second: 0, burst: 5}",
+                "rate_limit_per_client: expected",
+            ),
+            (
+                "rate_limit_per_principal: {per_second: 1, burst: 0}",
+                "rate_limit_per_principal: expected",
+            ),
+            (
+                "rate_limit_per_client: {per_second: 1}",
+                "missing field `burst`",
+            ),
+            ("body_timeout: soon", "body_timeout:"),
+        ] {
+            let message = error(&format!("{GOOD}{bad}\n"));
+            assert!(
+                message.contains(expected),
+                "expected {expected:?} in {message:?}"
+            );
         }
     }
 

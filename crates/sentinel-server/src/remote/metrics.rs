@@ -1,6 +1,8 @@
-//! What `GET /metrics` reports, in the Prometheus text format: decisions by profile and effect,
-//! refusals by kind, and how long STS takes (the identity proofs and `AssumeRole`). Every
-//! replica counts only its own requests; Prometheus adds them up.
+//! What `GET /metrics` on the admin listener reports, in the Prometheus text format: decisions
+//! by profile and effect, refusals by kind, and how long STS takes (the identity proofs and
+//! `AssumeRole`). Every label value is snake_case, and every series the server can count is
+//! there from the start, at zero, so that a dashboard shows a quiet server rather than none.
+//! Every replica counts only its own requests; Prometheus adds them up.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +14,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use sentinel_core::issuer::{Credentials, IssueRequest, Issuer, IssuerError};
+use sentinel_policy::Effect;
 
 /// The content type of the Prometheus text format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -32,6 +35,43 @@ struct StsLabels {
     call: &'static str,
 }
 
+/// Every kind of refusal the remote server counts (the `kind` label of `sentinel_refusals_total`).
+pub const REFUSAL_KINDS: &[&str] = &[
+    // Before the proof is looked at.
+    "client_rate_limited",
+    "unsupported_media_type",
+    "request_too_large",
+    "request_body_timeout",
+    "malformed_request",
+    // The proof's own checks.
+    "malformed_proof",
+    "proof_endpoint",
+    "proof_audience",
+    "proof_unsigned_audience",
+    "proof_profile",
+    "proof_nonce",
+    "proof_stale",
+    // STS and single use.
+    "proof_refused_by_sts",
+    "sts_unavailable",
+    "sts_timeout",
+    "principal_rate_limited",
+    "proof_reused",
+    "proof_store_full",
+    "unknown_profile",
+    // The broker.
+    "deny",
+    "approval_required",
+    "principal_refused",
+    "policy_unavailable",
+    "identity",
+    "decision_log",
+    "issuer",
+    "issuer_timeout",
+    // The whole request.
+    "request_timeout",
+];
+
 /// The STS calls whose latency is measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StsCall {
@@ -42,10 +82,14 @@ pub enum StsCall {
 }
 
 impl StsCall {
-    fn label(self) -> &'static str {
+    /// Every call measured.
+    pub const ALL: [StsCall; 2] = [StsCall::GetCallerIdentity, StsCall::AssumeRole];
+
+    /// The `call` label.
+    pub fn label(self) -> &'static str {
         match self {
-            StsCall::GetCallerIdentity => "GetCallerIdentity",
-            StsCall::AssumeRole => "AssumeRole",
+            StsCall::GetCallerIdentity => "get_caller_identity",
+            StsCall::AssumeRole => "assume_role",
         }
     }
 }
@@ -59,15 +103,10 @@ pub struct Metrics {
     sts: Family<StsLabels, Histogram, fn() -> Histogram>,
 }
 
-impl Default for Metrics {
-    fn default() -> Metrics {
-        Metrics::new()
-    }
-}
-
 impl Metrics {
-    /// Empty metrics, registered under the `sentinel_` prefix.
-    pub fn new() -> Metrics {
+    /// Metrics for a server of `profiles`, registered under the `sentinel_` prefix, with every
+    /// series at zero.
+    pub fn new<'a>(profiles: impl IntoIterator<Item = &'a str>) -> Metrics {
         let decisions = Family::<DecisionLabels, Counter>::default();
         let refusals = Family::<RefusalLabels, Counter>::default();
         let sts = Family::<StsLabels, Histogram, fn() -> Histogram>::new_with_constructor(|| {
@@ -90,6 +129,20 @@ impl Metrics {
             "How long STS took to answer, by call",
             sts.clone(),
         );
+        for profile in profiles {
+            for effect in Effect::ALL {
+                let _ = decisions.get_or_create(&DecisionLabels {
+                    profile: profile.to_owned(),
+                    effect: effect.as_str(),
+                });
+            }
+        }
+        for &kind in REFUSAL_KINDS {
+            let _ = refusals.get_or_create(&RefusalLabels { kind });
+        }
+        for call in StsCall::ALL {
+            let _ = sts.get_or_create(&StsLabels { call: call.label() });
+        }
         Metrics {
             registry: Arc::new(registry),
             decisions,
@@ -160,7 +213,7 @@ mod tests {
 
     #[test]
     fn renders_each_family_with_its_labels() {
-        let metrics = Metrics::new();
+        let metrics = Metrics::new(["production", "staging"]);
         metrics.decision("production", "allow");
         metrics.decision("production", "allow");
         metrics.decision("staging", "deny");
@@ -181,15 +234,71 @@ mod tests {
         );
         assert!(
             text.contains(
-                r#"sentinel_sts_request_duration_seconds_bucket{call="GetCallerIdentity",le="0.004"} 1"#
+                r#"sentinel_sts_request_duration_seconds_bucket{call="get_caller_identity",le="0.004"} 1"#
             ),
             "{text}"
         );
         assert!(
             text.contains(
-                r#"sentinel_sts_request_duration_seconds_count{call="GetCallerIdentity"} 1"#
+                r#"sentinel_sts_request_duration_seconds_count{call="get_caller_identity"} 1"#
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn every_series_is_at_zero_before_the_first_request() {
+        let text = Metrics::new(["production"]).render();
+        for effect in Effect::ALL {
+            let series = format!(
+                "sentinel_decisions_total{{profile=\"production\",effect=\"{}\"}} 0",
+                effect.as_str()
+            );
+            assert!(text.contains(&series), "{series} in {text}");
+        }
+        for kind in REFUSAL_KINDS {
+            let series = format!("sentinel_refusals_total{{kind=\"{kind}\"}} 0");
+            assert!(text.contains(&series), "{series} in {text}");
+        }
+        for call in StsCall::ALL {
+            let series = format!(
+                "sentinel_sts_request_duration_seconds_count{{call=\"{}\"}} 0",
+                call.label()
+            );
+            assert!(text.contains(&series), "{series} in {text}");
+        }
+    }
+
+    fn is_snake_case(label: &str) -> bool {
+        !label.is_empty()
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    }
+
+    #[test]
+    fn every_label_value_is_snake_case_and_in_the_docs() {
+        let docs = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/server.md"));
+        let effects = Effect::ALL.map(Effect::as_str);
+        let calls = StsCall::ALL.map(StsCall::label);
+        let labels = REFUSAL_KINDS.iter().chain(&effects).chain(&calls);
+        for label in labels {
+            assert!(is_snake_case(label), "{label:?} is not snake_case");
+            assert!(
+                docs.contains(&format!("`{label}`")),
+                "docs/server.md does not name the label value `{label}`"
+            );
+        }
+        for family in [
+            "sentinel_decisions_total",
+            "sentinel_refusals_total",
+            "sentinel_sts_request_duration_seconds",
+        ] {
+            assert!(Metrics::new(["p"]).render().contains(family), "{family}");
+            assert!(
+                docs.contains(family),
+                "docs/server.md does not name {family}"
+            );
+        }
     }
 }

@@ -9,14 +9,18 @@
 //! The proof, its checks and the verifier trait belong to the wire protocol, in
 //! [`sentinel_protocol`], which the clients share.
 //!
-//! - [`RemoteService`] and [`RemoteServer`]: the routes and the TLS listener;
+//! - [`RemoteService`] and [`RemoteServer`]: the routes, the TLS listener and the admin
+//!   listener (health and metrics);
+//! - [`RateLimits`]: the token buckets per client network and per principal;
 //! - [`Metrics`]: what `GET /metrics` reports;
 //! - [`SeenProofs`] and [`MemorySeenProofs`]: single use of proofs;
 //! - [`ServerConfig`]: the configuration file;
 //! - [`trust::trust_policy`]: the trust policy that leaves the broker the only way in.
 
+mod admin;
 pub mod config;
 mod metrics;
+mod rate;
 mod seen;
 mod server;
 mod service;
@@ -24,6 +28,7 @@ pub mod trust;
 
 pub use config::{ConfigError, ProfileConfig, ServerConfig, TlsFiles};
 pub use metrics::{Metrics, StsCall};
+pub use rate::{MAX_BUCKETS, Rate, RateLimits};
 pub use seen::{DEFAULT_MAX_SEEN_PROOFS, MemorySeenProofs, SeenProofs, StoreError};
 pub use server::{RemoteServer, Security};
 pub use service::RemoteService;

@@ -1,31 +1,34 @@
-//! One request to the remote server, start to finish. `POST /v1/credentials`: read the body (a
-//! bounded JSON document), check the proof (no call yet), send it to STS (who signed it?), spend
-//! it (each proof is accepted once), pick the profile, and hand the caller to the broker, which
-//! applies the policy's identity rules and rules, logs the decision and issues with the server's
-//! own credentials. `GET /healthz` and `GET /metrics` answer without any of that.
+//! One request to the remote server, start to finish. `POST /v1/credentials`: take a token from
+//! the client network's bucket, read the body (a bounded JSON document, within the body
+//! timeout), check the proof (no call yet), send it to STS (who signed it?), take a token from
+//! the principal's bucket, spend the proof (each is accepted once), pick the profile, and hand
+//! the caller to the broker, which applies the policy's identity rules and rules, logs the
+//! decision and issues with the server's own credentials. `GET /healthz` answers without any of
+//! that; the metrics are on the admin listener only.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http::header::{CONNECTION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use jiff::Timestamp;
 use sentinel_core::broker::{self, Broker, Grant, Profile};
 use sentinel_core::refusal::Refusal;
 use sentinel_policy::Effect;
 use sentinel_protocol::{
-    CredentialsRequest, HEALTH_PATH, MAX_BODY_BYTES, METRICS_PATH, ProofRejection, ProofRules,
-    ProofVerifier, REMOTE_CREDENTIALS_PATH, VerifyError,
+    CredentialsRequest, HEALTH_PATH, MAX_BODY_BYTES, ProofRejection, ProofRules, ProofVerifier,
+    REMOTE_CREDENTIALS_PATH, VerifyError,
 };
 
-use super::metrics::{self, Metrics, StsCall};
+use super::metrics::{Metrics, StsCall};
+use super::rate::{Buckets, MAX_BUCKETS, RateLimits, RetryAfter};
 use super::seen::{self, SeenProofs, SingleUse};
-use crate::connections::Handle;
+use crate::client;
+use crate::connections::{Ends, Handle};
 use crate::tail;
 use crate::wire::{self, Reply};
 
@@ -45,12 +48,26 @@ pub struct RemoteService {
     pub metrics: Metrics,
     /// The proofs already used (see [`SeenProofs`] for when a proof counts as used).
     pub seen_proofs: Arc<dyn SeenProofs>,
+    /// How many requests each client network and each principal may make.
+    pub rate_limits: RateLimits,
 }
 
-/// A [`RemoteService`] with the time limit each request gets.
+/// A [`RemoteService`] with the time limits each request gets and the rate limits' buckets.
 pub(crate) struct RemoteHandler {
-    pub(crate) service: RemoteService,
-    pub(crate) request_timeout: Duration,
+    service: RemoteService,
+    request_timeout: Duration,
+    body_timeout: Duration,
+    per_client: Buckets<IpAddr>,
+    per_principal: Buckets<String>,
+}
+
+/// Which rate limit a request ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RateLimit {
+    /// Its client network's.
+    Client,
+    /// Its principal's.
+    Principal,
 }
 
 /// Why a credentials request got no credentials.
@@ -60,8 +77,13 @@ enum Failure {
     Request {
         status: StatusCode,
         code: &'static str,
+        kind: &'static str,
         message: String,
     },
+    /// The body did not arrive within the body timeout.
+    BodyTimeout(Duration),
+    /// A rate limit was reached.
+    RateLimited(RateLimit, RetryAfter),
     /// The proof failed a check; nothing was called.
     Proof(ProofRejection),
     /// STS did not accept the proof, or could not be asked.
@@ -87,6 +109,8 @@ impl tail::Failure for Failure {
         match self {
             Failure::Broker(refusal) => refusal.is_policy_decision(),
             Failure::Request { .. }
+            | Failure::BodyTimeout(_)
+            | Failure::RateLimited(..)
             | Failure::Proof(_)
             | Failure::Verify(_)
             | Failure::StsTimeout(_)
@@ -96,9 +120,16 @@ impl tail::Failure for Failure {
         }
     }
 
+    fn is_logged(&self) -> bool {
+        !self.is_policy_decision() && !matches!(self, Failure::RateLimited(..))
+    }
+
     fn kind(&self) -> &'static str {
         match self {
-            Failure::Request { code, .. } => code,
+            Failure::Request { kind, .. } => kind,
+            Failure::BodyTimeout(_) => "request_body_timeout",
+            Failure::RateLimited(RateLimit::Client, _) => "client_rate_limited",
+            Failure::RateLimited(RateLimit::Principal, _) => "principal_rate_limited",
             Failure::Proof(rejection) => rejection.kind(),
             Failure::Verify(VerifyError::Refused { .. }) => "proof_refused_by_sts",
             Failure::Verify(VerifyError::Unavailable(_)) => "sts_unavailable",
@@ -113,6 +144,29 @@ impl tail::Failure for Failure {
     fn reply(&self) -> Reply {
         let (status, code) = match self {
             Failure::Request { status, code, .. } => (*status, *code),
+            Failure::BodyTimeout(_) => {
+                let mut reply = wire::error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "RequestBodyTimeout",
+                    &self.to_string(),
+                );
+                // The rest of the body may still be on its way: the connection is done.
+                reply
+                    .headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+                return reply;
+            }
+            Failure::RateLimited(_, RetryAfter(seconds)) => {
+                let mut reply = wire::error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TooManyRequests",
+                    &self.to_string(),
+                );
+                reply
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(*seconds));
+                return reply;
+            }
             Failure::Proof(ProofRejection::Malformed(_)) => {
                 (StatusCode::BAD_REQUEST, "MalformedProof")
             }
@@ -137,6 +191,16 @@ impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Failure::Request { message, .. } => f.write_str(message),
+            Failure::BodyTimeout(limit) => {
+                write!(f, "the request body did not arrive within {limit:?}")
+            }
+            Failure::RateLimited(limited, RetryAfter(seconds)) => {
+                let whose = match limited {
+                    RateLimit::Client => "this client network",
+                    RateLimit::Principal => "this principal",
+                };
+                write!(f, "too many requests from {whose}; retry in {seconds} s")
+            }
             Failure::Proof(rejection) => rejection.fmt(f),
             Failure::Verify(error) => error.fmt(f),
             Failure::SingleUse(refused) => refused.fmt(f),
@@ -159,18 +223,15 @@ impl std::fmt::Display for Failure {
 }
 
 impl Handle for RemoteHandler {
-    async fn handle(&self, request: Request<Incoming>, _local: SocketAddr) -> Reply {
+    async fn handle(&self, request: Request<Incoming>, ends: Ends) -> Reply {
         let path = request.uri().path();
         let method = request.method();
         match path {
-            HEALTH_PATH if method == Method::GET => plain(StatusCode::OK, "text/plain", "ok\n"),
-            METRICS_PATH if method == Method::GET => plain(
-                StatusCode::OK,
-                metrics::CONTENT_TYPE,
-                self.service.metrics.render(),
-            ),
-            REMOTE_CREDENTIALS_PATH if method == Method::POST => self.credentials(request).await,
-            HEALTH_PATH | METRICS_PATH | REMOTE_CREDENTIALS_PATH => wire::error(
+            HEALTH_PATH if method == Method::GET => wire::health(),
+            REMOTE_CREDENTIALS_PATH if method == Method::POST => {
+                self.credentials(request, ends.peer.ip()).await
+            }
+            HEALTH_PATH | REMOTE_CREDENTIALS_PATH => wire::error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "MethodNotAllowed",
                 &format!("{path} does not answer {method}"),
@@ -185,9 +246,35 @@ impl Handle for RemoteHandler {
 }
 
 impl RemoteHandler {
-    /// Answers `POST /v1/credentials`, counting what happened.
-    async fn credentials(&self, request: Request<Incoming>) -> Reply {
-        let issued = async { self.issue(request).await.map(|grant| grant.credentials) };
+    /// `service`, each request under `request_timeout` and its body under `body_timeout`.
+    pub(crate) fn new(
+        service: RemoteService,
+        request_timeout: Duration,
+        body_timeout: Duration,
+    ) -> RemoteHandler {
+        let rates = service.rate_limits;
+        RemoteHandler {
+            service,
+            request_timeout,
+            body_timeout,
+            per_client: Buckets::new(rates.per_client, MAX_BUCKETS),
+            per_principal: Buckets::new(rates.per_principal, MAX_BUCKETS),
+        }
+    }
+
+    /// Where the server counts what it did.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.service.metrics
+    }
+
+    /// Answers `POST /v1/credentials` from `client`, counting what happened.
+    async fn credentials(&self, request: Request<Incoming>, client: IpAddr) -> Reply {
+        let issued = async {
+            self.per_client
+                .take(&client::network(client), Instant::now())
+                .map_err(|wait| Failure::RateLimited(RateLimit::Client, wait))?;
+            self.issue(request).await.map(|grant| grant.credentials)
+        };
         let metrics = &self.service.metrics;
         let span = tail::request_span(None);
         tail::respond(self.request_timeout, span, issued, |kind| {
@@ -198,7 +285,7 @@ impl RemoteHandler {
 
     /// The pipeline of one credentials request.
     async fn issue(&self, request: Request<Incoming>) -> Result<Grant, Failure> {
-        let asked = read_request(request).await?;
+        let asked = read_request(request, self.body_timeout).await?;
         let service = &self.service;
         let proof = service
             .rules
@@ -212,6 +299,9 @@ impl RemoteHandler {
             .metrics
             .sts_latency(StsCall::GetCallerIdentity, started.elapsed());
         let caller = verified?.map_err(Failure::Verify)?;
+        self.per_principal
+            .take(&caller.arn, Instant::now())
+            .map_err(|wait| Failure::RateLimited(RateLimit::Principal, wait))?;
         seen::spend(service.seen_proofs.as_ref(), &proof)
             .await
             .map_err(Failure::SingleUse)?;
@@ -237,8 +327,11 @@ impl RemoteHandler {
     }
 }
 
-/// Reads and parses the JSON body of a credentials request.
-async fn read_request(request: Request<Incoming>) -> Result<CredentialsRequest, Failure> {
+/// Reads (within `body_timeout`) and parses the JSON body of a credentials request.
+async fn read_request(
+    request: Request<Incoming>,
+    body_timeout: Duration,
+) -> Result<CredentialsRequest, Failure> {
     let is_json = request
         .headers()
         .get(CONTENT_TYPE)
@@ -249,23 +342,27 @@ async fn read_request(request: Request<Incoming>) -> Result<CredentialsRequest, 
         return Err(Failure::Request {
             status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
             code: "UnsupportedMediaType",
+            kind: "unsupported_media_type",
             message: "the request body must be JSON (Content-Type: application/json)".to_owned(),
         });
     }
-    let body = Limited::new(request.into_body(), MAX_BODY_BYTES)
-        .collect()
+    let body = Limited::new(request.into_body(), MAX_BODY_BYTES).collect();
+    let body = tokio::time::timeout(body_timeout, body)
         .await
+        .map_err(|_| Failure::BodyTimeout(body_timeout))?
         .map_err(|error| {
             if error.is::<http_body_util::LengthLimitError>() {
                 Failure::Request {
                     status: StatusCode::PAYLOAD_TOO_LARGE,
                     code: "RequestTooLarge",
+                    kind: "request_too_large",
                     message: format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
                 }
             } else {
                 Failure::Request {
                     status: StatusCode::BAD_REQUEST,
                     code: "MalformedRequest",
+                    kind: "malformed_request",
                     message: "the request body could not be read".to_owned(),
                 }
             }
@@ -274,18 +371,56 @@ async fn read_request(request: Request<Incoming>) -> Result<CredentialsRequest, 
     serde_json::from_slice(&body).map_err(|error| Failure::Request {
         status: StatusCode::BAD_REQUEST,
         code: "MalformedRequest",
+        kind: "malformed_request",
         message: format!(
             "the body is not a credentials request ({{\"profile\", \"proof\"}}): {error}"
         ),
     })
 }
 
-/// A non-JSON answer.
-fn plain(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
-    let mut reply = Response::new(Full::new(body.into()));
-    *reply.status_mut() = status;
-    reply
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    reply
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::metrics::REFUSAL_KINDS;
+    use crate::tail::Failure as _;
+
+    #[test]
+    fn every_kind_of_failure_is_a_registered_series_and_a_rate_limit_is_429_with_retry_after() {
+        let at = Timestamp::from_second(1_700_000_000).expect("instant");
+        let failures = [
+            Failure::BodyTimeout(Duration::from_secs(5)),
+            Failure::RateLimited(RateLimit::Client, RetryAfter(1)),
+            Failure::RateLimited(RateLimit::Principal, RetryAfter(3)),
+            Failure::Proof(ProofRejection::UnsignedAudience),
+            Failure::Proof(ProofRejection::Stale { date: at, now: at }),
+            Failure::StsTimeout(Duration::from_secs(5)),
+            Failure::SingleUse(SingleUse::Reused),
+            Failure::UnknownProfile("staging".into()),
+            Failure::Broker(Refusal::Denied {
+                rule: None,
+                reason: None,
+            }),
+            Failure::Broker(Refusal::ApprovalRequired {
+                rule: "ask".into(),
+                reason: None,
+            }),
+            Failure::Broker(Refusal::IssuerTimeout(Duration::from_secs(5))),
+            Failure::Timeout(Duration::from_secs(30)),
+        ];
+        for failure in &failures {
+            assert!(
+                REFUSAL_KINDS.contains(&failure.kind()),
+                "{} is not registered",
+                failure.kind()
+            );
+        }
+        let reply = failures[2].reply();
+        assert_eq!(reply.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(reply.headers()[RETRY_AFTER], "3");
+        assert!(!failures[2].is_logged(), "a flood is counted, not logged");
+        assert!(failures[0].is_logged());
+        let reply = failures[0].reply();
+        assert_eq!(reply.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(reply.headers()[CONNECTION], "close");
+    }
 }

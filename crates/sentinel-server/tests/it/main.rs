@@ -1,3 +1,4 @@
 //! The integration tests of `sentinel-server`, in one binary: one module per area.
 
+mod remote;
 mod server;

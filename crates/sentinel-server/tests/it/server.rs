@@ -638,7 +638,7 @@ impl sentinel_protocol::ProofVerifier for Unreachable {
 #[tokio::test]
 async fn what_a_caller_sends_reaches_the_servers_log_on_one_line_and_without_escapes() {
     use sentinel_server::remote::{
-        MemorySeenProofs, Metrics, RemoteServer, RemoteService, Security,
+        MemorySeenProofs, Metrics, RateLimits, RemoteServer, RemoteService, Security,
     };
 
     let captured = Captured::default();
@@ -666,13 +666,20 @@ async fn what_a_caller_sends_reaches_the_servers_log_on_one_line_and_without_esc
         },
         verifier: Arc::new(Unreachable),
         sts_timeout: Duration::from_secs(5),
-        metrics: Metrics::new(),
+        metrics: Metrics::new([]),
         seen_proofs: Arc::new(MemorySeenProofs::new(10)),
+        rate_limits: RateLimits::default(),
     };
     let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-    let server = RemoteServer::bind(addr, Security::PlainLoopback, Limits::default(), service)
-        .await
-        .expect("bind");
+    let server = RemoteServer::bind(
+        addr,
+        addr,
+        Security::PlainLoopback,
+        Limits::default(),
+        service,
+    )
+    .await
+    .expect("bind");
     let addr = server.local_addr();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async {

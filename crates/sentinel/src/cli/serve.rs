@@ -112,12 +112,16 @@ impl ServerArgs {
                 RESERVED_DESCRIPTORS
             );
         }
+        // Every client of a loopback server is this machine: one client network, which may
+        // use every connection.
         let limits = Limits {
             header_timeout: self.header_timeout,
+            handshake_timeout: self.header_timeout,
             request_timeout: self.request_timeout,
-            max_header_bytes: Limits::default().max_header_bytes,
             max_connections: budget.max_connections,
+            max_connections_per_client: budget.max_connections,
             connection_timeout: self.connection_timeout,
+            ..Limits::default()
         };
         let service = CredentialService {
             broker: issuance.broker.clone(),

@@ -32,7 +32,8 @@ use super::serve::shutdown_signal;
     the audience proofs must be bound to, the decision log and the profiles served; see \
     docs/server.md. The server runs until SIGINT or SIGTERM, then stops accepting, finishes the \
     requests in flight and exits.\n\nRoutes: POST /v1/credentials (a profile and an identity \
-    proof), GET /healthz, GET /metrics (Prometheus).\n\nExit status: 0 after a clean shutdown \
+    proof) and GET /healthz on the listen address; GET /healthz and GET /metrics (Prometheus) \
+    on admin_listen (plain HTTP, default 127.0.0.1:9090).\n\nExit status: 0 after a clean shutdown \
     (or a valid configuration with --check); 1 on any error."
 )]
 pub struct RemoteServerArgs {
@@ -68,6 +69,9 @@ async fn server(args: RemoteServerArgs) -> Result<Outcome> {
         writeln!(std::io::stdout(), "{}: ok", args.config.display())?;
         return Ok(Outcome::Success);
     }
+    // Watched from here on: a SIGTERM during start-up, or right after the start line, stops
+    // the server gracefully instead of killing it.
+    let shutdown = shutdown_signal();
     let security = match certificates {
         Some(certificates) => {
             tokio::spawn(Arc::clone(&certificates).watch(CERTIFICATE_CHECK_INTERVAL));
@@ -77,8 +81,14 @@ async fn server(args: RemoteServerArgs) -> Result<Outcome> {
     };
     let service = remote_service(&config).await?;
     let log = config.decision_log.to_string();
-    let server = RemoteServer::bind(config.listen, security, config.limits, service).await?;
-    let shutdown = shutdown_signal();
+    let server = RemoteServer::bind(
+        config.listen,
+        config.admin_listen,
+        security,
+        config.limits,
+        service,
+    )
+    .await?;
     if !server.is_tls() {
         tracing::warn!(
             "tls is off: plain HTTP on {}; only a TLS-terminating proxy on this host may forward \
@@ -87,6 +97,10 @@ async fn server(args: RemoteServerArgs) -> Result<Outcome> {
         );
     }
     let profiles: Vec<&str> = config.profiles.keys().map(String::as_str).collect();
+    tracing::info!(
+        "admin listener (GET /healthz, GET /metrics) at {}",
+        server.admin_url()
+    );
     tracing::info!(
         "serving {} for profiles {} (audience {}; proofs to {}; decision log {log}); stop with \
          Ctrl-C",
@@ -121,7 +135,7 @@ async fn remote_service(config: &ServerConfig) -> Result<RemoteService> {
         Arc::new(LocationSource::new(&sdk)),
         cache,
     ));
-    let metrics = Metrics::new();
+    let metrics = Metrics::new(config.profiles.keys().map(String::as_str));
     let issuer = metrics.timed(Arc::new(StsIssuer::new(&sdk)));
     let broker = Broker::new(source, Arc::new(log), issuer, config.sts_timeout);
     let profiles: HashMap<String, Profile> = config
@@ -154,5 +168,6 @@ async fn remote_service(config: &ServerConfig) -> Result<RemoteService> {
         sts_timeout: config.sts_timeout,
         metrics,
         seen_proofs: Arc::new(MemorySeenProofs::new(config.max_seen_proofs)),
+        rate_limits: config.rate_limits,
     })
 }

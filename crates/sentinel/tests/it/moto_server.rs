@@ -98,6 +98,7 @@ impl World {
     fn write_config(&self, name: &str, port: u16, log: &str) {
         let config = format!(
             "listen: 127.0.0.1:{port}\n\
+             admin_listen: 127.0.0.1:0\n\
              tls:\n  cert: {cert}\n  key: {key}\n\
              audience: {AUDIENCE}\n\
              sts_endpoints: [{moto}]\n\
@@ -111,6 +112,13 @@ impl World {
             role = self.role_arn,
             policy = self.path("policy.yaml").display(),
         );
+        std::fs::write(self.path(name), config).expect("server config");
+    }
+
+    /// Adds `settings` (top-level YAML keys) to the configuration `name`.
+    fn add_to_config(&self, name: &str, settings: &str) {
+        let mut config = std::fs::read_to_string(self.path(name)).expect("server config");
+        config.push_str(settings);
         std::fs::write(self.path(name), config).expect("server config");
     }
 
@@ -146,8 +154,8 @@ impl World {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start sentinel server");
-        let url = announced_url(&mut child);
-        Server { child, url }
+        let (url, admin) = announced_urls(&mut child);
+        Server { child, url, admin }
     }
 
     /// A command for a caller whose own keys are `key`, with an AWS config file of its own.
@@ -240,6 +248,8 @@ impl World {
 struct Server {
     child: Child,
     url: String,
+    /// The admin listener's base URL.
+    admin: String,
 }
 
 impl Server {
@@ -259,18 +269,24 @@ impl Drop for Server {
     }
 }
 
-/// Reads the server's standard error until it names the URL it serves.
-fn announced_url(child: &mut Child) -> String {
+/// Reads the server's standard error until it names the URL it serves, and returns it with the
+/// admin listener's (announced before it).
+fn announced_urls(child: &mut Child) -> (String, String) {
     use std::io::{BufRead, BufReader};
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
+    let mut admin = None;
+    let first_word = |text: &str| text.split_whitespace().next().expect("url").to_owned();
     for line in lines.by_ref() {
         let line = line.expect("server stderr");
+        if let Some(rest) = line.split("GET /metrics) at ").nth(1) {
+            admin = Some(first_word(rest));
+        }
         if let Some(rest) = line.split("serving ").nth(1) {
-            let url = rest.split_whitespace().next().expect("url").to_owned();
+            let url = first_word(rest);
             // Keep draining the server's stderr so it never blocks on a full pipe.
             std::thread::spawn(move || for _ in lines {});
-            return url;
+            return (url, admin.expect("the admin listener is announced first"));
         }
         assert!(!line.contains("sentinel: "), "the server failed: {line}");
     }
@@ -789,4 +805,214 @@ fn forged_proofs_take_no_place_among_the_seen_and_a_full_store_refuses() {
     let (status, code, _) = refusal(&client, &first);
     assert_eq!((status, code.as_str()), (401, "ProofReused"));
     assert_eq!(world.assume_role_calls().len(), 1);
+}
+
+#[test]
+fn a_principal_over_its_budget_gets_429_with_no_decision_line_and_another_principal_does_not() {
+    let world = World::new();
+    world.add_to_config(
+        "server.yaml",
+        "rate_limit_per_principal: {per_second: 0.01, burst: 2}\n",
+    );
+    let server = world.serve("server.yaml");
+    let client = world.client(&server);
+    let (_, alice_key) = &world.alice;
+    for _ in 0..2 {
+        send(&client, &asking("prod", world.proof(alice_key, "prod")))
+            .expect("within alice's budget");
+    }
+    let (status, code, message) = refusal(&client, &asking("prod", world.proof(alice_key, "prod")));
+    assert_eq!(
+        (status, code.as_str()),
+        (429, "TooManyRequests"),
+        "{message}"
+    );
+    assert!(message.contains("this principal"), "{message}");
+    // Bob has a budget of his own: the policy decides his request (and denies it).
+    let (bob, bob_key) = &world.bob;
+    let (status, code, message) = refusal(&client, &asking("prod", world.proof(bob_key, "prod")));
+    assert_eq!((status, code.as_str()), (403, "AccessDenied"), "{message}");
+    let decisions: Vec<_> = world
+        .log_lines("decisions.jsonl")
+        .into_iter()
+        .filter(|line| line["event"] == "decision")
+        .collect();
+    assert_eq!(
+        decisions.len(),
+        3,
+        "two for alice, one for bob: {decisions:?}"
+    );
+    assert_eq!(decisions[2]["user"], bob.as_str());
+}
+
+/// `GET path` on the plain-HTTP listener at `base`: the status and the body.
+fn plain_get(base: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let address = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer");
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body)
+        .unwrap_or_default();
+    (status, body.to_owned())
+}
+
+/// Timing-sensitive: a flood of slow connections against the real server must not keep a good
+/// client or the probes waiting.
+mod timing {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpSocket;
+    use tokio_rustls::TlsConnector;
+
+    use super::{World, asking, plain_get, send};
+
+    /// How many slow connections the attacker opens.
+    const SLOW: usize = 2_000;
+
+    /// Raises this process's open-file limit (and so its children's) to `wanted`, or as far as
+    /// the hard limit allows.
+    #[allow(unsafe_code)]
+    fn raise_open_files(wanted: u64) {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit and setrlimit read and write the one struct passed, nothing else.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < wanted {
+                limit.rlim_cur = wanted.min(limit.rlim_max);
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
+        }
+    }
+
+    /// A TLS connector that trusts the CA at `ca`.
+    fn connector(ca: &std::path::Path) -> TlsConnector {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_file(ca).expect("CA"))
+            .expect("root");
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        TlsConnector::from(Arc::new(config))
+    }
+
+    /// One slow client from 127.0.0.2: it connects, completes the handshake (counted in
+    /// `in_tls`), sends a credentials request's head and trickles its body a byte every
+    /// 200 ms, until the server closes the connection.
+    async fn trickle(server: SocketAddr, connector: TlsConnector, in_tls: Arc<AtomicUsize>) {
+        let Ok(socket) = TcpSocket::new_v4() else {
+            return;
+        };
+        if socket.bind(SocketAddr::from(([127, 0, 0, 2], 0))).is_err() {
+            return;
+        }
+        let Ok(stream) = socket.connect(server).await else {
+            return;
+        };
+        let name = ServerName::try_from("127.0.0.1").expect("name");
+        let Ok(mut tls) = connector.connect(name, stream).await else {
+            return;
+        };
+        in_tls.fetch_add(1, Ordering::Relaxed);
+        let head = format!(
+            "POST /v1/credentials HTTP/1.1\r\nHost: {server}\r\nContent-Type: application/json\r\n\
+             Content-Length: 100000\r\n\r\n"
+        );
+        if tls.write_all(head.as_bytes()).await.is_err() {
+            return;
+        }
+        while tls.write_all(b" ").await.is_ok() && tls.flush().await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    #[test]
+    fn a_good_client_gets_credentials_within_2s_and_healthz_answers_while_2000_slow_connections_press()
+     {
+        raise_open_files(SLOW as u64 * 2 + 1_024);
+        let world = World::new();
+        let server = world.serve("server.yaml");
+        let address: SocketAddr = server
+            .base()
+            .trim_start_matches("https://")
+            .parse()
+            .expect("address");
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let in_tls = Arc::new(AtomicUsize::new(0));
+        let connector = connector(&world.certs.ca);
+        let attack: Vec<_> = (0..SLOW)
+            .map(|_| runtime.spawn(trickle(address, connector.clone(), Arc::clone(&in_tls))))
+            .collect();
+        // Until every slow connection is through its handshake or refused, and as long again.
+        let started = Instant::now();
+        let mut last = usize::MAX;
+        loop {
+            std::thread::sleep(Duration::from_millis(250));
+            let now = in_tls.load(Ordering::Relaxed);
+            if now == last || started.elapsed() > Duration::from_secs(3) {
+                break;
+            }
+            last = now;
+        }
+        let held = in_tls.load(Ordering::Relaxed);
+        assert!(
+            held >= 32,
+            "only {held} slow connections got through the handshake: the attack is not pressing"
+        );
+
+        let client = world.client(&server);
+        let (_, alice_key) = &world.alice;
+        let request = asking("prod", world.proof(alice_key, "prod"));
+        let asked = Instant::now();
+        let issued = send(&client, &request).expect("the good client gets credentials");
+        let took = asked.elapsed();
+        assert!(!issued.access_key_id.is_empty());
+        assert!(
+            took < Duration::from_secs(2),
+            "the good client waited {took:?} behind {held} slow connections"
+        );
+
+        let asked = Instant::now();
+        let (status, body) = plain_get(&server.admin, "/healthz");
+        assert_eq!((status, body.as_str()), (200, "ok\n"));
+        assert!(
+            asked.elapsed() < Duration::from_secs(2),
+            "/healthz took {:?}",
+            asked.elapsed()
+        );
+        let still_running = attack.iter().filter(|task| !task.is_finished()).count();
+        assert!(
+            still_running >= held.min(32),
+            "the slow connections were still open"
+        );
+        runtime.shutdown_background();
+    }
 }

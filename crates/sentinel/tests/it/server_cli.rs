@@ -1,8 +1,9 @@
 //! `sentinel server` from the command line, without AWS: `--log-format json` makes every event
-//! on stderr one JSON object, as container platforms collect them, and `decision_log: "-"` is
-//! standard output.
+//! on stderr one JSON object, as container platforms collect them, `decision_log: "-"` is
+//! standard output, a SIGTERM right after the start line is a graceful shutdown, and the
+//! metrics are on the admin listener only, every series there from the start.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 
@@ -15,7 +16,7 @@ fn start(dir: &Path, decision_log: &str, flags: &[&str]) -> Child {
     std::fs::write(
         &config,
         format!(
-            "listen: 127.0.0.1:0\ntls: off\naudience: sentinel.test\ndecision_log: {decision_log}\n\
+            "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\ntls: off\naudience: sentinel.test\ndecision_log: {decision_log}\n\
              profiles:\n  prod:\n    role_arn: arn:aws:iam::123456789012:role/prod\n"
         ),
     )
@@ -101,4 +102,76 @@ fn a_decision_log_of_dash_is_standard_output_not_a_file_named_dash() {
         !dir.path().join("-").exists(),
         "a file named - in the working directory"
     );
+}
+
+/// `GET path` on the plain-HTTP listener at `address`: the status and the body.
+fn get(address: &str, path: &str) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer");
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body)
+        .unwrap_or_default();
+    (status, body.to_owned())
+}
+
+/// The address after `marker` in `line`, if it is there.
+fn address_after(line: &str, marker: &str) -> Option<String> {
+    let rest = line.split(marker).nth(1)?;
+    Some(
+        rest.chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
+            .collect(),
+    )
+}
+
+#[test]
+fn metrics_are_served_on_the_admin_listener_only_with_every_series_at_zero_from_the_start() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("decisions.jsonl");
+    let mut server = start(dir.path(), &log.display().to_string(), &[]);
+    let mut lines = BufReader::new(server.stderr.take().expect("stderr")).lines();
+    let mut admin = None;
+    let mut public = None;
+    for line in lines.by_ref() {
+        let line = line.expect("stderr");
+        admin = admin.or_else(|| address_after(&line, "GET /metrics) at http://"));
+        public = address_after(&line, "serving http://");
+        if public.is_some() {
+            break;
+        }
+    }
+    let public = public.expect("the start line");
+    let admin = admin.expect("the admin listener is announced before the start line");
+    std::thread::spawn(move || for _ in lines {});
+
+    let (status, body) = get(&public, "/metrics");
+    assert_eq!(status, 404, "{body}");
+    assert!(!body.contains("sentinel_"), "{body}");
+    assert_eq!(get(&public, "/healthz"), (200, "ok\n".to_owned()));
+    assert_eq!(get(&admin, "/healthz"), (200, "ok\n".to_owned()));
+    let (status, metrics) = get(&admin, "/metrics");
+    assert_eq!(status, 200, "{metrics}");
+    for series in [
+        r#"sentinel_decisions_total{profile="prod",effect="allow"} 0"#,
+        r#"sentinel_decisions_total{profile="prod",effect="deny"} 0"#,
+        r#"sentinel_refusals_total{kind="client_rate_limited"} 0"#,
+        r#"sentinel_refusals_total{kind="proof_stale"} 0"#,
+        r#"sentinel_sts_request_duration_seconds_count{call="get_caller_identity"} 0"#,
+        r#"sentinel_sts_request_duration_seconds_count{call="assume_role"} 0"#,
+    ] {
+        assert!(metrics.contains(series), "{series} in {metrics}");
+    }
+    assert!(terminate(&mut server).success());
 }

@@ -42,7 +42,7 @@ fn start(dir: &Path, cert: &Path, key: &Path) -> Server {
     std::fs::write(
         &config,
         format!(
-            "listen: 127.0.0.1:0\ntls:\n  cert: {}\n  key: {}\naudience: sentinel.test\n\
+            "listen: 127.0.0.1:0\nadmin_listen: 127.0.0.1:0\ntls:\n  cert: {}\n  key: {}\naudience: sentinel.test\n\
              decision_log: {}\nprofiles:\n  prod:\n    role_arn: arn:aws:iam::123456789012:role/prod\n",
             cert.display(),
             key.display(),
