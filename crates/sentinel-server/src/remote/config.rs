@@ -455,39 +455,56 @@ fn syntax_message(error: &serde_saphyr::Error, at: At) -> String {
 }
 
 /// Where a required key that is missing belongs, and what to say of it. The parser reports the
-/// last key it read of the mapping that lacks one (`profiles:` for a top-level key); the mapping
-/// is the whole file for a key read at column 1, else the nearest line above, less indented,
+/// last key it read of the mapping that lacks one (`profiles:` for a top-level key). That
+/// mapping is a flow mapping opened on the reported line (`limit: {per_second: 1}`: `limit`),
+/// else the whole file for a key read at column 1, else the nearest line above, less indented,
 /// whose key opens it (`production:` for a profile).
 fn missing_key(text: &str, field: &str, reported: At) -> (At, String) {
-    let whole_file = (
-        At { line: 1, column: 1 },
-        format!("the configuration has no `{field}`, which it must set"),
-    );
-    let Some(indent) = usize::try_from(reported.column - 1).ok().filter(|&i| i > 0) else {
-        return whole_file;
+    let owner = |line: usize, column: usize, name: &str| {
+        (
+            At {
+                line: line as u64,
+                column: column as u64,
+            },
+            format!("`{name}` has no `{field}`, which it must set"),
+        )
     };
-    let above = usize::try_from(reported.line - 1).unwrap_or(0);
-    let lines: Vec<&str> = text.lines().take(above).collect();
-    lines
+    let whole_file = || {
+        (
+            At { line: 1, column: 1 },
+            format!("the configuration has no `{field}`, which it must set"),
+        )
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let line = usize::try_from(reported.line).unwrap_or(1).max(1);
+    let column = usize::try_from(reported.column).unwrap_or(1).max(1);
+    let own = lines.get(line - 1).copied().unwrap_or("");
+    let before = own.get(..column - 1).unwrap_or(own);
+    if let Some(brace) = before.rfind('{') {
+        let key = before[..brace].trim_end().trim_end_matches(':').trim_end();
+        let start = key.rfind([' ', '{', ',']).map_or(0, |at| at + 1);
+        return owner(line, start + 1, &key[start..]);
+    }
+    if column == 1 {
+        return whole_file();
+    }
+    lines[..(line - 1).min(lines.len())]
         .iter()
         .enumerate()
         .rev()
-        .find_map(|(index, line)| {
-            let key = line.trim_start();
-            let own_indent = line.len() - key.len();
-            let opens = !key.is_empty() && !key.starts_with('#') && own_indent < indent;
+        .find_map(|(index, text)| {
+            let key = text.trim_start();
+            let indent = text.len() - key.len();
+            let opens = !key.is_empty() && !key.starts_with('#') && indent < column - 1;
             opens.then(|| {
-                let name = key.split(':').next().unwrap_or(key).trim();
-                (
-                    At {
-                        line: index as u64 + 1,
-                        column: own_indent as u64 + 1,
-                    },
-                    format!("`{name}` has no `{field}`, which it must set"),
+                owner(
+                    index + 1,
+                    indent + 1,
+                    key.split(':').next().unwrap_or(key).trim(),
                 )
             })
         })
-        .unwrap_or(whole_file)
+        .unwrap_or_else(whole_file)
 }
 
 /// Whether `arn` names an IAM role: `arn:PARTITION:iam::ACCOUNT:role/NAME`.
@@ -719,7 +736,7 @@ profiles:
             ),
             (
                 "rate_limit_per_client: {per_second: 1}",
-                "missing field `burst`",
+                "`rate_limit_per_client` has no `burst`, which it must set",
             ),
             ("body_timeout: soon", "body_timeout:"),
         ] {
