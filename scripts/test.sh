@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs every check and test from a clean clone: installs the moto AWS emulator and the real AWS
-# clients (boto3, the AWS CLI) into .venv, checks the formatting, that no crate's modules depend
-# on each other in a cycle, and clippy's lints, starts two moto instances on 127.0.0.1 (one that
-# checks no signature, one that checks every signature and IAM decision), installs Debian's nginx
-# (the load tests' real HTTP peer), chromium (the HTML load report is checked in it), and
+# Runs every check and test from a clean clone: installs the moto AWS emulator, the real AWS
+# clients (boto3, the AWS CLI) and the Kubernetes schema validator into .venv, checks the
+# formatting, that no crate's modules depend on each other in a cycle, and clippy's lints, starts
+# two moto instances on 127.0.0.1 (one that checks no signature, one that checks every signature
+# and IAM decision), installs Debian's nginx (the load tests' real HTTP peer), chromium (the HTML
+# load report is checked in it), Prometheus's promtool (the metrics are checked with it), and
 # buildah, podman and runc (the container image is built and run) when missing, runs the whole
 # test suite, the load scenarios included, and stops them again, whatever happens.
 set -euo pipefail
@@ -40,6 +41,8 @@ apt_install() {
 # a real browser, Debian's headless Chromium.
 apt_install nginx nginx-light nginx
 apt_install chromium chromium
+# The server's /metrics is checked with Prometheus's own promtool.
+apt_install promtool prometheus
 # The container image is built and run with Debian's buildah and podman; runc runs containers
 # where the sandbox's cgroups defeat podman's default runtime.
 apt_install buildah buildah

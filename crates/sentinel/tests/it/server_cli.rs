@@ -173,5 +173,32 @@ fn metrics_are_served_on_the_admin_listener_only_with_every_series_at_zero_from_
     ] {
         assert!(metrics.contains(series), "{series} in {metrics}");
     }
+    promtool_accepts(&metrics);
     assert!(terminate(&mut server).success());
+}
+
+/// Checks `metrics` with Prometheus's own `promtool check metrics` (Debian's prometheus package,
+/// which scripts/test.sh installs): the exposition format parses and passes its lints.
+fn promtool_accepts(metrics: &str) {
+    use std::io::Write as _;
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool is installed (scripts/test.sh installs Debian's prometheus)");
+    promtool
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(metrics.as_bytes())
+        .expect("metrics written to promtool");
+    let checked = promtool.wait_with_output().expect("promtool ran");
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {}{}\n{metrics}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
 }
