@@ -1,8 +1,10 @@
 //! One request to the remote server, start to finish. `POST /v1/credentials`: read the body (a
 //! bounded JSON document), check the proof (no call yet), send it to STS (who signed it?), spend
-//! it (each proof is accepted once), pick the profile, and hand the caller to the broker, which
-//! applies the policy's identity rules and rules, logs the decision and issues with the server's
-//! own credentials. `GET /healthz` and `GET /metrics` answer without any of that.
+//! it (each proof is accepted once), admit the caller (the server's own rule for who may be a
+//! caller at all, before anything profile-specific), pick the profile, and hand the caller to
+//! the broker, which applies the policy's identity rules and rules, logs the decision and issues
+//! with the server's own credentials. A refusal tells the caller its `Code` and a short message;
+//! the detail goes to the decision log and the server's log. `GET /healthz` and `GET /metrics` answer without any of that.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -23,6 +25,7 @@ use sentinel_protocol::{
     ProofVerifier, REMOTE_CREDENTIALS_PATH, VerifyError,
 };
 
+use super::admission::Admission;
 use super::metrics::{self, Metrics, StsCall};
 use super::seen::{self, SeenProofs, SingleUse};
 use crate::connections::Handle;
@@ -45,6 +48,8 @@ pub struct RemoteService {
     pub metrics: Metrics,
     /// The proofs already used (see [`SeenProofs`] for when a proof counts as used).
     pub seen_proofs: Arc<dyn SeenProofs>,
+    /// Who may be a caller at all.
+    pub admission: Admission,
 }
 
 /// A [`RemoteService`] with the time limit each request gets.
@@ -70,6 +75,8 @@ enum Failure {
     StsTimeout(Duration),
     /// STS accepted the proof, and it was used before (or cannot be recorded).
     SingleUse(SingleUse),
+    /// The server's own rule for callers refused this one, before any profile was looked at.
+    Admission(Refusal),
     /// The caller is known, the profile is not.
     UnknownProfile(String),
     /// The broker refused (the policy, or a failure in the pipeline).
@@ -91,6 +98,7 @@ impl tail::Failure for Failure {
             | Failure::Verify(_)
             | Failure::StsTimeout(_)
             | Failure::SingleUse(_)
+            | Failure::Admission(_)
             | Failure::UnknownProfile(_)
             | Failure::Timeout(_) => false,
         }
@@ -105,7 +113,7 @@ impl tail::Failure for Failure {
             Failure::StsTimeout(_) => "sts_timeout",
             Failure::SingleUse(refused) => refused.kind(),
             Failure::UnknownProfile(_) => "unknown_profile",
-            Failure::Broker(refusal) => refusal.kind(),
+            Failure::Admission(refusal) | Failure::Broker(refusal) => refusal.kind(),
             Failure::Timeout(_) => "request_timeout",
         }
     }
@@ -126,7 +134,9 @@ impl tail::Failure for Failure {
             Failure::StsTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "StsTimeout"),
             Failure::SingleUse(refused) => refused.status(),
             Failure::UnknownProfile(_) => (StatusCode::NOT_FOUND, "UnknownProfile"),
-            Failure::Broker(refusal) => return wire::refusal(refusal),
+            Failure::Admission(refusal) | Failure::Broker(refusal) => {
+                return wire::public_refusal(refusal);
+            }
             Failure::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "RequestTimeout"),
         };
         wire::error(status, code, &self.to_string())
@@ -149,7 +159,7 @@ impl std::fmt::Display for Failure {
                     "this server issues no credentials for profile {profile:?}"
                 )
             }
-            Failure::Broker(refusal) => refusal.fmt(f),
+            Failure::Admission(refusal) | Failure::Broker(refusal) => refusal.fmt(f),
             Failure::Timeout(limit) => write!(
                 f,
                 "the request took longer than the server's request timeout ({limit:?})"
@@ -215,17 +225,23 @@ impl RemoteHandler {
         seen::spend(service.seen_proofs.as_ref(), &proof)
             .await
             .map_err(Failure::SingleUse)?;
-        let profile = service
-            .profiles
-            .get(&asked.profile)
-            .ok_or_else(|| Failure::UnknownProfile(asked.profile.clone()))?;
+        let admitted = service.admission.admit(&caller).await;
+        let Some(profile) = service.profiles.get(&asked.profile) else {
+            return Err(match admitted {
+                Err(refusal) => Failure::Admission(refusal),
+                Ok(()) => Failure::UnknownProfile(asked.profile.clone()),
+            });
+        };
         tracing::Span::current().record("profile", profile.name.as_str());
         let request = broker::Request {
             caller: &caller,
             profile,
             at: Timestamp::now(),
         };
-        let result = service.broker.issue(request).await;
+        let result = match admitted {
+            Ok(()) => service.broker.issue(request).await,
+            Err(refusal) => Err(service.broker.refuse_before_policy(request, refusal)),
+        };
         let effect = match &result {
             Ok(_) => Some(Effect::Allow),
             Err(refusal) => refusal.effect(),

@@ -635,10 +635,25 @@ impl sentinel_protocol::ProofVerifier for Unreachable {
     }
 }
 
+/// IAM for tests whose requests never get as far as a caller.
+struct NoRoles;
+
+#[async_trait::async_trait]
+impl sentinel_core::roles::RoleDirectory for NoRoles {
+    async fn role(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<sentinel_core::roles::Role, sentinel_core::roles::RoleLookupError> {
+        panic!("the request was refused before any caller was known")
+    }
+}
+
 #[tokio::test]
 async fn what_a_caller_sends_reaches_the_servers_log_on_one_line_and_without_escapes() {
     use sentinel_server::remote::{
-        MemorySeenProofs, Metrics, RemoteServer, RemoteService, Security,
+        Admission, BrokerIdentity, MemorySeenProofs, Metrics, RemoteServer, RemoteService,
+        RoleCache, Security,
     };
 
     let captured = Captured::default();
@@ -668,6 +683,16 @@ async fn what_a_caller_sends_reaches_the_servers_log_on_one_line_and_without_esc
         sts_timeout: Duration::from_secs(5),
         metrics: Metrics::new(),
         seen_proofs: Arc::new(MemorySeenProofs::new(10)),
+        admission: Admission::new(
+            &BrokerIdentity {
+                arn: "arn:aws:iam::123456789012:role/sentinel-broker".into(),
+                account: "123456789012".into(),
+                partition: "aws".into(),
+            },
+            std::collections::BTreeSet::from(["123456789012".to_owned()]),
+            Vec::new(),
+            RoleCache::new(Arc::new(NoRoles), Duration::from_secs(60), 1),
+        ),
     };
     let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let server = RemoteServer::bind(addr, Security::PlainLoopback, Limits::default(), service)
