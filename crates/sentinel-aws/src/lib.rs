@@ -1,10 +1,11 @@
 //! Sentinel's AWS edge, the only crate that links the AWS SDK: the SSM policy source, the STS
-//! issuer, the caller's identity, the AWS config file's profiles, and both ends of the remote
+//! issuer, the caller's identity, IAM role look-ups, the AWS config file's profiles, and both ends of the remote
 //! server's identity proof (signing one, sending one to STS) and its client.
 
 pub mod base;
 pub mod caller;
 pub mod error;
+pub mod iam_roles;
 pub mod location;
 pub mod profile;
 pub mod proof;

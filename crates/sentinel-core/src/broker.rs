@@ -101,7 +101,7 @@ impl Broker {
         let mut record = decision_record(request_id, &request);
         let loaded = match self.source.load(&request.profile.policy_key).await {
             Ok(loaded) => loaded,
-            Err(error) => return self.refuse(record, Refusal::Policy(error)),
+            Err(error) => return Err(self.refuse(record, Refusal::Policy(error))),
         };
         record.policy_source = Some(Arc::clone(&loaded.origin));
         let identity_rules = loaded.policy.identity();
@@ -110,12 +110,12 @@ impl Broker {
             .user(identity_rules, request.profile.role_account())
         {
             Ok(user) => user,
-            Err(refused) => return self.refuse(record, Refusal::Principal(refused)),
+            Err(refused) => return Err(self.refuse(record, Refusal::Principal(refused))),
         };
         record.user = Some(user.to_owned());
         let identity = match SourceIdentity::new(user, request_id) {
             Ok(identity) => identity,
-            Err(error) => return self.refuse(record, Refusal::Identity(error)),
+            Err(error) => return Err(self.refuse(record, Refusal::Identity(error))),
         };
         record.source_identity = Some(identity.clone());
         let asked = policy::Request::new(user, &request.profile.name, request.at);
@@ -131,14 +131,14 @@ impl Broker {
                     rule: record.rule.clone(),
                     reason: record.reason.clone(),
                 };
-                return self.refuse(record, refusal);
+                return Err(self.refuse(record, refusal));
             }
             Effect::RequireApproval => {
                 let refusal = Refusal::ApprovalRequired {
                     rule: record.rule.clone().unwrap_or_default(),
                     reason: record.reason.clone(),
                 };
-                return self.refuse(record, refusal);
+                return Err(self.refuse(record, refusal));
             }
         }
         record.outcome = Outcome::Pending;
@@ -166,15 +166,32 @@ impl Broker {
             })
     }
 
-    /// Records why `refusal` gave no credentials in `record`, appends it, and refuses. If the
-    /// line cannot be written, the log's error is the refusal (it is no less a denial).
-    fn refuse(&self, mut record: LogRecord, refusal: Refusal) -> Result<Grant, Refusal> {
+    /// Refuses `request` before its profile's policy is read (a server's own rule for who may
+    /// be a caller at all refused it), with a decision line that says why, like every refusal
+    /// of the pipeline.
+    pub fn refuse_before_policy(&self, request: Request<'_>, refusal: Refusal) -> Refusal {
+        let request_id = match RequestId::generate() {
+            Ok(id) => id,
+            Err(error) => return Refusal::Identity(error),
+        };
+        tracing::Span::current().record("request_id", tracing::field::display(request_id));
+        self.refuse(decision_record(request_id, &request), refusal)
+    }
+
+    /// Records why `refusal` gave no credentials in `record`, appends it, and returns the
+    /// refusal. If the line cannot be written, the log's error is the refusal (it is no less a
+    /// denial).
+    fn refuse(&self, mut record: LogRecord, refusal: Refusal) -> Refusal {
         record.outcome = Outcome::Denied;
         match &refusal {
             // The rule's own reason is already in the record.
             Refusal::Denied { .. } => {}
             Refusal::ApprovalRequired { .. } => record.error = Some("approval required".into()),
             Refusal::Principal(refused) => record.reason = Some(refused.to_string()),
+            Refusal::RoleUnresolved(error) => {
+                record.reason = Some("the caller's role cannot be verified".into());
+                record.error = Some(error.to_string());
+            }
             Refusal::Policy(error) => {
                 record.reason = Some("policy unavailable".into());
                 record.error = Some(error.to_string());
@@ -187,8 +204,10 @@ impl Broker {
                 record.error = Some(refusal.to_string());
             }
         }
-        self.log.append(&record).map_err(Refusal::Log)?;
-        Err(refusal)
+        match self.log.append(&record) {
+            Ok(()) => refusal,
+            Err(error) => Refusal::Log(error),
+        }
     }
 
     /// Asks the issuer for an allowed request's credentials and logs the outcome.

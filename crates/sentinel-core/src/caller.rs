@@ -58,6 +58,15 @@ pub enum IdentityRule {
     SessionNameRoles,
     /// Only IAM users and role sessions can be users at all.
     PrincipalKind,
+    /// A server's callers are of its own partition (`aws`, `aws-cn`, `aws-us-gov`).
+    Partition,
+    /// The accounts a server takes callers from at all (its `caller_accounts`).
+    CallerAccounts,
+    /// The roles, by full ARN with path, whose sessions a server takes as users (its
+    /// `session_name_roles`).
+    RolePaths,
+    /// A role session is of the role IAM names, by unique ID.
+    RoleId,
 }
 
 impl fmt::Display for IdentityRule {
@@ -68,6 +77,10 @@ impl fmt::Display for IdentityRule {
             IdentityRule::PrincipalKind => {
                 "the identity rule that only IAM users and role sessions are users"
             }
+            IdentityRule::Partition => "the server's partition",
+            IdentityRule::CallerAccounts => "the server's caller_accounts",
+            IdentityRule::RolePaths => "the server's session_name_roles",
+            IdentityRule::RoleId => "the rule that a session is of the role IAM names",
         })
     }
 }

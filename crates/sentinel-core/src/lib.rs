@@ -8,4 +8,5 @@ pub mod decision_log;
 pub mod identity;
 pub mod issuer;
 pub mod refusal;
+pub mod roles;
 pub mod source;

@@ -11,6 +11,7 @@ use crate::caller::PrincipalRefused;
 use crate::decision_log::LogError;
 use crate::identity::IdentityError;
 use crate::issuer::IssuerError;
+use crate::roles::RoleLookupError;
 use crate::source::SourceError;
 
 /// Why no credentials were handed out. Each message includes its cause, so no variant also
@@ -37,6 +38,9 @@ pub enum Refusal {
     /// chose, a federated user, another account, the root user).
     #[error("denied: {0}")]
     Principal(PrincipalRefused),
+    /// The caller's role could not be looked up, so whether its sessions are users is unknown.
+    #[error("denied: the caller's role cannot be verified: {0}")]
+    RoleUnresolved(RoleLookupError),
     /// The policy could not be loaded, so nothing can be allowed.
     #[error("denied: {0}")]
     Policy(SourceError),
@@ -75,6 +79,7 @@ impl Refusal {
             Refusal::Denied { .. } => "deny",
             Refusal::ApprovalRequired { .. } => "approval_required",
             Refusal::Principal(_) => "principal_refused",
+            Refusal::RoleUnresolved(_) => "role_unresolved",
             Refusal::Policy(_) => "policy_unavailable",
             Refusal::Identity(_) => "identity",
             Refusal::Log(_) => "decision_log",
@@ -89,6 +94,7 @@ impl Refusal {
             Refusal::Denied { .. } => "AccessDenied",
             Refusal::ApprovalRequired { .. } => "ApprovalRequired",
             Refusal::Principal(_) => "PrincipalRefused",
+            Refusal::RoleUnresolved(_) => "RoleUnresolved",
             Refusal::Policy(_) => "PolicyUnavailable",
             Refusal::Identity(_) => "IdentityError",
             Refusal::Log(_) => "DecisionLogError",
@@ -104,12 +110,32 @@ impl Refusal {
             Refusal::Denied { .. } | Refusal::ApprovalRequired { .. } | Refusal::Principal(_) => {
                 true
             }
-            Refusal::Policy(_)
+            Refusal::RoleUnresolved(_)
+            | Refusal::Policy(_)
             | Refusal::Identity(_)
             | Refusal::Log(_)
             | Refusal::Issuer(_)
             | Refusal::IssuerTimeout(_) => false,
         }
+    }
+
+    /// What a caller who may be a stranger is told: the rule's name and reason for a policy's
+    /// own decision (written for its users), otherwise a short fixed sentence without paths,
+    /// ARNs, accounts or diagnostics (those are for the decision log and the server's log).
+    pub fn public_message(&self) -> std::borrow::Cow<'_, str> {
+        let brief = match self {
+            Refusal::Denied { .. } | Refusal::ApprovalRequired { .. } => {
+                return self.to_string().into();
+            }
+            Refusal::Principal(_) => "this server does not issue credentials to this caller",
+            Refusal::RoleUnresolved(_) => "the caller's role could not be verified; try again",
+            Refusal::Policy(_) => "the profile's policy is unavailable; try again",
+            Refusal::Identity(_) => "the caller's user name cannot be carried to AWS",
+            Refusal::Log(_) => "the decision could not be recorded",
+            Refusal::Issuer(_) => "the credentials could not be issued",
+            Refusal::IssuerTimeout(_) => "the credentials could not be issued in time",
+        };
+        brief.into()
     }
 
     /// The effect the decision log recorded for this request, if a decision was recorded: a
@@ -119,6 +145,7 @@ impl Refusal {
         match self {
             Refusal::Denied { .. }
             | Refusal::Principal(_)
+            | Refusal::RoleUnresolved(_)
             | Refusal::Policy(_)
             | Refusal::Identity(_) => Some(Effect::Deny),
             Refusal::ApprovalRequired { .. } => Some(Effect::RequireApproval),
@@ -133,7 +160,7 @@ impl Refusal {
             Refusal::Denied { .. } | Refusal::ApprovalRequired { .. } | Refusal::Principal(_) => {
                 StatusClass::Forbidden
             }
-            Refusal::Policy(_) => StatusClass::Unavailable,
+            Refusal::RoleUnresolved(_) | Refusal::Policy(_) => StatusClass::Unavailable,
             Refusal::Identity(_) | Refusal::Log(_) => StatusClass::Internal,
             Refusal::Issuer(_) => StatusClass::BadGateway,
             Refusal::IssuerTimeout(_) => StatusClass::GatewayTimeout,
@@ -178,6 +205,10 @@ mod tests {
                 arn: "arn:aws:iam::123456789012:root".into(),
                 rule: IdentityRule::PrincipalKind,
                 problem: "the root user".into(),
+            }),
+            Refusal::RoleUnresolved(RoleLookupError::NotFound {
+                account: "123456789012".into(),
+                name: "AWSReservedSSO_Admin_0123".into(),
             }),
             Refusal::Policy(SourceError::NotFound {
                 location: "policy.yaml".into(),
@@ -225,6 +256,7 @@ mod tests {
                 ("deny", Some(Effect::Deny)),
                 ("approval_required", Some(Effect::RequireApproval)),
                 ("principal_refused", Some(Effect::Deny)),
+                ("role_unresolved", Some(Effect::Deny)),
                 ("policy_unavailable", Some(Effect::Deny)),
                 ("identity", Some(Effect::Deny)),
                 ("decision_log", None),
@@ -232,5 +264,22 @@ mod tests {
                 ("issuer_timeout", Some(Effect::Allow)),
             ]
         );
+    }
+
+    #[test]
+    fn a_caller_is_told_the_rule_of_a_decision_and_no_detail_of_anything_else() {
+        for refusal in every_kind() {
+            let public = refusal.public_message();
+            match refusal {
+                Refusal::Denied { .. } | Refusal::ApprovalRequired { .. } => {
+                    assert_eq!(public, refusal.to_string());
+                }
+                _ => {
+                    for detail in ["arn:", "123456789012", "policy.yaml", "/log", "throttled"] {
+                        assert!(!public.contains(detail), "{}: {public}", refusal.kind());
+                    }
+                }
+            }
+        }
     }
 }

@@ -73,7 +73,7 @@ impl Identity {
 /// Whether `text` matches `pattern`, in which `*` stands for any run of characters (including
 /// none) and every other character for itself. Linear in the common case, never exponential:
 /// on a mismatch only the most recent `*` is widened.
-pub(crate) fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
+pub fn glob_matches(pattern: &[u8], text: &[u8]) -> bool {
     let (mut p, mut t) = (0, 0);
     // The position of the last `*` seen, and where in `text` its match currently ends.
     let mut star: Option<(usize, usize)> = None;

@@ -35,7 +35,7 @@ mod yaml;
 pub use code::Code;
 pub use decision::{Decision, Effect};
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
-pub use identity::{DEFAULT_SESSION_NAME_ROLES, Identity};
+pub use identity::{DEFAULT_SESSION_NAME_ROLES, Identity, glob_matches};
 pub use policy::Policy;
 pub use request::Request;
 pub use schema::json_schema;

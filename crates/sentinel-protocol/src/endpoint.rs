@@ -1,6 +1,7 @@
 //! Where the remote server sends proofs: the STS endpoints it trusts to say who signed one. By
-//! default AWS's own (the global endpoint and every regional one, over HTTPS); a configuration
-//! may name others instead (a test emulator, a VPC endpoint), compared by scheme, host and port.
+//! default AWS's own (the global endpoint and every regional one, their FIPS and dual-stack
+//! variants, over HTTPS); a configuration may name others instead (a test emulator, a VPC
+//! endpoint), compared by scheme, host and port.
 
 use std::fmt;
 
@@ -40,6 +41,11 @@ impl Endpoint {
         Endpoint::of(&uri).ok_or_else(|| error("expected http(s)://host[:port]"))
     }
 
+    /// Whether the endpoint is reached over HTTPS.
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+
     /// The endpoint a URI points at, if it is an `http` or `https` URI with a host and no user
     /// information.
     fn of(uri: &Uri) -> Option<Endpoint> {
@@ -70,8 +76,9 @@ impl fmt::Display for Endpoint {
 /// The endpoints proofs may be sent to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StsEndpoints {
-    /// AWS's STS: `https://sts.amazonaws.com` and `https://sts.<region>.amazonaws.com` (or
-    /// `.amazonaws.com.cn`), port 443.
+    /// AWS's STS, port 443: `https://sts.amazonaws.com`, `https://sts.<region>.amazonaws.com`
+    /// (or `.amazonaws.com.cn`), the FIPS `sts-fips.<region>.amazonaws.com` and the dual-stack
+    /// `sts[-fips].<region>.api.aws`.
     Aws,
     /// Exactly these.
     Listed(Vec<Endpoint>),
@@ -96,7 +103,8 @@ impl fmt::Display for StsEndpoints {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StsEndpoints::Aws => f.write_str(
-                "AWS STS (https://sts.amazonaws.com, https://sts.<region>.amazonaws.com)",
+                "AWS STS (https://sts.amazonaws.com, https://sts[-fips].<region>.amazonaws.com, \
+                 https://sts[-fips].<region>.api.aws)",
             ),
             StsEndpoints::Listed(listed) => {
                 let names: Vec<String> = listed.iter().map(ToString::to_string).collect();
@@ -106,15 +114,20 @@ impl fmt::Display for StsEndpoints {
     }
 }
 
-/// Whether `host` is AWS's global STS endpoint or a regional one.
+/// Whether `host` is AWS's global STS endpoint or a regional one: `sts.<region>` or, for FIPS,
+/// `sts-fips.<region>`, under `amazonaws.com`, `amazonaws.com.cn` or (dual-stack) `api.aws`.
 fn is_aws_sts(host: &str) -> bool {
     if host == "sts.amazonaws.com" {
         return true;
     }
-    let region = host.strip_prefix("sts.").and_then(|rest| {
-        rest.strip_suffix(".amazonaws.com")
-            .or_else(|| rest.strip_suffix(".amazonaws.com.cn"))
-    });
+    let region = host
+        .strip_prefix("sts.")
+        .or_else(|| host.strip_prefix("sts-fips."))
+        .and_then(|rest| {
+            rest.strip_suffix(".amazonaws.com")
+                .or_else(|| rest.strip_suffix(".amazonaws.com.cn"))
+                .or_else(|| rest.strip_suffix(".api.aws"))
+        });
     region.is_some_and(is_region)
 }
 
@@ -150,6 +163,10 @@ mod tests {
             "https://STS.eu-west-3.amazonaws.com:443/",
             "https://sts.us-gov-west-1.amazonaws.com/",
             "https://sts.cn-north-1.amazonaws.com.cn/",
+            "https://sts-fips.us-east-1.amazonaws.com/",
+            "https://sts-fips.us-gov-west-1.amazonaws.com/",
+            "https://sts.eu-west-1.api.aws/",
+            "https://sts-fips.us-east-2.api.aws/",
         ] {
             assert!(StsEndpoints::Aws.allows(&uri(good)), "{good}");
         }
@@ -164,6 +181,11 @@ mod tests {
             "https://sts.useast1.amazonaws.com/",
             "https://xsts.amazonaws.com/",
             "https://user@sts.amazonaws.com/",
+            "https://sts-fips.amazonaws.com/",
+            "https://sts.api.aws/",
+            "https://sts.evil.api.aws/",
+            "http://sts-fips.us-east-1.amazonaws.com/",
+            "https://sts-fips.us-east-1.api.aws.evil.example/",
         ] {
             assert!(!StsEndpoints::Aws.allows(&uri(bad)), "{bad}");
         }

@@ -136,6 +136,16 @@ pub fn refusal(refusal: &Refusal) -> Reply {
     )
 }
 
+/// The answer to a broker refusal for a caller who may be a stranger: its class's status, its
+/// `Code`, and only [`Refusal::public_message`] (the detail is for the decision log).
+pub fn public_refusal(refusal: &Refusal) -> Reply {
+    error(
+        status(refusal.status_class()),
+        refusal.code(),
+        &refusal.public_message(),
+    )
+}
+
 /// `503` when the caller could not be identified: no decision was made, and one may be made
 /// once STS answers again.
 pub fn unidentified(failure: &IdentifyError) -> Reply {

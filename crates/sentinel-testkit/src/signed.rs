@@ -57,12 +57,27 @@ print("{}")"#,
 
     /// Creates role `name`, trusted as `trust_policy` (JSON) says, and returns its ARN.
     pub fn create_role(&self, name: &str, trust_policy: &str) -> String {
+        self.create_role_at("/", name, trust_policy)
+    }
+
+    /// Creates role `name` under `path` (`/`, or `/a/b/`), trusted as `trust_policy` (JSON)
+    /// says, and returns its ARN (the path included).
+    pub fn create_role_at(&self, path: &str, name: &str, trust_policy: &str) -> String {
         let created = self.boto3(
-            r#"role = iam.create_role(RoleName=args[0], AssumeRolePolicyDocument=args[1])["Role"]
+            r#"role = iam.create_role(Path=args[0], RoleName=args[1], AssumeRolePolicyDocument=args[2])["Role"]
 print(json.dumps({"arn": role["Arn"]}))"#,
-            &[name, trust_policy],
+            &[path, name, trust_policy],
         );
         created["arn"].as_str().expect("role ARN").to_owned()
+    }
+
+    /// Deletes role `name` (it must have no policies attached).
+    pub fn delete_role(&self, name: &str) {
+        self.boto3(
+            r#"iam.delete_role(RoleName=args[0])
+print("{}")"#,
+            &[name],
+        );
     }
 
     /// Runs `body` (Python, with `iam` an IAM client of the administrator and `args` the

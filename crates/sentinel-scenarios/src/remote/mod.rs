@@ -17,14 +17,16 @@ use aws_credential_types::Credentials;
 use sentinel_aws::proof::{Binding, sign};
 use sentinel_aws::sts_proof::StsProofVerifier;
 use sentinel_core::broker::Broker;
+use sentinel_core::caller::Caller;
 use sentinel_core::decision_log::DecisionLog;
 use sentinel_core::issuer::LocalIssuer;
+use sentinel_core::roles::{Role, RoleDirectory, RoleLookupError};
 use sentinel_core::source::PolicySource;
 use sentinel_load::{LoadTestConfig, LoadTestResult, RequestContext, RequestError, Threshold};
 use sentinel_protocol::{CredentialsRequest, Endpoint, ProofRules, StsEndpoints};
 use sentinel_server::remote::{
-    DEFAULT_MAX_SEEN_PROOFS, MemorySeenProofs, Metrics, Rate, RateLimits, RemoteServer,
-    RemoteService, Security,
+    Admission, BrokerIdentity, DEFAULT_MAX_SEEN_PROOFS, MAX_CACHED_ROLES, MemorySeenProofs,
+    Metrics, Rate, RateLimits, RemoteServer, RemoteService, RoleCache, Security,
 };
 use sentinel_server::tls::{LoopbackCertificates, acceptor_from_pem};
 use sentinel_server::{Drained, Limits};
@@ -155,6 +157,7 @@ impl LoadScenario for Remote {
             metrics: Metrics::new([profile_name.as_str()]),
             seen_proofs: Arc::new(MemorySeenProofs::new(DEFAULT_MAX_SEEN_PROOFS)),
             rate_limits: unlimited_rates(),
+            admission: admission(&fixture::allowed_caller())?,
         };
         // Every worker is one loopback client and one principal: the per-client limits are
         // the whole server's, and the rate limits never refuse (their buckets are still taken
@@ -309,5 +312,32 @@ impl Figures for RemoteFigures {
             .map(|lines| format!(", {lines} log lines"))
             .unwrap_or_default();
         format!("{} verified{lines}", self.sts_verified)
+    }
+}
+
+/// The server's rule for callers: the caller's own account and partition, as if the broker ran
+/// there; the run's caller is an IAM user, so no role is ever looked up.
+fn admission(caller: &Caller) -> Result<Admission, SetupError> {
+    let broker = BrokerIdentity::of(caller).map_err(|error| SetupError::Other(error.into()))?;
+    let accounts = std::collections::BTreeSet::from([caller.account.clone()]);
+    let roles = RoleCache::new(
+        Arc::new(IamUsersOnly),
+        Duration::from_secs(60),
+        MAX_CACHED_ROLES,
+    );
+    Ok(Admission::new(&broker, accounts, Vec::new(), roles))
+}
+
+/// IAM as the run sees it: its caller is an IAM user, and no role session is a user.
+struct IamUsersOnly;
+
+#[async_trait::async_trait]
+impl RoleDirectory for IamUsersOnly {
+    async fn role(&self, account: &str, name: &str) -> Result<Role, RoleLookupError> {
+        Err(RoleLookupError::Failed {
+            account: account.to_owned(),
+            name: name.to_owned(),
+            problem: "the remote scenario's callers are IAM users".to_owned(),
+        })
     }
 }

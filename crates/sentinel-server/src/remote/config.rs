@@ -1,10 +1,11 @@
 //! The remote server's configuration file (YAML): where it listens (for callers, with which
 //! certificate, and for probes and metrics), its audience, the STS endpoints it sends proofs to,
 //! its decision log, its connection, time and rate limits, how many used proofs it remembers,
-//! and the profiles it issues for. Read strictly: an unknown key, a missing one or a value of the wrong kind is an
+//! who may be a caller at all, and the profiles it issues for. Read strictly: an unknown key, a
+//! missing one or a value of the wrong kind is an
 //! error naming the file, line and column, and nothing starts until the file is right.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use sentinel_protocol::{Endpoint, StsEndpoints};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::admission::DEFAULT_SESSION_NAME_ROLES;
 use super::rate::{Rate, RateLimits};
 use super::seen::DEFAULT_MAX_SEEN_PROOFS;
 use crate::connections::Limits;
@@ -58,8 +60,27 @@ pub struct ServerConfig {
     /// How many used proofs the server remembers (each until it goes stale); when that many
     /// are fresh, new proofs are refused.
     pub max_seen_proofs: usize,
+    /// Whether `http://` STS endpoints may be listed (for tests against an emulator).
+    pub insecure_sts_http: bool,
+    /// Who may be a caller at all, before any profile's policy is read.
+    pub callers: CallerConfig,
     /// The profiles served, by name.
     pub profiles: BTreeMap<String, ProfileConfig>,
+}
+
+/// Who may be a caller of the server at all (see [`super::admission`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerConfig {
+    /// The accounts callers may be of (default: the accounts of the profiles' roles).
+    pub accounts: BTreeSet<String>,
+    /// The roles, as `role/PATH/NAME` globs, whose sessions may be users (default: IAM
+    /// Identity Center's).
+    pub session_name_roles: Vec<String>,
+    /// The role, its ARN with `{account}` for the account, that the broker assumes to look up
+    /// roles of accounts other than its own; `None`: only its own account's roles are looked up.
+    pub role_reader: Option<String>,
+    /// How long a looked-up role is trusted before IAM is asked again.
+    pub role_cache_ttl: Duration,
 }
 
 /// The server's certificate chain and private key, PEM files.
@@ -132,6 +153,11 @@ struct RawConfig {
     rate_limit_per_client: Option<Spanned<RawRate>>,
     rate_limit_per_principal: Option<Spanned<RawRate>>,
     max_seen_proofs: Option<Spanned<usize>>,
+    insecure_sts_http: Option<Spanned<bool>>,
+    caller_accounts: Option<Spanned<Vec<Spanned<String>>>>,
+    session_name_roles: Option<Spanned<Vec<Spanned<String>>>>,
+    role_reader: Option<Spanned<String>>,
+    role_cache_ttl: Option<Spanned<String>>,
     profiles: Spanned<BTreeMap<String, Spanned<RawProfile>>>,
 }
 
@@ -293,6 +319,23 @@ impl ServerConfig {
                     .collect::<Result<_, _>>()?,
             ),
         };
+        let insecure_sts_http = raw.insecure_sts_http.as_ref().is_some_and(|on| on.value);
+        if let (Some(listed), false) = (&raw.sts_endpoints, insecure_sts_http)
+            && let Some(plain) = listed
+                .value
+                .iter()
+                .find(|url| Endpoint::parse(&url.value).is_ok_and(|endpoint| !endpoint.is_https()))
+        {
+            return Err(invalid(
+                At::from(plain),
+                format!(
+                    "sts_endpoints: {:?} is plain HTTP, so proofs and STS's answers would travel \
+                     unprotected: use https, or set insecure_sts_http: true (only for tests \
+                     against an emulator)",
+                    plain.value
+                ),
+            ));
+        }
         let duration = |field: &str, value: &Option<Spanned<String>>, default: Duration| {
             value.as_ref().map_or(Ok(default), |text| {
                 parse_duration(&text.value)
@@ -426,6 +469,16 @@ impl ServerConfig {
                 },
             );
         }
+        let callers = CallerConfig {
+            accounts: caller_accounts(&raw, &profiles, &invalid)?,
+            session_name_roles: session_name_roles(&raw, &invalid)?,
+            role_reader: role_reader(&raw, &invalid)?,
+            role_cache_ttl: duration(
+                "role_cache_ttl",
+                &raw.role_cache_ttl,
+                Duration::from_secs(300),
+            )?,
+        };
         Ok(ServerConfig {
             listen,
             admin_listen,
@@ -440,9 +493,108 @@ impl ServerConfig {
             limits,
             rate_limits,
             max_seen_proofs,
+            insecure_sts_http,
+            callers,
             profiles,
         })
     }
+}
+
+/// `caller_accounts`, or the accounts of the profiles' roles.
+fn caller_accounts(
+    raw: &RawConfig,
+    profiles: &BTreeMap<String, ProfileConfig>,
+    invalid: &impl Fn(At, String) -> ConfigError,
+) -> Result<BTreeSet<String>, ConfigError> {
+    let Some(listed) = &raw.caller_accounts else {
+        return Ok(profiles
+            .values()
+            .filter_map(|profile| sentinel_core::caller::arn_account(&profile.role_arn))
+            .map(str::to_owned)
+            .collect());
+    };
+    if listed.value.is_empty() {
+        return Err(invalid(
+            At::from(listed),
+            "caller_accounts: an empty list would refuse every caller".to_owned(),
+        ));
+    }
+    listed
+        .value
+        .iter()
+        .map(|account| {
+            let digits = account.value.len() == 12 && account.value.bytes().all(|b| b.is_ascii_digit());
+            if digits {
+                Ok(account.value.clone())
+            } else {
+                Err(invalid(
+                    At::from(account),
+                    format!(
+                        "caller_accounts: {:?} is not a 12-digit account ID (quote it: \"012345678901\")",
+                        account.value
+                    ),
+                ))
+            }
+        })
+        .collect()
+}
+
+/// `session_name_roles`, or IAM Identity Center's roles.
+fn session_name_roles(
+    raw: &RawConfig,
+    invalid: &impl Fn(At, String) -> ConfigError,
+) -> Result<Vec<String>, ConfigError> {
+    let Some(listed) = &raw.session_name_roles else {
+        return Ok(DEFAULT_SESSION_NAME_ROLES
+            .iter()
+            .map(|&pattern| pattern.to_owned())
+            .collect());
+    };
+    listed
+        .value
+        .iter()
+        .map(|pattern| {
+            let named = pattern
+                .value
+                .strip_prefix("role/")
+                .is_some_and(|rest| !rest.is_empty() && !rest.ends_with('/'));
+            if named {
+                Ok(pattern.value.clone())
+            } else {
+                Err(invalid(
+                    At::from(pattern),
+                    format!(
+                        "session_name_roles: {:?} is not a role pattern: expected role/PATH/NAME, \
+                         like role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_*",
+                        pattern.value
+                    ),
+                ))
+            }
+        })
+        .collect()
+}
+
+/// `role_reader`: a role ARN with `{account}` where the account goes.
+fn role_reader(
+    raw: &RawConfig,
+    invalid: &impl Fn(At, String) -> ConfigError,
+) -> Result<Option<String>, ConfigError> {
+    let Some(reader) = &raw.role_reader else {
+        return Ok(None);
+    };
+    let placeholder = "{account}";
+    let example = reader.value.replace(placeholder, "123456789012");
+    if !reader.value.contains(placeholder) || check_role_arn(&example).is_err() {
+        return Err(invalid(
+            At::from(reader),
+            format!(
+                "role_reader: {:?} is not a role ARN with {placeholder} for the account, like \
+                 arn:aws:iam::{placeholder}:role/sentinel-role-reader",
+                reader.value
+            ),
+        ));
+    }
+    Ok(Some(reader.value.clone()))
 }
 
 /// The YAML error's message without the location it ends with (the error carries it apart).
@@ -750,8 +902,10 @@ profiles:
 
     #[test]
     fn listed_endpoints_replace_the_aws_default() {
-        let text = format!("{GOOD}sts_endpoints:\n  - http://127.0.0.1:5000\n");
+        let text =
+            format!("{GOOD}sts_endpoints:\n  - http://127.0.0.1:5000\ninsecure_sts_http: true\n");
         let config = parse(&text).expect("valid");
+        assert!(config.insecure_sts_http);
         assert_eq!(
             config.sts_endpoints,
             StsEndpoints::Listed(vec![Endpoint::parse("http://127.0.0.1:5000").expect("url")])
@@ -770,6 +924,83 @@ profiles:
             "role/a",
         ] {
             assert!(check_role_arn(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_plain_http_sts_endpoint_is_refused_unless_insecure_sts_http_is_set() {
+        let listed = format!(
+            "{GOOD}sts_endpoints:\n  - https://sts.internal.example\n  - http://127.0.0.1:5000\n"
+        );
+        let message = error(&listed);
+        assert!(
+            message.starts_with(
+                "server.yaml:19:5: sts_endpoints: \"http://127.0.0.1:5000\" is plain HTTP"
+            ),
+            "{message}"
+        );
+        assert!(message.contains("insecure_sts_http: true"), "{message}");
+        let refused_off = error(&format!("{listed}insecure_sts_http: false\n"));
+        assert!(refused_off.contains("is plain HTTP"), "{refused_off}");
+        let https_only = format!("{GOOD}sts_endpoints: [\"https://sts.internal.example\"]\n");
+        assert!(!parse(&https_only).expect("valid").insecure_sts_http);
+    }
+
+    #[test]
+    fn callers_default_to_the_profiles_accounts_and_identity_center_roles() {
+        let config = parse(&GOOD.replace(
+            "role_arn: arn:aws:iam::123456789012:role/staging",
+            "role_arn: arn:aws:iam::210987654321:role/staging",
+        ))
+        .expect("valid");
+        let callers = &config.callers;
+        assert_eq!(
+            callers.accounts,
+            BTreeSet::from(["123456789012".to_owned(), "210987654321".to_owned()])
+        );
+        assert_eq!(callers.session_name_roles, DEFAULT_SESSION_NAME_ROLES);
+        assert_eq!(callers.role_reader, None);
+        assert_eq!(callers.role_cache_ttl, Duration::from_secs(300));
+        let listed = parse(&format!(
+            "{GOOD}caller_accounts: [\"000000000042\"]\n\
+             session_name_roles: [\"role/pinned/Engineers\"]\n\
+             role_reader: arn:aws:iam::{{account}}:role/sentinel-role-reader\n\
+             role_cache_ttl: 1m\n"
+        ))
+        .expect("valid");
+        assert_eq!(
+            listed.callers.accounts,
+            BTreeSet::from(["000000000042".to_owned()])
+        );
+        assert_eq!(listed.callers.session_name_roles, ["role/pinned/Engineers"]);
+        assert_eq!(
+            listed.callers.role_reader.as_deref(),
+            Some("arn:aws:iam::{account}:role/sentinel-role-reader")
+        );
+        assert_eq!(listed.callers.role_cache_ttl, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn caller_settings_are_checked() {
+        for (setting, expected) in [
+            ("caller_accounts: []", "caller_accounts: an empty list"),
+            (
+                "caller_accounts: [\"12345\"]",
+                "caller_accounts: \"12345\" is not a 12-digit",
+            ),
+            (
+                "session_name_roles: [\"AWSReservedSSO_*\"]",
+                "is not a role pattern",
+            ),
+            ("session_name_roles: [\"role/\"]", "is not a role pattern"),
+            (
+                "role_reader: arn:aws:iam::123456789012:role/reader",
+                "role_reader: \"arn:aws:iam::123456789012:role/reader\" is not a role ARN with {account}",
+            ),
+            ("role_reader: \"{account}\"", "is not a role ARN"),
+        ] {
+            let message = error(&format!("{GOOD}{setting}\n"));
+            assert!(message.contains(expected), "{setting}: {message}");
         }
     }
 }

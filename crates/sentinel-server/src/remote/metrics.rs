@@ -58,11 +58,14 @@ pub const REFUSAL_KINDS: &[&str] = &[
     "principal_rate_limited",
     "proof_reused",
     "proof_store_full",
+    // Who may be a caller at all (the server's rule; the policy's identity section refuses as
+    // `principal_refused` too).
+    "principal_refused",
+    "role_unresolved",
     "unknown_profile",
     // The broker.
     "deny",
     "approval_required",
-    "principal_refused",
     "policy_unavailable",
     "identity",
     "decision_log",

@@ -14,21 +14,27 @@
 //! - [`RateLimits`]: the token buckets per client network and per principal;
 //! - [`Metrics`]: what `GET /metrics` reports;
 //! - [`SeenProofs`] and [`MemorySeenProofs`]: single use of proofs;
+//! - [`Admission`]: who may be a caller at all, decided before any policy is read, with the
+//!   roles it looks up kept in a [`RoleCache`];
 //! - [`ServerConfig`]: the configuration file;
 //! - [`trust::trust_policy`]: the trust policy that leaves the broker the only way in.
 
 mod admin;
+pub mod admission;
 pub mod config;
 mod metrics;
 mod rate;
+mod role_cache;
 mod seen;
 mod server;
 mod service;
 pub mod trust;
 
-pub use config::{ConfigError, ProfileConfig, ServerConfig, TlsFiles};
+pub use admission::{Admission, BrokerIdentity};
+pub use config::{CallerConfig, ConfigError, ProfileConfig, ServerConfig, TlsFiles};
 pub use metrics::{Metrics, StsCall};
 pub use rate::{MAX_BUCKETS, Rate, RateLimits};
+pub use role_cache::{MAX_CACHED_ROLES, RoleCache};
 pub use seen::{DEFAULT_MAX_SEEN_PROOFS, MemorySeenProofs, SeenProofs, StoreError};
 pub use server::{RemoteServer, Security};
 pub use service::RemoteService;

@@ -1,10 +1,12 @@
 //! One request to the remote server, start to finish. `POST /v1/credentials`: take a token from
 //! the client network's bucket, read the body (a bounded JSON document, within the body
 //! timeout), check the proof (no call yet), send it to STS (who signed it?), take a token from
-//! the principal's bucket, spend the proof (each is accepted once), pick the profile, and hand
-//! the caller to the broker, which applies the policy's identity rules and rules, logs the
-//! decision and issues with the server's own credentials. `GET /healthz` answers without any of
-//! that; the metrics are on the admin listener only.
+//! the principal's bucket, spend the proof (each is accepted once), admit the caller (the
+//! server's own rule for who may be a caller at all, before anything profile-specific), pick the
+//! profile, and hand the caller to the broker, which applies the policy's identity rules and
+//! rules, logs the decision and issues with the server's own credentials. A refusal tells the
+//! caller its `Code` and a short message; the detail goes to the decision log and the server's
+//! log. `GET /healthz` answers without any of that; the metrics are on the admin listener only.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -24,6 +26,7 @@ use sentinel_protocol::{
     REMOTE_CREDENTIALS_PATH, VerifyError,
 };
 
+use super::admission::Admission;
 use super::metrics::{Metrics, StsCall};
 use super::rate::{Buckets, MAX_BUCKETS, RateLimits, RetryAfter};
 use super::seen::{self, SeenProofs, SingleUse};
@@ -50,6 +53,8 @@ pub struct RemoteService {
     pub seen_proofs: Arc<dyn SeenProofs>,
     /// How many requests each client network and each principal may make.
     pub rate_limits: RateLimits,
+    /// Who may be a caller at all.
+    pub admission: Admission,
 }
 
 /// A [`RemoteService`] with the time limits each request gets and the rate limits' buckets.
@@ -92,6 +97,8 @@ enum Failure {
     StsTimeout(Duration),
     /// STS accepted the proof, and it was used before (or cannot be recorded).
     SingleUse(SingleUse),
+    /// The server's own rule for callers refused this one, before any profile was looked at.
+    Admission(Refusal),
     /// The caller is known, the profile is not.
     UnknownProfile(String),
     /// The broker refused (the policy, or a failure in the pipeline).
@@ -115,6 +122,7 @@ impl tail::Failure for Failure {
             | Failure::Verify(_)
             | Failure::StsTimeout(_)
             | Failure::SingleUse(_)
+            | Failure::Admission(_)
             | Failure::UnknownProfile(_)
             | Failure::Timeout(_) => false,
         }
@@ -136,7 +144,7 @@ impl tail::Failure for Failure {
             Failure::StsTimeout(_) => "sts_timeout",
             Failure::SingleUse(refused) => refused.kind(),
             Failure::UnknownProfile(_) => "unknown_profile",
-            Failure::Broker(refusal) => refusal.kind(),
+            Failure::Admission(refusal) | Failure::Broker(refusal) => refusal.kind(),
             Failure::Timeout(_) => "request_timeout",
         }
     }
@@ -180,7 +188,9 @@ impl tail::Failure for Failure {
             Failure::StsTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "StsTimeout"),
             Failure::SingleUse(refused) => refused.status(),
             Failure::UnknownProfile(_) => (StatusCode::NOT_FOUND, "UnknownProfile"),
-            Failure::Broker(refusal) => return wire::refusal(refusal),
+            Failure::Admission(refusal) | Failure::Broker(refusal) => {
+                return wire::public_refusal(refusal);
+            }
             Failure::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "RequestTimeout"),
         };
         wire::error(status, code, &self.to_string())
@@ -213,7 +223,7 @@ impl std::fmt::Display for Failure {
                     "this server issues no credentials for profile {profile:?}"
                 )
             }
-            Failure::Broker(refusal) => refusal.fmt(f),
+            Failure::Admission(refusal) | Failure::Broker(refusal) => refusal.fmt(f),
             Failure::Timeout(limit) => write!(
                 f,
                 "the request took longer than the server's request timeout ({limit:?})"
@@ -305,17 +315,23 @@ impl RemoteHandler {
         seen::spend(service.seen_proofs.as_ref(), &proof)
             .await
             .map_err(Failure::SingleUse)?;
-        let profile = service
-            .profiles
-            .get(&asked.profile)
-            .ok_or_else(|| Failure::UnknownProfile(asked.profile.clone()))?;
+        let admitted = service.admission.admit(&caller).await;
+        let Some(profile) = service.profiles.get(&asked.profile) else {
+            return Err(match admitted {
+                Err(refusal) => Failure::Admission(refusal),
+                Ok(()) => Failure::UnknownProfile(asked.profile.clone()),
+            });
+        };
         tracing::Span::current().record("profile", profile.name.as_str());
         let request = broker::Request {
             caller: &caller,
             profile,
             at: Timestamp::now(),
         };
-        let result = service.broker.issue(request).await;
+        let result = match admitted {
+            Ok(()) => service.broker.issue(request).await,
+            Err(refusal) => Err(service.broker.refuse_before_policy(request, refusal)),
+        };
         let effect = match &result {
             Ok(_) => Some(Effect::Allow),
             Err(refusal) => refusal.effect(),

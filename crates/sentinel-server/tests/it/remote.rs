@@ -64,6 +64,7 @@ impl Running {
             metrics: Metrics::new([]),
             seen_proofs: Arc::new(MemorySeenProofs::new(10)),
             rate_limits,
+            admission: crate::unreachable::admission(),
         };
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         let server =

@@ -669,6 +669,7 @@ async fn what_a_caller_sends_reaches_the_servers_log_on_one_line_and_without_esc
         metrics: Metrics::new([]),
         seen_proofs: Arc::new(MemorySeenProofs::new(10)),
         rate_limits: RateLimits::default(),
+        admission: crate::unreachable::admission(),
     };
     let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let server = RemoteServer::bind(

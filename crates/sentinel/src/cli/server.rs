@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use sentinel_aws::caller::caller_identity;
+use sentinel_aws::iam_roles::IamRoles;
 use sentinel_aws::location::{LocationSource, PolicyLocation};
 use sentinel_aws::sdk;
 use sentinel_aws::sts::StsIssuer;
@@ -17,7 +19,8 @@ use sentinel_core::decision_log::DecisionLog;
 use sentinel_core::source::{CacheConfig, CachedSource};
 use sentinel_protocol::ProofRules;
 use sentinel_server::remote::{
-    MemorySeenProofs, Metrics, RemoteServer, RemoteService, Security, ServerConfig,
+    Admission, BrokerIdentity, MAX_CACHED_ROLES, MemorySeenProofs, Metrics, RemoteServer,
+    RemoteService, RoleCache, Security, ServerConfig,
 };
 use sentinel_server::tls::CertificateFiles;
 
@@ -79,7 +82,7 @@ async fn server(args: RemoteServerArgs) -> Result<Outcome> {
         }
         None => Security::PlainLoopback,
     };
-    let service = remote_service(&config).await?;
+    let (service, broker) = remote_service(&config).await?;
     let log = config.decision_log.to_string();
     let server = RemoteServer::bind(
         config.listen,
@@ -89,6 +92,13 @@ async fn server(args: RemoteServerArgs) -> Result<Outcome> {
         service,
     )
     .await?;
+    if config.insecure_sts_http {
+        tracing::warn!(
+            "insecure_sts_http is on: proofs may be sent to STS over plain HTTP ({}); this is \
+             for tests against an emulator only",
+            config.sts_endpoints
+        );
+    }
     if !server.is_tls() {
         tracing::warn!(
             "tls is off: plain HTTP on {}; only a TLS-terminating proxy on this host may forward \
@@ -102,9 +112,11 @@ async fn server(args: RemoteServerArgs) -> Result<Outcome> {
         server.admin_url()
     );
     tracing::info!(
-        "serving {} for profiles {} (audience {}; proofs to {}; decision log {log}); stop with \
-         Ctrl-C",
+        "serving {} as {} (account {}) for profiles {} (audience {}; proofs to {}; decision log \
+         {log}); stop with Ctrl-C",
         server.url(),
+        broker.arn,
+        broker.account,
         profiles.join(", "),
         config.audience,
         config.sts_endpoints,
@@ -122,10 +134,35 @@ async fn server(args: RemoteServerArgs) -> Result<Outcome> {
 
 /// The service `config` describes: one broker for every profile (policies from wherever each
 /// profile names, behind one cache), issuing with the server's own credentials (the SDK's
-/// default chain: its ECS, EKS or EC2 role) in the configured region, and proofs sent to STS.
-async fn remote_service(config: &ServerConfig) -> Result<RemoteService> {
+/// default chain: its ECS, EKS or EC2 role) in the configured region, and proofs sent to STS;
+/// with who the server runs as (STS `GetCallerIdentity` at start: callers must be of its
+/// partition, and its own account's roles are looked up with its own credentials).
+async fn remote_service(config: &ServerConfig) -> Result<(RemoteService, BrokerIdentity)> {
     let log = DecisionLog::to(&config.decision_log).context("opening the decision log")?;
     let sdk = sdk::load_in_region(config.region.as_deref()).await;
+    let own = tokio::time::timeout(config.sts_timeout, caller_identity(&sdk))
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "cannot determine who the server runs as: STS did not answer within {:?}",
+                config.sts_timeout
+            )
+        })?
+        .context("asking STS who the server runs as")?;
+    let broker_identity = BrokerIdentity::of(&own).map_err(anyhow::Error::msg)?;
+    let callers = &config.callers;
+    let roles = IamRoles::new(
+        &sdk,
+        &broker_identity.account,
+        callers.role_reader.clone(),
+        config.sts_timeout,
+    );
+    let admission = Admission::new(
+        &broker_identity,
+        callers.accounts.clone(),
+        callers.session_name_roles.clone(),
+        RoleCache::new(Arc::new(roles), callers.role_cache_ttl, MAX_CACHED_ROLES),
+    );
     let cache = CacheConfig {
         ttl: config.policy_ttl,
         max_stale: config.policy_max_stale,
@@ -157,7 +194,7 @@ async fn remote_service(config: &ServerConfig) -> Result<RemoteService> {
             (name.clone(), settings)
         })
         .collect();
-    Ok(RemoteService {
+    let service = RemoteService {
         broker,
         profiles,
         rules: ProofRules {
@@ -169,5 +206,7 @@ async fn remote_service(config: &ServerConfig) -> Result<RemoteService> {
         metrics,
         seen_proofs: Arc::new(MemorySeenProofs::new(config.max_seen_proofs)),
         rate_limits: config.rate_limits,
-    })
+        admission,
+    };
+    Ok((service, broker_identity))
 }

@@ -1,6 +1,7 @@
 //! The integration tests of `sentinel`, in one binary: one module per area.
 
 mod bin;
+mod broker_sts;
 mod container;
 mod deploy;
 mod docs_flags;

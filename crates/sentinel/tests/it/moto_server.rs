@@ -49,7 +49,7 @@ impl World {
         moto.put_user_policy(
             &broker_name,
             &format!(
-                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["sts:AssumeRole","sts:SetSourceIdentity"],"Resource":"{role_arn}"}}]}}"#
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["sts:AssumeRole","sts:SetSourceIdentity"],"Resource":"{role_arn}"}},{{"Effect":"Allow","Action":"iam:GetRole","Resource":"*"}}]}}"#
             ),
         );
         let user = |base: &str| {
@@ -102,6 +102,7 @@ impl World {
              tls:\n  cert: {cert}\n  key: {key}\n\
              audience: {AUDIENCE}\n\
              sts_endpoints: [{moto}]\n\
+             insecure_sts_http: true\n\
              region: us-east-1\n\
              decision_log: {log}\n\
              profiles:\n  prod:\n    role_arn: {role}\n    policy: {policy}\n    duration: 15m\n",
@@ -154,8 +155,13 @@ impl World {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start sentinel server");
-        let (url, admin) = announced_urls(&mut child);
-        Server { child, url, admin }
+        let (url, admin, start_line) = announced(&mut child);
+        Server {
+            child,
+            url,
+            admin,
+            start_line,
+        }
     }
 
     /// A command for a caller whose own keys are `key`, with an AWS config file of its own.
@@ -225,8 +231,36 @@ impl World {
             .collect()
     }
 
+    /// The proofs moto received: `GetCallerIdentity` calls not signed by the broker (which asks
+    /// who it is itself when it starts).
     fn get_caller_identity_calls(&self) -> usize {
-        self.moto.recorded("GetCallerIdentity").len()
+        let broker = format!("Credential={}/", self.broker.access_key_id());
+        self.moto
+            .recorded("GetCallerIdentity")
+            .iter()
+            .filter(|call| {
+                let authorization = call.headers["Authorization"].as_str().unwrap_or_default();
+                !authorization.contains(&broker)
+            })
+            .count()
+    }
+
+    /// mallory: an IAM user who may assume any role whose trust policy lets her.
+    fn mallory(&self) -> (String, Credentials) {
+        let name = Moto::unique("mallory");
+        let key = self.moto.create_user(&name);
+        self.moto.put_user_policy(
+            &name,
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
+        );
+        (name, key)
+    }
+
+    /// A trust policy that lets IAM user `user` assume the role.
+    fn trusting(&self, user: &str) -> String {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::123456789012:user/{user}"}},"Action":"sts:AssumeRole"}}]}}"#
+        )
     }
 
     /// Where alice's proofs are signed for: moto's STS.
@@ -250,6 +284,8 @@ struct Server {
     url: String,
     /// The admin listener's base URL.
     admin: String,
+    /// What it wrote on stderr up to the line that names its URL.
+    start_line: String,
 }
 
 impl Server {
@@ -269,16 +305,19 @@ impl Drop for Server {
     }
 }
 
-/// Reads the server's standard error until it names the URL it serves, and returns it with the
-/// admin listener's (announced before it).
-fn announced_urls(child: &mut Child) -> (String, String) {
+/// Reads the server's standard error until it names the URL it serves: that URL, the admin
+/// listener's (announced before it), and the lines read.
+fn announced(child: &mut Child) -> (String, String, String) {
     use std::io::{BufRead, BufReader};
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     let mut admin = None;
+    let mut read = String::new();
     let first_word = |text: &str| text.split_whitespace().next().expect("url").to_owned();
     for line in lines.by_ref() {
         let line = line.expect("server stderr");
+        read.push_str(&line);
+        read.push('\n');
         if let Some(rest) = line.split("GET /metrics) at ").nth(1) {
             admin = Some(first_word(rest));
         }
@@ -286,7 +325,8 @@ fn announced_urls(child: &mut Child) -> (String, String) {
             let url = first_word(rest);
             // Keep draining the server's stderr so it never blocks on a full pipe.
             std::thread::spawn(move || for _ in lines {});
-            return (url, admin.expect("the admin listener is announced first"));
+            let admin = admin.expect("the admin listener is announced first");
+            return (url, admin, read);
         }
         assert!(!line.contains("sentinel: "), "the server failed: {line}");
     }
@@ -545,62 +585,202 @@ fn a_chosen_session_name_and_a_foreign_account_are_refused_with_a_decision_line(
     let world = World::new();
     let server = world.serve("server.yaml");
     let (alice, _) = &world.alice;
-    // mallory may assume a role of her own, under any session name she likes.
-    let mallory_name = Moto::unique("mallory");
-    let mallory = world.moto.create_user(&mallory_name);
-    world.moto.put_user_policy(
-        &mallory_name,
-        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
-    );
-    let dev_role = world.moto.create_role(
-        &Moto::unique("dev"),
-        &format!(
-            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::123456789012:user/{mallory_name}"}},"Action":"sts:AssumeRole"}}]}}"#
-        ),
-    );
-    let named_alice = world.moto.assume_role(&mallory, &dev_role, alice);
+    let mallory = world.mallory();
+    let dev_role = world
+        .moto
+        .create_role(&Moto::unique("dev"), &world.trusting(&mallory.0));
+    let named_alice = world.moto.assume_role(&mallory.1, &dev_role, alice);
     let foreign = world.moto.assume_role(
-        &mallory,
+        &mallory.1,
         "arn:aws:iam::999999999999:role/AWSReservedSSO_Admin_0123",
         alice,
     );
-    for (key, arn_part, rule) in [
-        (
-            &named_alice,
-            format!(
-                "assumed-role/{}/{alice}",
-                dev_role.rsplit('/').next().expect("name")
-            ),
-            "identity.session_name_roles",
-        ),
-        (
-            &foreign,
-            format!("999999999999:assumed-role/AWSReservedSSO_Admin_0123/{alice}"),
-            "identity.accounts",
-        ),
-    ] {
+    for key in [&named_alice, &foreign] {
         let output = world.remote_credentials(&server, key);
         assert_eq!(output.status.code(), Some(1));
         let stderr = text(&output.stderr);
         assert!(stderr.contains("403 PrincipalRefused"), "{stderr}");
-        assert!(
-            stderr.contains(&arn_part) && stderr.contains(rule),
-            "{stderr}"
-        );
+        for detail in ["arn:", "999999999999", "assumed-role", "session_name_roles"] {
+            assert!(
+                !stderr.contains(detail),
+                "{detail} told to the caller: {stderr}"
+            );
+        }
     }
     let lines = world.log_lines("decisions.jsonl");
     assert_eq!(lines.len(), 2, "{lines:?}");
-    for line in &lines {
+    for (line, rule) in lines.iter().zip([
+        format!("{dev_role}, which matches none of role/aws-reserved/sso.amazonaws.com/"),
+        "the server's caller_accounts: account 999999999999 is not one of 123456789012".to_owned(),
+    ]) {
         assert_eq!(line["effect"], "deny");
         assert!(line["rule"].is_null());
+        assert!(line["user"].is_null());
         assert!(
             line["principal_arn"]
                 .as_str()
                 .is_some_and(|arn| arn.ends_with(alice.as_str()))
         );
+        let reason = line["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(&rule), "{reason}");
     }
     assert_eq!(lines[1]["account"], "999999999999");
     assert!(world.assume_role_calls().is_empty());
+}
+
+/// The path IAM Identity Center creates its roles under, with a region.
+const SSO_PATH: &str = "/aws-reserved/sso.amazonaws.com/eu-west-1/";
+
+#[test]
+fn a_role_named_like_identity_center_passes_only_under_identity_centers_path() {
+    let world = World::new();
+    let server = world.serve("server.yaml");
+    let (alice, _) = &world.alice;
+    let mallory = world.mallory();
+    let trust = world.trusting(&mallory.0);
+    // mallory may create roles; she names one like Identity Center's, under a path of hers.
+    let fake = world
+        .moto
+        .create_role_at("/team/", &Moto::unique("AWSReservedSSO_fake"), &trust);
+    let as_alice = world.moto.assume_role(&mallory.1, &fake, alice);
+    let refused = world.remote_credentials(&server, &as_alice);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("403 PrincipalRefused"), "{stderr}");
+    assert!(world.assume_role_calls().is_empty());
+    // The same session name through a role under Identity Center's path is alice.
+    let sso = world
+        .moto
+        .create_role_at(SSO_PATH, &Moto::unique("AWSReservedSSO_Admin"), &trust);
+    let signed_in = world.moto.assume_role(&mallory.1, &sso, alice);
+    let issued = world.remote_credentials(&server, &signed_in);
+    assert!(issued.status.success(), "{}", text(&issued.stderr));
+    let lines = world.log_lines("decisions.jsonl");
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines[0]["user"].is_null(), "{:?}", lines[0]);
+    let reason = lines[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains(&format!("its role is {fake}, which matches none of")),
+        "{reason}"
+    );
+    assert_eq!(lines[1]["user"], alice.as_str());
+    assert_eq!(lines[2]["outcome"], "issued");
+    assert!(
+        server
+            .start_line
+            .contains(&format!("as {} (account 123456789012)", world.broker_arn)),
+        "{}",
+        server.start_line
+    );
+    assert!(
+        server.start_line.contains("insecure_sts_http is on"),
+        "{}",
+        server.start_line
+    );
+}
+
+#[test]
+fn a_role_deleted_and_created_again_is_refused_while_the_server_knows_the_old_ones_id() {
+    let world = World::new();
+    let server = world.serve("server.yaml");
+    let (alice, _) = &world.alice;
+    let mallory = world.mallory();
+    let trust = world.trusting(&mallory.0);
+    let name = Moto::unique("AWSReservedSSO_Admin");
+    let sso = world.moto.create_role_at(SSO_PATH, &name, &trust);
+    let first = world.moto.assume_role(&mallory.1, &sso, alice);
+    let issued = world.remote_credentials(&server, &first);
+    assert!(issued.status.success(), "{}", text(&issued.stderr));
+    // The same name and path, a new role: its sessions carry a new unique ID.
+    world.moto.delete_role(&name);
+    let again = world.moto.create_role_at(SSO_PATH, &name, &trust);
+    assert_eq!(again, sso);
+    let second = world.moto.assume_role(&mallory.1, &again, alice);
+    let refused = world.remote_credentials(&server, &second);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("403 PrincipalRefused"), "{stderr}");
+    let lines = world.log_lines("decisions.jsonl");
+    let last = lines.last().expect("a decision line");
+    assert!(last["user"].is_null(), "{last:?}");
+    let reason = last["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("the rule that a session is of the role IAM names")
+            && reason.contains(&format!("but role {sso} is AROA")),
+        "{reason}"
+    );
+    assert_eq!(world.assume_role_calls().len(), 1);
+}
+
+#[test]
+fn a_caller_of_an_unlisted_account_is_told_nothing_of_the_profile_or_its_policy() {
+    let world = World::new();
+    let missing = world.path("no-such-policy.yaml");
+    let config = std::fs::read_to_string(world.path("server.yaml"))
+        .expect("config")
+        .replace(
+            &world.path("policy.yaml").display().to_string(),
+            &missing.display().to_string(),
+        );
+    std::fs::write(world.path("missing.yaml"), config).expect("config");
+    let server = world.serve("missing.yaml");
+    let client = world.client(&server);
+    let mallory = world.mallory();
+    let stranger = world.moto.assume_role(
+        &mallory.1,
+        "arn:aws:iam::999999999999:role/anything",
+        "someone",
+    );
+    let secrets = [
+        missing.display().to_string(),
+        world.role_arn.clone(),
+        world.path("decisions.jsonl").display().to_string(),
+        "123456789012".to_owned(),
+        "999999999999".to_owned(),
+        "arn:".to_owned(),
+    ];
+    let (status, code, message) = refusal(&client, &asking("prod", world.proof(&stranger, "prod")));
+    assert_eq!(
+        (status, code.as_str()),
+        (403, "PrincipalRefused"),
+        "{message}"
+    );
+    assert_eq!(
+        message,
+        "this server does not issue credentials to this caller"
+    );
+    // A stranger cannot tell a served profile from another either.
+    let (status, code, _) = refusal(&client, &asking("other", world.proof(&stranger, "other")));
+    assert_eq!((status, code.as_str()), (403, "PrincipalRefused"));
+    // A caller of a listed account learns that the policy is unavailable, and no more.
+    let (_, alice_key) = &world.alice;
+    let (status, code, message) = refusal(&client, &asking("prod", world.proof(alice_key, "prod")));
+    assert_eq!(
+        (status, code.as_str()),
+        (503, "PolicyUnavailable"),
+        "{message}"
+    );
+    for secret in &secrets {
+        assert!(
+            !message.contains(secret.as_str()),
+            "{secret} told: {message}"
+        );
+    }
+    // The detail is in the decision log.
+    let lines = world.log_lines("decisions.jsonl");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0]["reason"]
+            .as_str()
+            .is_some_and(|reason| reason.contains("caller_accounts"))
+    );
+    assert!(
+        lines[1]["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("no-such-policy.yaml")),
+        "{:?}",
+        lines[1]
+    );
 }
 
 #[test]

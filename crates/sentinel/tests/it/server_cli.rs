@@ -1,13 +1,16 @@
-//! `sentinel server` from the command line, without AWS: `--log-format json` makes every event
-//! on stderr one JSON object, as container platforms collect them, `decision_log: "-"` is
-//! standard output, a SIGTERM right after the start line is a graceful shutdown, and the
-//! metrics are on the admin listener only, every series there from the start.
+//! `sentinel server` from the command line, without AWS (an STS of the test's own says who the
+//! broker is): `--log-format json` makes every event on stderr one JSON object, as container
+//! platforms collect them, `decision_log: "-"` is standard output, a SIGTERM right after the
+//! start line is a graceful shutdown, the start line names the broker, the metrics are on the
+//! admin listener only, every series there from the start, and a plain-HTTP STS endpoint is
+//! refused unless the configuration allows it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 
 use crate::bin::SENTINEL;
+use crate::broker_sts::{BROKER_ARN, BrokerSts};
 
 /// `sentinel server FLAGS` started in `dir`, its stderr piped, with a plain-loopback
 /// configuration that writes its decision log to `decision_log` (YAML).
@@ -28,6 +31,10 @@ fn start(dir: &Path, decision_log: &str, flags: &[&str]) -> Child {
         .arg(&config)
         .current_dir(dir)
         .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "not-a-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", BrokerSts::start().endpoint())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the sentinel binary runs")
@@ -200,5 +207,65 @@ fn promtool_accepts(metrics: &str) {
         "promtool check metrics: {}{}\n{metrics}",
         String::from_utf8_lossy(&checked.stdout),
         String::from_utf8_lossy(&checked.stderr)
+    );
+}
+
+#[test]
+fn the_start_line_names_who_the_broker_runs_as() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = start(dir.path(), "\"-\"", &[]);
+    let serving = BufReader::new(server.stderr.take().expect("stderr"))
+        .lines()
+        .map(|line| line.expect("stderr"))
+        .find(|line| line.contains("serving "))
+        .expect("the server serves");
+    assert!(terminate(&mut server).success());
+    assert!(
+        serving.contains(&format!("as {BROKER_ARN} (account 123456789012)")),
+        "{serving}"
+    );
+}
+
+/// `sentinel server --check` of a configuration that lists `sts_endpoints` and adds `extra`.
+fn check_with_endpoints(endpoints: &str, extra: &str) -> std::process::Output {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("server.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen: 127.0.0.1:0\ntls: off\naudience: sentinel.test\ndecision_log: \"-\"\n\
+             sts_endpoints: {endpoints}\n{extra}\
+             profiles:\n  prod:\n    role_arn: arn:aws:iam::123456789012:role/prod\n"
+        ),
+    )
+    .expect("config");
+    Command::new(SENTINEL)
+        .args(["server", "--check", "--config"])
+        .arg(&config)
+        .output()
+        .expect("the sentinel binary runs")
+}
+
+#[test]
+fn a_plain_http_sts_endpoint_is_refused_at_load_unless_insecure_sts_http_allows_it() {
+    let refused = check_with_endpoints("[\"http://127.0.0.1:5000\"]", "");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("server.yaml:5:17: sts_endpoints: \"http://127.0.0.1:5000\" is plain HTTP"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("insecure_sts_http: true"), "{stderr}");
+    let allowed = check_with_endpoints("[\"http://127.0.0.1:5000\"]", "insecure_sts_http: true\n");
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    let https = check_with_endpoints("[\"https://sts.internal.example\"]", "");
+    assert!(
+        https.status.success(),
+        "{}",
+        String::from_utf8_lossy(&https.stderr)
     );
 }

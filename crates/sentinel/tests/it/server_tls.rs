@@ -13,6 +13,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 
 use crate::bin::SENTINEL;
+use crate::broker_sts::BrokerSts;
 use crate::test_ca::{Ca, for_loopback};
 
 /// A running `sentinel server` and every line it wrote on stderr so far.
@@ -60,6 +61,7 @@ fn start(dir: &Path, cert: &Path, key: &Path) -> Server {
             "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         )
         .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", BrokerSts::start().endpoint())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the sentinel binary runs");
