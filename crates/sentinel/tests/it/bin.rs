@@ -45,3 +45,31 @@ pub fn stdout(output: &Output) -> String {
 pub fn stderr(output: &Output) -> String {
     text(&output.stderr)
 }
+
+/// `GET path` on the plain-HTTP listener at `base` (`127.0.0.1:9090`, or with `http://`): the
+/// status and the body.
+pub fn plain_get(base: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let address = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("answer");
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body)
+        .unwrap_or_default();
+    (status, body.to_owned())
+}

@@ -1025,33 +1025,6 @@ fn a_principal_over_its_budget_gets_429_with_no_decision_line_and_another_princi
     assert_eq!(decisions[2]["user"], bob.as_str());
 }
 
-/// `GET path` on the plain-HTTP listener at `base`: the status and the body.
-fn plain_get(base: &str, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let address = base.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("request");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("answer");
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {answer:?}"));
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body)
-        .unwrap_or_default();
-    (status, body.to_owned())
-}
-
 /// Timing-sensitive: a flood of slow connections against the real server must not keep a good
 /// client or the probes waiting.
 mod timing {
@@ -1066,7 +1039,8 @@ mod timing {
     use tokio::net::TcpSocket;
     use tokio_rustls::TlsConnector;
 
-    use super::{World, asking, plain_get, send};
+    use super::{World, asking, send};
+    use crate::bin::plain_get;
 
     /// How many slow connections the attacker opens.
     const SLOW: usize = 2_000;

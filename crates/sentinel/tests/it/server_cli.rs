@@ -5,11 +5,11 @@
 //! admin listener only, every series there from the start, and a plain-HTTP STS endpoint is
 //! refused unless the configuration allows it.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 
-use crate::bin::SENTINEL;
+use crate::bin::{SENTINEL, plain_get};
 use crate::broker_sts::{BROKER_ARN, BrokerSts};
 
 /// `sentinel server FLAGS` started in `dir`, its stderr piped, with a plain-loopback
@@ -111,28 +111,6 @@ fn a_decision_log_of_dash_is_standard_output_not_a_file_named_dash() {
     );
 }
 
-/// `GET path` on the plain-HTTP listener at `address`: the status and the body.
-fn get(address: &str, path: &str) -> (u16, String) {
-    let mut stream = std::net::TcpStream::connect(address).expect("connect");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .expect("request");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).expect("answer");
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {answer:?}"));
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body)
-        .unwrap_or_default();
-    (status, body.to_owned())
-}
-
 /// The address after `marker` in `line`, if it is there.
 fn address_after(line: &str, marker: &str) -> Option<String> {
     let rest = line.split(marker).nth(1)?;
@@ -163,12 +141,12 @@ fn metrics_are_served_on_the_admin_listener_only_with_every_series_at_zero_from_
     let admin = admin.expect("the admin listener is announced before the start line");
     std::thread::spawn(move || for _ in lines {});
 
-    let (status, body) = get(&public, "/metrics");
+    let (status, body) = plain_get(&public, "/metrics");
     assert_eq!(status, 404, "{body}");
     assert!(!body.contains("sentinel_"), "{body}");
-    assert_eq!(get(&public, "/healthz"), (200, "ok\n".to_owned()));
-    assert_eq!(get(&admin, "/healthz"), (200, "ok\n".to_owned()));
-    let (status, metrics) = get(&admin, "/metrics");
+    assert_eq!(plain_get(&public, "/healthz"), (200, "ok\n".to_owned()));
+    assert_eq!(plain_get(&admin, "/healthz"), (200, "ok\n".to_owned()));
+    let (status, metrics) = plain_get(&admin, "/metrics");
     assert_eq!(status, 200, "{metrics}");
     for series in [
         r#"sentinel_decisions_total{profile="prod",effect="allow"} 0"#,
