@@ -4,33 +4,14 @@
 //! connections. Loopback gives each test its own client addresses (127.0.0.2, 127.0.0.3…).
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sentinel_core::broker::Broker;
-use sentinel_core::caller::Caller;
-use sentinel_core::decision_log::DecisionLog;
-use sentinel_core::issuer::LocalIssuer;
-use sentinel_core::source::{CacheConfig, CachedSource, FileSource};
-use sentinel_protocol::{CheckedProof, ProofRules, ProofVerifier, StsEndpoints, VerifyError};
-use sentinel_server::remote::{
-    MemorySeenProofs, Metrics, Rate, RateLimits, RemoteServer, RemoteService, Security,
-};
+use sentinel_server::remote::{Rate, RateLimits, RemoteServer, Security};
 use sentinel_server::{Drained, Limits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-
-/// A verifier for requests that never get as far as STS.
-struct Unreachable;
-
-#[async_trait::async_trait]
-impl ProofVerifier for Unreachable {
-    async fn verify(&self, _: &CheckedProof) -> Result<Caller, VerifyError> {
-        panic!("the request was refused before any proof was sent to STS")
-    }
-}
 
 /// A running remote server (plain HTTP on loopback) and its admin listener.
 struct Running {
@@ -44,28 +25,7 @@ struct Running {
 impl Running {
     async fn start(limits: Limits, rate_limits: RateLimits) -> Running {
         let dir = tempfile::tempdir().expect("temp dir");
-        let service = RemoteService {
-            broker: Broker::new(
-                Arc::new(CachedSource::new(
-                    FileSource::file(dir.path().join("policy.yaml")),
-                    CacheConfig::default(),
-                )),
-                Arc::new(DecisionLog::open(&dir.path().join("log")).expect("log")),
-                Arc::new(LocalIssuer),
-                Duration::from_secs(10),
-            ),
-            profiles: std::collections::HashMap::new(),
-            rules: ProofRules {
-                audience: "sentinel.test".into(),
-                endpoints: StsEndpoints::Aws,
-            },
-            verifier: Arc::new(Unreachable),
-            sts_timeout: Duration::from_secs(5),
-            metrics: Metrics::new([]),
-            seen_proofs: Arc::new(MemorySeenProofs::new(10)),
-            rate_limits,
-            admission: crate::unreachable::admission(),
-        };
+        let service = crate::unreachable::service(dir.path(), rate_limits);
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         let server =
             RemoteServer::bind(loopback, loopback, Security::PlainLoopback, limits, service)

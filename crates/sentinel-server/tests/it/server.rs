@@ -622,24 +622,9 @@ async fn a_failure_is_one_log_event_with_its_kind_profile_and_request_id_and_a_d
     );
 }
 
-/// A verifier for tests that must never get as far as STS.
-struct Unreachable;
-
-#[async_trait::async_trait]
-impl sentinel_protocol::ProofVerifier for Unreachable {
-    async fn verify(
-        &self,
-        _: &sentinel_protocol::CheckedProof,
-    ) -> Result<Caller, sentinel_protocol::VerifyError> {
-        panic!("the request was refused before any proof was sent to STS")
-    }
-}
-
 #[tokio::test]
 async fn what_a_caller_sends_reaches_the_servers_log_on_one_line_and_without_escapes() {
-    use sentinel_server::remote::{
-        MemorySeenProofs, Metrics, RateLimits, RemoteServer, RemoteService, Security,
-    };
+    use sentinel_server::remote::{RateLimits, RemoteServer, Security};
 
     let captured = Captured::default();
     let subscriber = tracing_subscriber::fmt()
@@ -649,28 +634,7 @@ async fn what_a_caller_sends_reaches_the_servers_log_on_one_line_and_without_esc
     // This test's runtime runs on this thread only, so the server's events all come here.
     let _events = tracing::subscriber::set_default(subscriber);
     let dir = tempfile::tempdir().expect("temp dir");
-    let service = RemoteService {
-        broker: Broker::new(
-            Arc::new(CachedSource::new(
-                FileSource::file(dir.path().join("policy.yaml")),
-                CacheConfig::default(),
-            )),
-            Arc::new(DecisionLog::open(&dir.path().join("log")).expect("log")),
-            Arc::new(LocalIssuer),
-            Duration::from_secs(10),
-        ),
-        profiles: std::collections::HashMap::new(),
-        rules: sentinel_protocol::ProofRules {
-            audience: "sentinel.test".into(),
-            endpoints: sentinel_protocol::StsEndpoints::Aws,
-        },
-        verifier: Arc::new(Unreachable),
-        sts_timeout: Duration::from_secs(5),
-        metrics: Metrics::new([]),
-        seen_proofs: Arc::new(MemorySeenProofs::new(10)),
-        rate_limits: RateLimits::default(),
-        admission: crate::unreachable::admission(),
-    };
+    let service = crate::unreachable::service(dir.path(), RateLimits::default());
     let addr: SocketAddr = "127.0.0.1:0".parse().expect("addr");
     let server = RemoteServer::bind(
         addr,
