@@ -1064,18 +1064,9 @@ mod timing {
 
     /// A TLS connector that trusts the CA at `ca`.
     fn connector(ca: &std::path::Path) -> TlsConnector {
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(CertificateDer::from_pem_file(ca).expect("CA"))
-            .expect("root");
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
+        TlsConnector::from(crate::test_ca::trusting(
+            CertificateDer::from_pem_file(ca).expect("CA"),
         ))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        TlsConnector::from(Arc::new(config))
     }
 
     /// One slow client from 127.0.0.2: it connects, completes the handshake (counted in

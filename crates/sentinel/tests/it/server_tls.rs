@@ -14,7 +14,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 
 use crate::bin::SENTINEL;
 use crate::broker_sts::BrokerSts;
-use crate::test_ca::{Ca, for_loopback};
+use crate::test_ca::{Ca, for_loopback, trusting};
 
 /// A running `sentinel server` and every line it wrote on stderr so far.
 struct Server {
@@ -96,19 +96,9 @@ fn connect(
     address: &str,
     ca: &Ca,
 ) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, std::io::Error> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(ca.pem.as_bytes()).expect("CA"))
-        .expect("root");
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("versions")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config = trusting(CertificateDer::from_pem_slice(ca.pem.as_bytes()).expect("CA"));
     let name = ServerName::try_from("127.0.0.1").expect("name");
-    let connection = rustls::ClientConnection::new(Arc::new(config), name).expect("client");
+    let connection = rustls::ClientConnection::new(config, name).expect("client");
     let mut stream = rustls::StreamOwned::new(connection, TcpStream::connect(address)?);
     while stream.conn.is_handshaking() {
         stream.conn.complete_io(&mut stream.sock)?;

@@ -1,7 +1,10 @@
 //! A throwaway certificate authority for tests of TLS peers: server certificates it issues,
 //! and certificates that are wrong on purpose.
 
+use std::sync::Arc;
+
 use rcgen::{BasicConstraints, Certificate, CertificateParams, IsCa, Issuer, KeyPair, SanType};
+use rustls::pki_types::CertificateDer;
 
 /// A CA that issues the test's certificates.
 pub struct Ca {
@@ -47,4 +50,19 @@ pub fn for_loopback() -> CertificateParams {
         .subject_alt_names
         .push(SanType::IpAddress([127, 0, 0, 1].into()));
     params
+}
+
+/// A TLS client configuration (rustls with ring, its safe default protocol versions) that
+/// trusts `ca` and nothing else.
+pub fn trusting(ca: CertificateDer<'static>) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca).expect("a usable CA certificate");
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Arc::new(config)
 }
