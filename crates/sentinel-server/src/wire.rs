@@ -190,6 +190,20 @@ pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Reply {
     json(status, &ErrorBody { code, message })
 }
 
+/// `405 MethodNotAllowed`: `path` is served, but not for `method`.
+pub(crate) fn method_not_allowed(path: &str, method: &http::Method) -> Reply {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        &format!("{path} does not answer {method}"),
+    )
+}
+
+/// `404 NotFound`, with `served` saying what a listener does serve.
+pub(crate) fn not_found(served: &str) -> Reply {
+    error(StatusCode::NOT_FOUND, "NotFound", served)
+}
+
 /// `body` as JSON with `status`, never cached.
 pub(crate) fn json(status: StatusCode, body: &impl Serialize) -> Reply {
     // Serializing these plain structs cannot fail; an empty object would still be valid JSON.

@@ -24,16 +24,8 @@ impl Handle for AdminHandler {
             METRICS_PATH if method == Method::GET => {
                 wire::plain(StatusCode::OK, metrics::CONTENT_TYPE, self.metrics.render())
             }
-            HEALTH_PATH | METRICS_PATH => wire::error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "MethodNotAllowed",
-                &format!("{path} does not answer {method}"),
-            ),
-            _ => wire::error(
-                StatusCode::NOT_FOUND,
-                "NotFound",
-                "the admin listener serves GET /healthz and GET /metrics",
-            ),
+            HEALTH_PATH | METRICS_PATH => wire::method_not_allowed(path, method),
+            _ => wire::not_found("the admin listener serves GET /healthz and GET /metrics"),
         }
     }
 }

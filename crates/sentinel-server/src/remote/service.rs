@@ -241,16 +241,8 @@ impl Handle for RemoteHandler {
             REMOTE_CREDENTIALS_PATH if method == Method::POST => {
                 self.credentials(request, ends.peer.ip()).await
             }
-            HEALTH_PATH | REMOTE_CREDENTIALS_PATH => wire::error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "MethodNotAllowed",
-                &format!("{path} does not answer {method}"),
-            ),
-            _ => wire::error(
-                StatusCode::NOT_FOUND,
-                "NotFound",
-                "credentials are asked for with POST /v1/credentials",
-            ),
+            HEALTH_PATH | REMOTE_CREDENTIALS_PATH => wire::method_not_allowed(path, method),
+            _ => wire::not_found("credentials are asked for with POST /v1/credentials"),
         }
     }
 }
