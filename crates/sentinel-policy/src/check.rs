@@ -2,6 +2,8 @@
 //! collects every problem with its position, producing plain rule specifications only when
 //! there were none.
 
+use std::time::Duration;
+
 use jiff::tz::{TimeZone, TimeZoneDatabase};
 
 use crate::code::Code;
@@ -9,6 +11,10 @@ use crate::decision::Effect;
 use crate::diagnostic::{Diagnostic, Diagnostics, Pos, Severity, in_source_order};
 use crate::identity::{Identity, is_role_name_char};
 use crate::window::{Days, Edge, Hours, WEEKDAY_NAMES, parse_clock};
+use crate::workflow::{
+    Approval, BreakGlass, DEFAULT_APPROVAL_COUNT, DEFAULT_EXPIRES_AFTER, DEFAULT_VALID_FOR,
+    SESSION_LIMITS,
+};
 use crate::yaml::{Node, Value};
 
 /// The only policy format version this crate reads.
@@ -30,7 +36,12 @@ pub(crate) struct RuleSpec {
     pub(crate) profiles: Option<Vec<String>>,
     pub(crate) time: Option<TimeSpec>,
     pub(crate) reason: Option<String>,
+    pub(crate) approval: Option<Approval>,
+    pub(crate) break_glass: Option<BreakGlass>,
 }
+
+/// The longest an approval request may wait, or an approval last.
+const MAX_APPROVAL_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// A validated time condition with its zone resolved.
 #[derive(Debug)]
@@ -274,7 +285,14 @@ impl Checker {
     }
 
     fn rule(&mut self, node: &Node) -> Option<RuleSpec> {
-        const KEYS: &[&str] = &["name", "effect", "conditions", "reason"];
+        const KEYS: &[&str] = &[
+            "name",
+            "effect",
+            "conditions",
+            "reason",
+            "approval",
+            "break_glass",
+        ];
         let fields = self.fields(node, "a rule", KEYS)?;
         let name = self
             .require(&fields, "name", "a rule")
@@ -287,7 +305,49 @@ impl Checker {
             Some(n) => self.conditions(n),
             None => Some(Conditions::default()),
         };
+        let approval = fields.get("approval").map(|n| self.approval(n));
+        let break_glass = fields.get("break_glass").map(|n| self.break_glass(n));
         let (name, effect, conditions, reason) = (name?, effect?, conditions?, optional(reason)?);
+        let (approval, break_glass) = (optional(approval)?, optional(break_glass)?);
+        if let (Some(_), Some(node)) = (&approval, fields.get("approval"))
+            && effect != Effect::RequireApproval
+        {
+            self.error(
+                node.pos,
+                Code::ApprovalNeedsRequireApproval,
+                format!(
+                    "an approval block belongs to a require_approval rule, and rule \"{name}\" \
+                     is {}",
+                    effect.as_str()
+                ),
+            );
+            return None;
+        }
+        match (
+            &break_glass,
+            conditions.break_glass,
+            fields.get("break_glass"),
+        ) {
+            (Some(_), None, Some(node)) => {
+                self.error(
+                    node.pos,
+                    Code::BreakGlassMismatch,
+                    "a break_glass block needs the condition break_glass: true, so that the \
+                     rule matches only requests that break the glass",
+                );
+                return None;
+            }
+            (None, Some(pos), _) => {
+                self.error(
+                    pos,
+                    Code::BreakGlassMismatch,
+                    "the condition break_glass: true needs a break_glass block on the rule \
+                     ({duration, cooldown, max_per_day}) that limits what breaking the glass gives",
+                );
+                return None;
+            }
+            _ => {}
+        }
         Some(RuleSpec {
             name: name.to_owned(),
             effect,
@@ -295,7 +355,131 @@ impl Checker {
             profiles: conditions.profiles,
             time: conditions.time,
             reason: reason.map(str::to_owned),
+            approval,
+            break_glass,
         })
+    }
+
+    /// A rule's `approval` block: who approves, how many must, and for how long.
+    fn approval(&mut self, node: &Node) -> Option<Approval> {
+        const KEYS: &[&str] = &["approvers", "count", "expires_after", "valid_for"];
+        let fields = self.fields(node, "approval", KEYS)?;
+        let approvers = self
+            .require(&fields, "approvers", "approval")
+            .and_then(|n| self.names(n, "approvers", "approver"));
+        let count = fields.get("count").map(|n| self.count(n, "count"));
+        let expires_after = fields.get("expires_after").map(|n| {
+            self.duration(
+                n,
+                "expires_after",
+                (Duration::from_secs(60), MAX_APPROVAL_WINDOW),
+            )
+        });
+        let valid_for = fields.get("valid_for").map(|n| {
+            self.duration(
+                n,
+                "valid_for",
+                (Duration::from_secs(60), MAX_APPROVAL_WINDOW),
+            )
+        });
+        let (mut approvers, count) = (approvers?, optional(count)?);
+        let (expires_after, valid_for) = (optional(expires_after)?, optional(valid_for)?);
+        let mut seen = Vec::with_capacity(approvers.len());
+        approvers.retain(|name| {
+            let first = !seen.contains(name);
+            seen.push(name.clone());
+            first
+        });
+        let count = count.unwrap_or(DEFAULT_APPROVAL_COUNT);
+        if count as usize > approvers.len() {
+            let pos = fields.get("count").map_or(node.pos, |n| n.pos);
+            self.error(
+                pos,
+                Code::CountAboveApprovers,
+                format!(
+                    "count is {count}, but only {} approver(s) are listed; no request could \
+                     ever be approved",
+                    approvers.len()
+                ),
+            );
+            return None;
+        }
+        Some(Approval {
+            approvers: approvers.into_iter().map(Into::into).collect(),
+            count,
+            expires_after: expires_after.unwrap_or(DEFAULT_EXPIRES_AFTER),
+            valid_for: valid_for.unwrap_or(DEFAULT_VALID_FOR),
+        })
+    }
+
+    /// A rule's `break_glass` block: the session cap, the cooldown and the daily quota.
+    fn break_glass(&mut self, node: &Node) -> Option<BreakGlass> {
+        const KEYS: &[&str] = &["duration", "cooldown", "max_per_day"];
+        let fields = self.fields(node, "break_glass", KEYS)?;
+        let duration = self
+            .require(&fields, "duration", "break_glass")
+            .and_then(|n| self.duration(n, "duration", SESSION_LIMITS));
+        let cooldown = fields
+            .get("cooldown")
+            .map(|n| self.duration(n, "cooldown", (Duration::ZERO, MAX_APPROVAL_WINDOW)));
+        let max_per_day = fields
+            .get("max_per_day")
+            .map(|n| self.count(n, "max_per_day"));
+        let (duration, cooldown, max_per_day) =
+            (duration?, optional(cooldown)?, optional(max_per_day)?);
+        Some(BreakGlass {
+            duration,
+            cooldown: cooldown.unwrap_or(Duration::ZERO),
+            max_per_day,
+        })
+    }
+
+    /// A whole number from 1 to 1,000.
+    fn count(&mut self, node: &Node, key: &str) -> Option<u32> {
+        match node.value {
+            Value::Number(Some(n)) if (1..=1000).contains(&n) => u32::try_from(n).ok(),
+            _ => {
+                self.error(
+                    node.pos,
+                    Code::InvalidCount,
+                    format!(
+                        "{key} must be a whole number from 1 to 1000, found {}",
+                        describe(node)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A duration (`30m`, `1h`) within `limits` (inclusive).
+    fn duration(
+        &mut self,
+        node: &Node,
+        key: &str,
+        limits: (Duration, Duration),
+    ) -> Option<Duration> {
+        let text = self.text(node, "a duration such as 30m or 1h")?;
+        let (min, max) = limits;
+        match sentinel_duration::parse_duration(text) {
+            Ok(duration) if duration >= min && duration <= max => Some(duration),
+            Ok(_) => {
+                self.error(
+                    node.pos,
+                    Code::InvalidDuration,
+                    format!(
+                        "{key} is {text}; it must be from {} to {}",
+                        human(min),
+                        human(max)
+                    ),
+                );
+                None
+            }
+            Err(error) => {
+                self.error(node.pos, Code::InvalidDuration, format!("{key}: {error}"));
+                None
+            }
+        }
     }
 
     fn effect(&mut self, node: &Node) -> Option<Effect> {
@@ -312,7 +496,7 @@ impl Checker {
     }
 
     fn conditions(&mut self, node: &Node) -> Option<Conditions> {
-        const KEYS: &[&str] = &["users", "profiles", "time"];
+        const KEYS: &[&str] = &["users", "profiles", "time", "break_glass"];
         if let Value::Null = node.value {
             self.error(
                 node.pos,
@@ -327,11 +511,33 @@ impl Checker {
             .get("profiles")
             .map(|n| self.names(n, "profiles", "profile"));
         let time = fields.get("time").map(|n| self.time(n));
+        let break_glass = fields
+            .get("break_glass")
+            .map(|n| self.break_glass_condition(n));
         Some(Conditions {
             users: optional(users)?,
             profiles: optional(profiles)?,
             time: optional(time)?,
+            break_glass: optional(break_glass)?,
         })
+    }
+
+    /// The `break_glass` condition, which only `true` makes sense for: a rule without it
+    /// already matches requests whether or not they break the glass.
+    fn break_glass_condition(&mut self, node: &Node) -> Option<Pos> {
+        if let Value::Bool(true) = node.value {
+            return Some(node.pos);
+        }
+        self.error(
+            node.pos,
+            Code::InvalidBreakGlassCondition,
+            format!(
+                "the break_glass condition can only be true (the rule then matches only requests \
+                 that break the glass), found {}; omit it otherwise",
+                describe(node)
+            ),
+        );
+        None
     }
 
     /// A non-empty list of non-empty names (`users`, `profiles`).
@@ -511,6 +717,7 @@ impl Checker {
             Value::Seq(items) if items.is_empty() => {
                 let hint = match key {
                     "rules" => "a policy needs at least one rule",
+                    "approvers" => "a request needs someone who may approve it",
                     "accounts" => {
                         "it would refuse every caller; omit the key for the account of the profile's role"
                     }
@@ -538,7 +745,7 @@ impl Checker {
     fn text<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n str> {
         match &node.value {
             Value::Str(text) => Some(text),
-            Value::Bool | Value::Number => {
+            Value::Bool(_) | Value::Number(_) => {
                 self.error(
                     node.pos,
                     Code::NotAString,
@@ -567,6 +774,29 @@ struct Conditions {
     users: Option<Vec<String>>,
     profiles: Option<Vec<String>>,
     time: Option<TimeSpec>,
+    /// Where the `break_glass: true` condition is, if the rule has it.
+    break_glass: Option<Pos>,
+}
+
+/// How a scalar reads in a message: its value when it is a number or a boolean.
+fn describe(node: &Node) -> String {
+    match &node.value {
+        Value::Bool(value) => value.to_string(),
+        Value::Number(Some(value)) => value.to_string(),
+        Value::Str(text) => format!("\"{text}\""),
+        other => other.kind().to_owned(),
+    }
+}
+
+/// A duration as a policy would write it (`15m`, `12h`, `90s`).
+fn human(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    match seconds {
+        0 => "0s".to_owned(),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
 }
 
 /// Folds an optional key's check result: absent is `Some(None)`, valid is `Some(Some(value))`,

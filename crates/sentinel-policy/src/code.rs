@@ -52,11 +52,23 @@ pub enum Code {
     UnknownTimezone,
     /// The checker found no problem yet could not read the policy; it fails closed.
     Unreadable,
+    /// An `approval` block on a rule whose effect is not `require_approval`.
+    ApprovalNeedsRequireApproval,
+    /// An approval `count` larger than the number of distinct approvers.
+    CountAboveApprovers,
+    /// A `break_glass` block without the `break_glass: true` condition, or the reverse.
+    BreakGlassMismatch,
+    /// The `break_glass` condition is something other than `true`.
+    InvalidBreakGlassCondition,
+    /// A count that is not a whole number in range.
+    InvalidCount,
+    /// A duration that does not parse or is out of range.
+    InvalidDuration,
 }
 
 impl Code {
     /// Every code, in the order they are declared.
-    pub const ALL: [Code; 23] = [
+    pub const ALL: [Code; 29] = [
         Code::YamlSyntax,
         Code::NotUtf8,
         Code::EmptyPolicy,
@@ -80,6 +92,12 @@ impl Code {
         Code::InvalidHours,
         Code::UnknownTimezone,
         Code::Unreadable,
+        Code::ApprovalNeedsRequireApproval,
+        Code::CountAboveApprovers,
+        Code::BreakGlassMismatch,
+        Code::InvalidBreakGlassCondition,
+        Code::InvalidCount,
+        Code::InvalidDuration,
     ];
 
     /// The code as text: short, kebab-case and stable.
@@ -108,6 +126,12 @@ impl Code {
             Code::InvalidHours => "invalid-hours",
             Code::UnknownTimezone => "unknown-timezone",
             Code::Unreadable => "unreadable",
+            Code::ApprovalNeedsRequireApproval => "approval-needs-require-approval",
+            Code::CountAboveApprovers => "count-above-approvers",
+            Code::BreakGlassMismatch => "break-glass-mismatch",
+            Code::InvalidBreakGlassCondition => "invalid-break-glass-condition",
+            Code::InvalidCount => "invalid-count",
+            Code::InvalidDuration => "invalid-duration",
         }
     }
 }

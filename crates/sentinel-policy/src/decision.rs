@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::workflow::{Approval, BreakGlass};
+
 /// What a policy says about a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -10,7 +12,7 @@ pub enum Effect {
     Allow,
     /// No credentials; also the outcome when no rule matches.
     Deny,
-    /// No credentials until someone approves; treated as a denial until approvals exist.
+    /// No credentials until the rule's approvers approve.
     RequireApproval,
 }
 
@@ -30,7 +32,8 @@ impl Effect {
 
 /// The outcome of evaluating one request; borrows the rule's name and reason from the policy.
 ///
-/// Serializes as `{"effect", "rule", "rule_index", "reason"}`, with `null` for absent values.
+/// Serializes as `{"effect", "rule", "rule_index", "reason"}`, with `null` for absent values;
+/// the rule's workflow settings are not part of the JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Decision<'a> {
     /// What to do with the request.
@@ -41,6 +44,13 @@ pub struct Decision<'a> {
     pub rule_index: Option<usize>,
     /// The rule's `reason`, if it gave one.
     pub reason: Option<&'a str>,
+    /// The approval the deciding rule asks for (a `require_approval` rule's `approval`).
+    #[serde(skip)]
+    pub approval: Option<&'a Approval>,
+    /// What the deciding rule allows a break-glass request; `None` when it is no break-glass
+    /// rule.
+    #[serde(skip)]
+    pub break_glass: Option<&'a BreakGlass>,
 }
 
 impl Decision<'_> {
@@ -50,5 +60,7 @@ impl Decision<'_> {
         rule: None,
         rule_index: None,
         reason: None,
+        approval: None,
+        break_glass: None,
     };
 }

@@ -30,6 +30,7 @@ mod rule;
 mod schema;
 mod validation;
 mod window;
+mod workflow;
 mod yaml;
 
 pub use code::Code;
@@ -40,3 +41,7 @@ pub use policy::Policy;
 pub use request::Request;
 pub use schema::json_schema;
 pub use validation::Validation;
+pub use workflow::{
+    Approval, BreakGlass, DEFAULT_APPROVAL_COUNT, DEFAULT_EXPIRES_AFTER, DEFAULT_VALID_FOR,
+    SESSION_LIMITS,
+};

@@ -123,6 +123,8 @@ impl Policy {
                     users: spec.users.map(name_set),
                     profiles: spec.profiles.map(name_set),
                     time,
+                    approval: spec.approval,
+                    break_glass: spec.break_glass,
                 }
             })
             .collect();

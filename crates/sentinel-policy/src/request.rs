@@ -13,11 +13,27 @@ pub struct Request<'a> {
     pub profile: &'a str,
     /// The instant of the request, which time conditions are checked against.
     pub at: Timestamp,
+    /// Whether the request breaks the glass (carries a reason); only such a request can match
+    /// a break-glass rule.
+    pub break_glass: bool,
 }
 
 impl<'a> Request<'a> {
     /// A request by `user` for `profile` at instant `at`.
     pub fn new(user: &'a str, profile: &'a str, at: Timestamp) -> Request<'a> {
-        Request { user, profile, at }
+        Request {
+            user,
+            profile,
+            at,
+            break_glass: false,
+        }
+    }
+
+    /// The same request, breaking the glass or not.
+    pub fn breaking_glass(self, break_glass: bool) -> Request<'a> {
+        Request {
+            break_glass,
+            ..self
+        }
     }
 }

@@ -10,6 +10,7 @@ use jiff::tz::TimeZone;
 use crate::decision::{Decision, Effect};
 use crate::request::Request;
 use crate::window::{Days, Hours};
+use crate::workflow::{Approval, BreakGlass};
 
 /// One rule, ready to match.
 #[derive(Debug)]
@@ -22,6 +23,10 @@ pub(crate) struct Rule {
     /// Sorted and deduplicated; `None` means any profile.
     pub(crate) profiles: Option<Box<[Box<str>]>>,
     pub(crate) time: Option<TimeCondition>,
+    /// The approval a `require_approval` rule asks for.
+    pub(crate) approval: Option<Approval>,
+    /// What a break-glass rule allows; such a rule matches only a break-glass request.
+    pub(crate) break_glass: Option<BreakGlass>,
 }
 
 /// The compiled `time` condition.
@@ -38,7 +43,8 @@ pub(crate) struct TimeCondition {
 impl Rule {
     /// Whether every condition of the rule holds for `request`, whose instant `clock` converts.
     pub(crate) fn matches(&self, request: &Request<'_>, clock: &mut LocalClock) -> bool {
-        contains(self.users.as_deref(), request.user)
+        (self.break_glass.is_none() || request.break_glass)
+            && contains(self.users.as_deref(), request.user)
             && contains(self.profiles.as_deref(), request.profile)
             && self.time.as_ref().is_none_or(|time| {
                 let local = clock.local(time.zone_id, &time.zone);
@@ -54,6 +60,8 @@ impl Rule {
             rule: Some(&self.name),
             rule_index: Some(index),
             reason: self.reason.as_deref(),
+            approval: self.approval.as_ref(),
+            break_glass: self.break_glass.as_ref(),
         }
     }
 }

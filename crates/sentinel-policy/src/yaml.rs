@@ -23,8 +23,9 @@ pub(crate) struct Node {
 #[derive(Debug)]
 pub(crate) enum Value {
     Null,
-    Bool,
-    Number,
+    Bool(bool),
+    /// A number, with its value when it is a whole number that fits in a `u64`.
+    Number(Option<u64>),
     Str(String),
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),
@@ -35,8 +36,8 @@ impl Value {
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             Value::Null => "nothing (null)",
-            Value::Bool => "a boolean",
-            Value::Number => "a number",
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
             Value::Str(_) => "a string",
             Value::Seq(_) => "a list",
             Value::Map(_) => "a mapping",
@@ -75,8 +76,8 @@ fn syntax_diagnostic(error: &serde_saphyr::Error) -> Diagnostic {
 /// The deserialized form before positions are flattened into [`Node`].
 enum Raw {
     Null,
-    Bool,
-    Number,
+    Bool(bool),
+    Number(Option<u64>),
     Str(String),
     Seq(Vec<Spanned<Raw>>),
     Map(Vec<(Spanned<Raw>, Spanned<Raw>)>),
@@ -90,8 +91,8 @@ impl From<Spanned<Raw>> for Node {
         };
         let value = match spanned.value {
             Raw::Null => Value::Null,
-            Raw::Bool => Value::Bool,
-            Raw::Number => Value::Number,
+            Raw::Bool(value) => Value::Bool(value),
+            Raw::Number(value) => Value::Number(value),
             Raw::Str(text) => Value::Str(text),
             Raw::Seq(items) => Value::Seq(items.into_iter().map(Node::from).collect()),
             Raw::Map(entries) => Value::Map(
@@ -126,28 +127,28 @@ impl<'de> Visitor<'de> for RawVisitor {
         deserializer.deserialize_any(RawVisitor)
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Raw, E> {
-        Ok(Raw::Bool)
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<Raw, E> {
+        Ok(Raw::Bool(value))
     }
 
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Raw, E> {
-        Ok(Raw::Number)
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Raw, E> {
+        Ok(Raw::Number(u64::try_from(value).ok()))
     }
 
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Raw, E> {
-        Ok(Raw::Number)
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Raw, E> {
+        Ok(Raw::Number(Some(value)))
     }
 
-    fn visit_i128<E: de::Error>(self, _: i128) -> Result<Raw, E> {
-        Ok(Raw::Number)
+    fn visit_i128<E: de::Error>(self, value: i128) -> Result<Raw, E> {
+        Ok(Raw::Number(u64::try_from(value).ok()))
     }
 
-    fn visit_u128<E: de::Error>(self, _: u128) -> Result<Raw, E> {
-        Ok(Raw::Number)
+    fn visit_u128<E: de::Error>(self, value: u128) -> Result<Raw, E> {
+        Ok(Raw::Number(u64::try_from(value).ok()))
     }
 
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Raw, E> {
-        Ok(Raw::Number)
+        Ok(Raw::Number(None))
     }
 
     fn visit_str<E: de::Error>(self, text: &str) -> Result<Raw, E> {

@@ -90,8 +90,29 @@ fn diagnostics_display_one_line_per_problem() {
 
 /// The codes of each fixture's problems, in source order.
 const CODES: &[(&str, &[Code])] = &[
+    (
+        "approval-problems.yaml",
+        &[
+            Code::ApprovalNeedsRequireApproval,
+            Code::CountAboveApprovers,
+            Code::EmptyList,
+            Code::InvalidCount,
+            Code::InvalidDuration,
+            Code::InvalidDuration,
+        ],
+    ),
     ("bad-hours.yaml", &[Code::InvalidTime, Code::InvalidTime]),
     ("boolean-user.yaml", &[Code::NotAString]),
+    (
+        "break-glass-problems.yaml",
+        &[
+            Code::BreakGlassMismatch,
+            Code::BreakGlassMismatch,
+            Code::InvalidBreakGlassCondition,
+            Code::InvalidDuration,
+            Code::InvalidCount,
+        ],
+    ),
     ("document-not-a-mapping.yaml", &[Code::NotAMapping]),
     ("duplicate-key.yaml", &[Code::DuplicateKey]),
     ("duplicate-name.yaml", &[Code::DuplicateRuleName]),
@@ -212,6 +233,18 @@ fn each_code_reads_as_its_stable_text() {
         (Code::InvalidHours, "invalid-hours"),
         (Code::UnknownTimezone, "unknown-timezone"),
         (Code::Unreadable, "unreadable"),
+        (
+            Code::ApprovalNeedsRequireApproval,
+            "approval-needs-require-approval",
+        ),
+        (Code::CountAboveApprovers, "count-above-approvers"),
+        (Code::BreakGlassMismatch, "break-glass-mismatch"),
+        (
+            Code::InvalidBreakGlassCondition,
+            "invalid-break-glass-condition",
+        ),
+        (Code::InvalidCount, "invalid-count"),
+        (Code::InvalidDuration, "invalid-duration"),
     ];
     assert_eq!(table.map(|(code, _)| code), Code::ALL);
     for (code, text) in table {

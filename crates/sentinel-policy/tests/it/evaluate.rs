@@ -2,6 +2,8 @@
 //! Atlantic, days that differ between UTC and local time, window edges, wrap-around windows,
 //! `24:00`, first match wins, default deny and catch-all rules.
 
+use std::time::Duration;
+
 use jiff::Timestamp;
 use sentinel_policy::{Decision, Effect, Policy, Request};
 
@@ -168,6 +170,8 @@ fn the_first_matching_rule_decides() {
             rule: Some("deny-bob"),
             rule_index: Some(0),
             reason: Some("revoked"),
+            approval: None,
+            break_glass: None,
         }
     );
     assert_eq!(
@@ -177,6 +181,8 @@ fn the_first_matching_rule_decides() {
             rule: Some("everyone-on-dev"),
             rule_index: Some(1),
             reason: None,
+            approval: None,
+            break_glass: None,
         }
     );
     assert_eq!(
@@ -328,4 +334,59 @@ fn the_identity_section_is_read_and_absent_means_the_defaults() {
     .expect("valid");
     assert!(none.identity().session_name_roles().is_empty());
     assert!(!none.identity().is_session_name_role("AWSReservedSSO_Admin"));
+}
+
+const WORKFLOW: &str = r#"
+version: "1"
+rules:
+  - name: oncall-break-glass
+    effect: allow
+    conditions: { users: [alice], profiles: [production], break_glass: true }
+    break_glass: { duration: 15m, cooldown: 1h, max_per_day: 3 }
+  - name: prod-needs-approval
+    effect: require_approval
+    conditions: { users: [alice, bob], profiles: [production] }
+    approval: { approvers: [carol, dave, carol], count: 2, expires_after: 30m }
+"#;
+
+#[test]
+fn a_break_glass_rule_matches_only_a_request_that_breaks_the_glass() {
+    let policy = Policy::from_yaml(WORKFLOW).unwrap();
+    let now = at("2026-11-27T12:00:00Z");
+    let plain = Request::new("alice", "production", now);
+    let decision = policy.evaluate(&plain);
+    assert_eq!(decision.rule, Some("prod-needs-approval"));
+    assert_eq!(decision.break_glass, None);
+    let urgent = policy.evaluate(&plain.breaking_glass(true));
+    assert_eq!(
+        (urgent.effect, urgent.rule),
+        (Effect::Allow, Some("oncall-break-glass"))
+    );
+    let glass = urgent.break_glass.expect("the break-glass rule's limits");
+    assert_eq!(glass.duration, Duration::from_secs(900));
+    assert_eq!(glass.cooldown, Duration::from_secs(3600));
+    assert_eq!(glass.max_per_day, Some(3));
+    // bob breaking the glass matches no break-glass rule: the approval rule decides.
+    let bob = policy.evaluate(&Request::new("bob", "production", now).breaking_glass(true));
+    assert_eq!(
+        (bob.rule, bob.break_glass),
+        (Some("prod-needs-approval"), None)
+    );
+}
+
+#[test]
+fn a_require_approval_decision_carries_its_approvers_once_each_and_the_defaults() {
+    let policy = Policy::from_yaml(WORKFLOW).unwrap();
+    let decision = policy.evaluate(&Request::new(
+        "bob",
+        "production",
+        at("2026-11-27T12:00:00Z"),
+    ));
+    let approval = decision.approval.expect("the rule's approval");
+    let approvers: Vec<&str> = approval.approvers.iter().map(|a| &**a).collect();
+    assert_eq!(approvers, ["carol", "dave"]);
+    assert_eq!(approval.count, 2);
+    assert_eq!(approval.expires_after, Duration::from_secs(1800));
+    assert_eq!(approval.valid_for, sentinel_policy::DEFAULT_VALID_FOR);
+    assert!(approval.is_approver("dave") && !approval.is_approver("bob"));
 }
