@@ -15,6 +15,12 @@ use crate::identity::{RequestId, SourceIdentity};
 use crate::issuer::{Credentials, IssueRequest, Issuer, IssuerError};
 use crate::refusal::Refusal;
 use crate::source::PolicySource;
+use crate::workflow::{Actor, GlassError, Happened, Workflow};
+
+/// Why a `require_approval` rule denies where no approval can be asked for.
+pub const APPROVALS_NEED_STATE: &str = "approvals need `state` in the server config";
+/// Why a break-glass rule denies where no use can be counted.
+pub const BREAK_GLASS_NEEDS_STATE: &str = "break-glass needs `state` in the server config";
 
 /// What a profile stands for: its policy and the role it hands out.
 #[derive(Debug, Clone)]
@@ -49,6 +55,8 @@ pub struct Request<'a> {
     pub profile: &'a Profile,
     /// The instant the policy is evaluated at.
     pub at: Timestamp,
+    /// The reason given for breaking the glass, if the request breaks it.
+    pub break_glass: Option<&'a str>,
 }
 
 /// Credentials handed out, with what ties them to the decision log.
@@ -69,6 +77,8 @@ pub struct Broker {
     log: Arc<DecisionLog>,
     issuer: Arc<dyn Issuer>,
     issuer_timeout: Duration,
+    /// Approvals and break-glass over shared state; `None` where there is none.
+    workflow: Option<Arc<Workflow>>,
 }
 
 impl Broker {
@@ -85,7 +95,21 @@ impl Broker {
             log,
             issuer,
             issuer_timeout,
+            workflow: None,
         }
+    }
+
+    /// The same broker, asking for approvals and counting break-glass uses through `workflow`.
+    pub fn with_workflow(self, workflow: Workflow) -> Broker {
+        Broker {
+            workflow: Some(Arc::new(workflow)),
+            ..self
+        }
+    }
+
+    /// The approvals and break-glass workflow, if this broker has shared state.
+    pub fn workflow(&self) -> Option<&Workflow> {
+        self.workflow.as_deref()
     }
 
     /// The decision log this broker writes to.
@@ -118,14 +142,44 @@ impl Broker {
             Err(error) => return Err(self.refuse(record, Refusal::Identity(error))),
         };
         record.source_identity = Some(identity.clone());
-        let asked = policy::Request::new(user, &request.profile.name, request.at);
+        let asked = policy::Request::new(user, &request.profile.name, request.at)
+            .breaking_glass(request.break_glass.is_some());
         let decision = loaded.policy.evaluate(&asked);
         record.effect = decision.effect;
         record.rule = decision.rule.map(str::to_owned);
         record.rule_index = decision.rule_index;
         record.reason = decision.reason.map(str::to_owned);
+        record.break_glass = request.break_glass.map(str::to_owned);
+        let mut session_duration = request.profile.session_duration;
+        if request.break_glass.is_some()
+            && (decision.effect != Effect::Deny && decision.break_glass.is_none())
+        {
+            let refusal = Refusal::BreakGlassUnmatched {
+                rule: record.rule.clone(),
+            };
+            return Err(self.refuse(record, refusal));
+        }
         match decision.effect {
-            Effect::Allow => {}
+            Effect::Allow => {
+                if let Some(limits) = decision.break_glass {
+                    let Some(workflow) = &self.workflow else {
+                        let refusal = Refusal::Denied {
+                            rule: record.rule.clone(),
+                            reason: Some(BREAK_GLASS_NEEDS_STATE.to_owned()),
+                        };
+                        return Err(self.refuse(record, refusal));
+                    };
+                    match workflow.break_glass(user, limits, request.at).await {
+                        Ok(()) => session_duration = session_duration.min(limits.duration),
+                        Err(GlassError::Refused(refused)) => {
+                            return Err(self.refuse(record, Refusal::BreakGlassLimited(refused)));
+                        }
+                        Err(GlassError::Failed(error)) => {
+                            return Err(self.refuse(record, Refusal::State(error)));
+                        }
+                    }
+                }
+            }
             Effect::Deny => {
                 let refusal = Refusal::Denied {
                     rule: record.rule.clone(),
@@ -134,19 +188,64 @@ impl Broker {
                 return Err(self.refuse(record, refusal));
             }
             Effect::RequireApproval => {
-                let refusal = Refusal::ApprovalRequired {
-                    rule: record.rule.clone().unwrap_or_default(),
-                    reason: record.reason.clone(),
+                let rule = record.rule.clone().unwrap_or_default();
+                let (workflow, approval) = match (&self.workflow, decision.approval) {
+                    (Some(workflow), Some(approval)) => (workflow, approval),
+                    (workflow, _) => {
+                        let cause = if workflow.is_none() {
+                            APPROVALS_NEED_STATE
+                        } else {
+                            "the rule names no approvers"
+                        };
+                        let refusal = Refusal::ApprovalRequired {
+                            rule,
+                            reason: record.reason.clone(),
+                            cause,
+                        };
+                        return Err(self.refuse(record, refusal));
+                    }
                 };
-                return Err(self.refuse(record, refusal));
+                let actor = Actor {
+                    user,
+                    principal_arn: &request.caller.arn,
+                };
+                let asked = match workflow
+                    .ask(actor, &request.profile.name, &rule, approval, request.at)
+                    .await
+                {
+                    Ok(asked) => asked.request,
+                    Err(error) => return Err(self.refuse(record, Refusal::State(error))),
+                };
+                record.approval_id = Some(asked.id);
+                if !asked.grants_at(request.at) {
+                    let refusal = Refusal::ApprovalPending {
+                        id: asked.id,
+                        profile: asked.profile,
+                        rule,
+                        approvers: asked.approvers,
+                    };
+                    return Err(self.refuse(record, refusal));
+                }
             }
         }
+        record.session_duration_s = session_duration.as_secs();
         record.outcome = Outcome::Pending;
         // On disk, not only written, before anyone is asked for credentials.
         self.log
             .append_durable(&record)
             .await
             .map_err(Refusal::Log)?;
+        if let (Some(workflow), Some(reason), Some(rule)) =
+            (&self.workflow, request.break_glass, record.rule.as_deref())
+        {
+            workflow.broke_glass(Happened::BrokeGlass {
+                request_id,
+                user,
+                profile: &request.profile.name,
+                rule,
+                reason,
+            });
+        }
 
         // The issuer call and the outcome line run in a task of their own, so that a caller
         // that goes away (a client disconnecting, a request timing out) cannot leave an allowed
@@ -155,6 +254,7 @@ impl Broker {
             record,
             profile: request.profile.clone(),
             identity,
+            session_duration,
         };
         let broker = self.clone();
         tokio::spawn(async move { broker.complete(allowed).await })
@@ -164,6 +264,20 @@ impl Broker {
                     "the issuing task did not finish: {error}"
                 ))))
             })
+    }
+
+    /// The user `caller` is under the identity rules of `profile`'s policy (for an approver,
+    /// who asks for no credentials).
+    pub async fn user_of(&self, caller: &Caller, profile: &Profile) -> Result<String, Refusal> {
+        let loaded = self
+            .source
+            .load(&profile.policy_key)
+            .await
+            .map_err(Refusal::Policy)?;
+        caller
+            .user(loaded.policy.identity(), profile.role_account())
+            .map(str::to_owned)
+            .map_err(Refusal::Principal)
     }
 
     /// Refuses `request` before its profile's policy is read (a server's own rule for who may
@@ -186,7 +300,12 @@ impl Broker {
         match &refusal {
             // The rule's own reason is already in the record.
             Refusal::Denied { .. } => {}
-            Refusal::ApprovalRequired { .. } => record.error = Some("approval required".into()),
+            Refusal::ApprovalRequired { cause, .. } => record.error = Some((*cause).into()),
+            Refusal::ApprovalPending { .. } => record.error = Some("approval pending".into()),
+            Refusal::State(error) => {
+                record.reason = Some("the shared state is unavailable".into());
+                record.error = Some(error.to_string());
+            }
             Refusal::Principal(refused) => record.reason = Some(refused.to_string()),
             Refusal::RoleUnresolved(error) => {
                 record.reason = Some("the caller's role cannot be verified".into());
@@ -200,7 +319,11 @@ impl Broker {
                 record.reason = Some("user cannot form a SourceIdentity".into());
                 record.error = Some(error.to_string());
             }
-            Refusal::Log(_) | Refusal::Issuer(_) | Refusal::IssuerTimeout(_) => {
+            Refusal::BreakGlassUnmatched { .. }
+            | Refusal::BreakGlassLimited(_)
+            | Refusal::Log(_)
+            | Refusal::Issuer(_)
+            | Refusal::IssuerTimeout(_) => {
                 record.error = Some(refusal.to_string());
             }
         }
@@ -216,12 +339,13 @@ impl Broker {
             mut record,
             profile,
             identity,
+            session_duration,
         } = allowed;
         let issue = IssueRequest {
             role_arn: &profile.role_arn,
             role_session_name: identity.as_str(),
             source_identity: identity.as_str(),
-            duration: profile.session_duration,
+            duration: session_duration,
             external_id: profile.external_id.as_deref(),
         };
         let result =
@@ -268,6 +392,8 @@ fn decision_record(request_id: RequestId, request: &Request<'_>) -> LogRecord {
         session_duration_s: request.profile.session_duration.as_secs(),
         outcome: Outcome::Denied,
         error: None,
+        approval_id: None,
+        break_glass: None,
     }
 }
 
@@ -277,4 +403,6 @@ struct Allowed {
     record: LogRecord,
     profile: Profile,
     identity: SourceIdentity,
+    /// The profile's, or shorter under a break-glass rule.
+    session_duration: Duration,
 }

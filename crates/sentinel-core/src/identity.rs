@@ -110,6 +110,13 @@ impl serde::Serialize for RequestId {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for RequestId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<RequestId, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Shortest and longest value STS accepts for `SourceIdentity` and `RoleSessionName`.
 const STS_MIN_LEN: usize = 2;
 const STS_MAX_LEN: usize = 64;

@@ -10,3 +10,5 @@ pub mod issuer;
 pub mod refusal;
 pub mod roles;
 pub mod source;
+pub mod state;
+pub mod workflow;

@@ -10,9 +10,12 @@ use sentinel_policy::Effect;
 use crate::caller::PrincipalRefused;
 use crate::decision_log::LogError;
 use crate::identity::IdentityError;
+use crate::identity::RequestId;
 use crate::issuer::IssuerError;
 use crate::roles::RoleLookupError;
 use crate::source::SourceError;
+use crate::state::break_glass::GlassRefused;
+use crate::workflow::WorkflowError;
 
 /// Why no credentials were handed out. Each message includes its cause, so no variant also
 /// reports it as a `source` (which would print it twice in an error chain).
@@ -26,14 +29,46 @@ pub enum Refusal {
         /// The rule's reason.
         reason: Option<String>,
     },
-    /// The policy requires an approval, and no approval workflow exists yet.
-    #[error("approval required by rule {rule}{}", reason_suffix(.reason))]
+    /// The policy requires an approval that cannot be asked for here.
+    #[error("approval required by rule {rule}{}; {cause}", reason_suffix(.reason))]
     ApprovalRequired {
         /// The deciding rule.
         rule: String,
         /// The rule's reason.
         reason: Option<String>,
+        /// Why no approval can be asked for (no shared state, or no approvers).
+        cause: &'static str,
     },
+    /// The policy requires an approval, and the request for it is pending.
+    #[error(
+        "approval required: request {id} for {profile}; approvers: {}",
+        approvers.join(", ")
+    )]
+    ApprovalPending {
+        /// The approval request's ID (the same on every ask while it is pending).
+        id: RequestId,
+        /// The profile asked for.
+        profile: String,
+        /// The deciding rule.
+        rule: String,
+        /// Who may approve.
+        approvers: Vec<String>,
+    },
+    /// The request breaks the glass, and the rule that decided is no break-glass rule.
+    #[error(
+        "denied: no break-glass rule allows this request; it was decided by {}",
+        rule_name(.rule)
+    )]
+    BreakGlassUnmatched {
+        /// The deciding rule; `None` for the default deny.
+        rule: Option<String>,
+    },
+    /// The break-glass rule's cooldown or quota refuses the request now.
+    #[error("denied: {0}")]
+    BreakGlassLimited(GlassRefused),
+    /// The shared state could not be read or written, so nothing that needs it is allowed.
+    #[error("denied: {0}")]
+    State(WorkflowError),
     /// The policy's identity rules say the caller is no user at all (a session name the caller
     /// chose, a federated user, another account, the root user).
     #[error("denied: {0}")]
@@ -78,6 +113,10 @@ impl Refusal {
         match self {
             Refusal::Denied { .. } => "deny",
             Refusal::ApprovalRequired { .. } => "approval_required",
+            Refusal::ApprovalPending { .. } => "approval_pending",
+            Refusal::BreakGlassUnmatched { .. } => "break_glass_unmatched",
+            Refusal::BreakGlassLimited(_) => "break_glass_limited",
+            Refusal::State(_) => "state_unavailable",
             Refusal::Principal(_) => "principal_refused",
             Refusal::RoleUnresolved(_) => "role_unresolved",
             Refusal::Policy(_) => "policy_unavailable",
@@ -93,6 +132,10 @@ impl Refusal {
         match self {
             Refusal::Denied { .. } => "AccessDenied",
             Refusal::ApprovalRequired { .. } => "ApprovalRequired",
+            Refusal::ApprovalPending { .. } => "ApprovalPending",
+            Refusal::BreakGlassUnmatched { .. } => "BreakGlassUnmatched",
+            Refusal::BreakGlassLimited(_) => "BreakGlassLimited",
+            Refusal::State(_) => "StateUnavailable",
             Refusal::Principal(_) => "PrincipalRefused",
             Refusal::RoleUnresolved(_) => "RoleUnresolved",
             Refusal::Policy(_) => "PolicyUnavailable",
@@ -107,10 +150,14 @@ impl Refusal {
     /// in the decision log already, so a server need not report it again.
     pub fn is_policy_decision(&self) -> bool {
         match self {
-            Refusal::Denied { .. } | Refusal::ApprovalRequired { .. } | Refusal::Principal(_) => {
-                true
-            }
-            Refusal::RoleUnresolved(_)
+            Refusal::Denied { .. }
+            | Refusal::ApprovalRequired { .. }
+            | Refusal::ApprovalPending { .. }
+            | Refusal::BreakGlassUnmatched { .. }
+            | Refusal::BreakGlassLimited(_)
+            | Refusal::Principal(_) => true,
+            Refusal::State(_)
+            | Refusal::RoleUnresolved(_)
             | Refusal::Policy(_)
             | Refusal::Identity(_)
             | Refusal::Log(_)
@@ -124,9 +171,14 @@ impl Refusal {
     /// ARNs, accounts or diagnostics (those are for the decision log and the server's log).
     pub fn public_message(&self) -> std::borrow::Cow<'_, str> {
         let brief = match self {
-            Refusal::Denied { .. } | Refusal::ApprovalRequired { .. } => {
+            Refusal::Denied { .. }
+            | Refusal::ApprovalRequired { .. }
+            | Refusal::ApprovalPending { .. }
+            | Refusal::BreakGlassUnmatched { .. }
+            | Refusal::BreakGlassLimited(_) => {
                 return self.to_string().into();
             }
+            Refusal::State(_) => "the server's shared state is unavailable; try again",
             Refusal::Principal(_) => "this server does not issue credentials to this caller",
             Refusal::RoleUnresolved(_) => "the caller's role could not be verified; try again",
             Refusal::Policy(_) => "the profile's policy is unavailable; try again",
@@ -147,8 +199,14 @@ impl Refusal {
             | Refusal::Principal(_)
             | Refusal::RoleUnresolved(_)
             | Refusal::Policy(_)
-            | Refusal::Identity(_) => Some(Effect::Deny),
-            Refusal::ApprovalRequired { .. } => Some(Effect::RequireApproval),
+            | Refusal::Identity(_)
+            // A break-glass refusal is a deny, whatever the rule's effect the line records.
+            | Refusal::BreakGlassUnmatched { .. }
+            | Refusal::BreakGlassLimited(_)
+            | Refusal::State(_) => Some(Effect::Deny),
+            Refusal::ApprovalRequired { .. } | Refusal::ApprovalPending { .. } => {
+                Some(Effect::RequireApproval)
+            }
             Refusal::Issuer(_) | Refusal::IssuerTimeout(_) => Some(Effect::Allow),
             Refusal::Log(_) => None,
         }
@@ -157,10 +215,15 @@ impl Refusal {
     /// What kind of answer this refusal is, for a server to pick its status.
     pub fn status_class(&self) -> StatusClass {
         match self {
-            Refusal::Denied { .. } | Refusal::ApprovalRequired { .. } | Refusal::Principal(_) => {
-                StatusClass::Forbidden
+            Refusal::Denied { .. }
+            | Refusal::ApprovalRequired { .. }
+            | Refusal::ApprovalPending { .. }
+            | Refusal::BreakGlassUnmatched { .. }
+            | Refusal::BreakGlassLimited(_)
+            | Refusal::Principal(_) => StatusClass::Forbidden,
+            Refusal::RoleUnresolved(_) | Refusal::Policy(_) | Refusal::State(_) => {
+                StatusClass::Unavailable
             }
-            Refusal::RoleUnresolved(_) | Refusal::Policy(_) => StatusClass::Unavailable,
             Refusal::Identity(_) | Refusal::Log(_) => StatusClass::Internal,
             Refusal::Issuer(_) => StatusClass::BadGateway,
             Refusal::IssuerTimeout(_) => StatusClass::GatewayTimeout,
@@ -200,7 +263,23 @@ mod tests {
             Refusal::ApprovalRequired {
                 rule: "two-person".into(),
                 reason: None,
+                cause: "approvals need `state` in the server config",
             },
+            Refusal::ApprovalPending {
+                id: "00000000000000ff".parse().expect("id"),
+                profile: "production".into(),
+                rule: "two-person".into(),
+                approvers: vec!["carol".into(), "dave".into()],
+            },
+            Refusal::BreakGlassUnmatched {
+                rule: Some("office-hours".into()),
+            },
+            Refusal::BreakGlassLimited(GlassRefused::Cooldown(
+                jiff::Timestamp::from_second(1_800_000_000).expect("instant"),
+            )),
+            Refusal::State(WorkflowError::State(crate::state::StateError::Unavailable(
+                "timed out".into(),
+            ))),
             Refusal::Principal(PrincipalRefused {
                 arn: "arn:aws:iam::123456789012:root".into(),
                 rule: IdentityRule::PrincipalKind,
@@ -255,6 +334,10 @@ mod tests {
             [
                 ("deny", Some(Effect::Deny)),
                 ("approval_required", Some(Effect::RequireApproval)),
+                ("approval_pending", Some(Effect::RequireApproval)),
+                ("break_glass_unmatched", Some(Effect::Deny)),
+                ("break_glass_limited", Some(Effect::Deny)),
+                ("state_unavailable", Some(Effect::Deny)),
                 ("principal_refused", Some(Effect::Deny)),
                 ("role_unresolved", Some(Effect::Deny)),
                 ("policy_unavailable", Some(Effect::Deny)),

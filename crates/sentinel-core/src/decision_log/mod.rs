@@ -7,8 +7,10 @@
 mod commit;
 mod sink;
 mod target;
+mod workflow;
 
 pub use target::LogTarget;
+pub use workflow::WorkflowRecord;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -69,6 +71,16 @@ pub enum Event {
     Decision,
     /// What happened after an `allow`: credentials issued, or the error that stopped them.
     Outcome,
+    /// An approval request was made.
+    ApprovalRequested,
+    /// An approver voted.
+    Vote,
+    /// A request got its last approval.
+    Approved,
+    /// An approver denied a request.
+    ApprovalDenied,
+    /// A request lapsed undecided.
+    Expired,
 }
 
 /// How a request ended, as far as this line knows.
@@ -129,6 +141,25 @@ pub struct LogRecord {
     pub outcome: Outcome,
     /// The error that denied the request or stopped the issuance.
     pub error: Option<String>,
+    /// The approval request the credentials are issued under, for a `require_approval` rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_id: Option<RequestId>,
+    /// The reason given for breaking the glass, for a break-glass request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<String>,
+}
+
+/// What the log writes: the line of a request, or of a change in an approval request.
+pub trait Line: Serialize + sealed::Sealed {}
+
+impl Line for LogRecord {}
+impl Line for WorkflowRecord {}
+
+mod sealed {
+    /// Only the log's own line types are lines.
+    pub trait Sealed {}
+    impl Sealed for super::LogRecord {}
+    impl Sealed for super::WorkflowRecord {}
 }
 
 fn display<S: Serializer>(value: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
@@ -240,7 +271,7 @@ impl DecisionLog {
     }
 
     /// Writes one record as one whole line.
-    pub fn append(&self, record: &LogRecord) -> Result<(), LogError> {
+    pub fn append(&self, record: &impl Line) -> Result<(), LogError> {
         let line = self.serialize(record)?;
         let mut state = self.shared.lock();
         self.write(&mut state, &line)
@@ -248,7 +279,7 @@ impl DecisionLog {
 
     /// Writes one record as one whole line and returns once it is on disk (standard output:
     /// once it is written). If the sync fails, so does this.
-    pub async fn append_durable(&self, record: &LogRecord) -> Result<(), LogError> {
+    pub async fn append_durable(&self, record: &impl Line) -> Result<(), LogError> {
         let line = self.serialize(record)?;
         let synced = {
             let mut state = self.shared.lock();
@@ -274,7 +305,7 @@ impl DecisionLog {
         })
     }
 
-    fn serialize(&self, record: &LogRecord) -> Result<Vec<u8>, LogError> {
+    fn serialize(&self, record: &impl Line) -> Result<Vec<u8>, LogError> {
         let mut line = serde_json::to_vec(record).map_err(|error| LogError::Write {
             path: self.path.clone(),
             cause: error.into(),
@@ -356,6 +387,8 @@ mod tests {
             session_duration_s: 3600,
             outcome: Outcome::Pending,
             error: None,
+            approval_id: None,
+            break_glass: None,
         }
     }
 

@@ -149,6 +149,7 @@ impl Fixture {
                 caller,
                 profile: &profile,
                 at: Timestamp::now(),
+                break_glass: None,
             })
             .await
     }
@@ -360,6 +361,7 @@ async fn a_missing_policy_denies() {
             caller: &iam_user("alice"),
             profile: &profile,
             at: Timestamp::now(),
+            break_glass: None,
         })
         .await
         .expect_err("denied");
