@@ -4,6 +4,7 @@
 
 pub mod base;
 pub mod caller;
+pub mod dynamodb;
 pub mod error;
 pub mod iam_roles;
 pub mod location;

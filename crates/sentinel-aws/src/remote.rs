@@ -20,10 +20,12 @@ use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use sentinel_core::issuer::Credentials;
+use sentinel_core::state::approvals::ApprovalRequest;
 use sentinel_protocol::{
-    CredentialsRequest, ForwardCredentials, Forwarded, REMOTE_CREDENTIALS_PATH,
+    APPROVALS_LIST_PATH, APPROVALS_VOTE_PATH, CredentialsRequest, ForwardCredentials, Forwarded,
+    LIST_SCOPE, ListRequest, REMOTE_CREDENTIALS_PATH, VoteRequest, vote_scope,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::profile::{BaseCredentials, ProfileSettings};
 use crate::proof::{ProofError, sign_for};
@@ -31,6 +33,8 @@ use crate::{sdk, tls_failure};
 
 /// The largest answer read from a server.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
+/// The largest list of approval requests read (about 50,000 requests).
+const MAX_LIST_BYTES: usize = 32 * 1024 * 1024;
 
 /// Why no credentials came from the server.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +111,12 @@ struct Answer {
     expiration: String,
 }
 
+/// The answer of the list route.
+#[derive(Deserialize)]
+struct Listed {
+    requests: Vec<ApprovalRequest>,
+}
+
 /// A refusal's body.
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -169,56 +179,26 @@ impl RemoteClient {
     }
 
     /// Credentials for `profile`, proving who the caller is with `base`'s credentials in a proof
-    /// bound to this server and `profile`, made for this request alone.
+    /// bound to this server and `profile`, made for this request alone; `break_glass` is the
+    /// reason given for breaking the glass, if the caller does.
     pub async fn credentials(
         &self,
         base: &SdkConfig,
         profile: &str,
+        break_glass: Option<&str>,
     ) -> Result<Credentials, RemoteError> {
         let proof = sign_for(base, &self.audience, profile).await?;
         self.send(&CredentialsRequest {
             profile: profile.to_owned(),
             proof,
+            break_glass: break_glass.map(str::to_owned),
         })
         .await
     }
 
     /// Sends `request` (a profile and a proof made elsewhere) and reads the answer.
     pub async fn send(&self, request: &CredentialsRequest) -> Result<Credentials, RemoteError> {
-        let body = serde_json::to_vec(request)
-            .map_err(|error| self.unreachable(format!("cannot encode the request: {error}")))?;
-        let mut request = http::Request::new(SdkBody::from(body));
-        *request.method_mut() = http::Method::POST;
-        *request.uri_mut() = self.url.clone();
-        request.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        );
-        let request = HttpRequest::try_from(request)
-            .map_err(|error| self.unreachable(format!("cannot build the request: {error}")))?;
-        let response = self.connector.call(request).await.map_err(|error| {
-            let host = self.url.host().unwrap_or_default();
-            self.unreachable(tls_failure::describe(&error, host))
-        })?;
-        let status = response.status().as_u16();
-        let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
-            .collect()
-            .await
-            .map_err(|error| self.unreachable(format!("cannot read the answer: {error}")))?
-            .to_bytes();
-        if status != 200 {
-            let refusal: RefusalBody = serde_json::from_slice(&body).map_err(|_| {
-                self.unreachable(format!(
-                    "it answered {status} without a Sentinel error body"
-                ))
-            })?;
-            return Err(RemoteError::Refused {
-                url: self.url.to_string(),
-                status,
-                code: refusal.code,
-                message: refusal.message,
-            });
-        }
+        let body = self.post(&self.url, request, MAX_ANSWER_BYTES).await?;
         let answer: Answer = serde_json::from_slice(&body)
             .map_err(|_| self.unreachable("its answer (200) holds no credentials".to_owned()))?;
         let expiration: Timestamp = answer.expiration.parse().map_err(|_| {
@@ -233,6 +213,100 @@ impl RemoteClient {
             session_token: answer.token,
             expiration,
         })
+    }
+
+    /// Votes on approval request `id` (approve or deny, with an optional reason), proving who
+    /// the approver is with `base`'s credentials; answers the request as it is after the vote.
+    pub async fn vote(
+        &self,
+        base: &SdkConfig,
+        id: &str,
+        approve: bool,
+        reason: Option<&str>,
+    ) -> Result<ApprovalRequest, RemoteError> {
+        let proof = sign_for(base, &self.audience, &vote_scope(id, approve)).await?;
+        let request = VoteRequest {
+            id: id.to_owned(),
+            approve,
+            reason: reason.map(str::to_owned),
+            proof,
+        };
+        let body = self
+            .post(&self.route(APPROVALS_VOTE_PATH), &request, MAX_ANSWER_BYTES)
+            .await?;
+        serde_json::from_slice(&body)
+            .map_err(|_| self.unreachable("its answer holds no approval request".to_owned()))
+    }
+
+    /// The approval requests the caller made and those they may decide, newest first.
+    pub async fn requests(&self, base: &SdkConfig) -> Result<Vec<ApprovalRequest>, RemoteError> {
+        let proof = sign_for(base, &self.audience, LIST_SCOPE).await?;
+        let body = self
+            .post(
+                &self.route(APPROVALS_LIST_PATH),
+                &ListRequest { proof },
+                MAX_LIST_BYTES,
+            )
+            .await?;
+        let listed: Listed = serde_json::from_slice(&body)
+            .map_err(|_| self.unreachable("its answer holds no list of requests".to_owned()))?;
+        Ok(listed.requests)
+    }
+
+    /// The server's URL for `path` (its prefix kept).
+    fn route(&self, path: &str) -> Uri {
+        let current = self.url.path();
+        let prefix = current
+            .strip_suffix(REMOTE_CREDENTIALS_PATH)
+            .unwrap_or(current);
+        let mut parts = self.url.clone().into_parts();
+        parts.path_and_query = format!("{prefix}{path}").parse().ok();
+        Uri::from_parts(parts).unwrap_or_else(|_| self.url.clone())
+    }
+
+    /// POSTs `request` as JSON to `url`; the body of a `200` answer (at most `limit` bytes),
+    /// else the refusal.
+    async fn post(
+        &self,
+        url: &Uri,
+        request: &impl Serialize,
+        limit: usize,
+    ) -> Result<bytes::Bytes, RemoteError> {
+        let body = serde_json::to_vec(request)
+            .map_err(|error| self.unreachable(format!("cannot encode the request: {error}")))?;
+        let mut request = http::Request::new(SdkBody::from(body));
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = url.clone();
+        request.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        let request = HttpRequest::try_from(request)
+            .map_err(|error| self.unreachable(format!("cannot build the request: {error}")))?;
+        let response = self.connector.call(request).await.map_err(|error| {
+            let host = self.url.host().unwrap_or_default();
+            self.unreachable(tls_failure::describe(&error, host))
+        })?;
+        let status = response.status().as_u16();
+        let body = Limited::new(response.into_body(), limit)
+            .collect()
+            .await
+            .map_err(|error| self.unreachable(format!("cannot read the answer: {error}")))?
+            .to_bytes();
+        if status != 200 {
+            let refusal: RefusalBody = serde_json::from_slice(&body).map_err(|_| {
+                self.unreachable(format!(
+                    "it answered {status} without a Sentinel error body"
+                ))
+            })?;
+            return Err(RemoteError::Refused {
+                url: url.to_string(),
+                status,
+                code: refusal.code,
+                message: refusal.message,
+            });
+        }
+        Ok(body)
     }
 
     fn unreachable(&self, problem: String) -> RemoteError {
@@ -252,6 +326,8 @@ pub struct RemoteSource {
     /// Where `base`'s credentials come from, for the error when there are none.
     base_source: BaseCredentials,
     profile: String,
+    /// The break-glass reason every request carries, if any.
+    break_glass: Option<String>,
 }
 
 impl RemoteSource {
@@ -262,6 +338,7 @@ impl RemoteSource {
             base: base.config(None).await,
             base_source: base.clone(),
             profile: profile.to_owned(),
+            break_glass: None,
         }
     }
 
@@ -286,20 +363,64 @@ impl RemoteSource {
             base: settings.base_config().await,
             base_source: settings.base.clone(),
             profile: settings.name.clone(),
+            break_glass: None,
         }))
+    }
+
+    /// The same source, breaking the glass with `reason` on every request.
+    pub fn breaking_glass(self, reason: Option<String>) -> RemoteSource {
+        RemoteSource {
+            break_glass: reason,
+            ..self
+        }
+    }
+
+    /// The server asked.
+    pub fn client(&self) -> &RemoteClient {
+        &self.client
+    }
+
+    /// The configuration whose credentials sign the proofs.
+    pub fn base(&self) -> &SdkConfig {
+        &self.base
     }
 
     /// Fresh credentials from the server.
     pub async fn credentials(&self) -> Result<Credentials, RemoteError> {
-        let answer = self.client.credentials(&self.base, &self.profile).await;
-        answer.map_err(|error| match error {
+        let answer = self
+            .client
+            .credentials(&self.base, &self.profile, self.break_glass.as_deref())
+            .await;
+        answer.map_err(|error| self.named(error))
+    }
+
+    /// The approval requests the caller made and those they may decide.
+    pub async fn requests(&self) -> Result<Vec<ApprovalRequest>, RemoteError> {
+        let answer = self.client.requests(&self.base).await;
+        answer.map_err(|error| self.named(error))
+    }
+
+    /// Votes on request `id`.
+    pub async fn vote(
+        &self,
+        id: &str,
+        approve: bool,
+        reason: Option<&str>,
+    ) -> Result<ApprovalRequest, RemoteError> {
+        let answer = self.client.vote(&self.base, id, approve, reason).await;
+        answer.map_err(|error| self.named(error))
+    }
+
+    /// `error`, saying where base credentials were looked for when there were none.
+    fn named(&self, error: RemoteError) -> RemoteError {
+        match error {
             RemoteError::Proof(ProofError::Credentials(detail)) => RemoteError::NoBaseCredentials {
                 profile: self.profile.clone(),
                 from: self.base_source.to_string(),
                 detail,
             },
             other => other,
-        })
+        }
     }
 
     /// The region of the caller's own configuration, to hand on to a command.

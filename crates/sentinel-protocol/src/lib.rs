@@ -10,15 +10,21 @@
 //! - [`endpoint`]: the STS endpoints proofs may be sent to;
 //! - [`ProofVerifier`]: the step that sends a proof to STS (implemented with the AWS SDK);
 //! - [`ForwardCredentials`]: how a local server hands on what the remote server issues;
+//! - [`VoteRequest`] and [`ListRequest`]: the approval routes' bodies;
 //! - the paths the server answers at.
 //!
 //! This crate links no HTTP server and no AWS SDK.
 
+mod approvals;
 pub mod endpoint;
 mod forward;
 pub mod proof;
 mod verify;
 
+pub use approvals::{
+    APPROVALS_LIST_PATH, APPROVALS_VOTE_PATH, LIST_SCOPE, ListRequest, MAX_BREAK_GLASS_REASON,
+    VoteRequest, check_reason, vote_scope,
+};
 pub use endpoint::{Endpoint, StsEndpoints};
 pub use forward::{ForwardCredentials, Forwarded};
 pub use proof::{

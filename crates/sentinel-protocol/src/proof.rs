@@ -77,6 +77,9 @@ pub struct CredentialsRequest {
     pub profile: String,
     /// Who is asking, as a signed proof.
     pub proof: Proof,
+    /// Why the caller breaks the glass, if they do (see [`crate::check_reason`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass: Option<String>,
 }
 
 /// A proof that passed every check: what to send to STS, and where.
@@ -973,6 +976,7 @@ mod tests {
         let request = CredentialsRequest {
             profile: "production".into(),
             proof: proof(),
+            break_glass: None,
         };
         let json = serde_json::to_string(&request).expect("json");
         let back: CredentialsRequest = serde_json::from_str(&json).expect("parse");
