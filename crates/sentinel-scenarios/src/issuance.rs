@@ -118,6 +118,7 @@ impl Workload for IssuanceWorkload {
             caller: &self.caller,
             profile: &self.profile,
             at: Timestamp::now(),
+            break_glass: None,
         };
         self.broker
             .issue(request)

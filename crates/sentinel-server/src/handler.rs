@@ -144,6 +144,7 @@ impl Handler {
             caller: &caller,
             profile: &service.profile,
             at: Timestamp::now(),
+            break_glass: None,
         };
         service
             .broker

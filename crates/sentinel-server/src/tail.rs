@@ -53,12 +53,27 @@ pub(crate) async fn respond<F: Failure>(
     work: impl Future<Output = Result<Credentials, F>>,
     count: impl FnOnce(&'static str),
 ) -> Reply {
+    let work = async {
+        work.await
+            .map(|credentials| wire::credentials(&credentials))
+    };
+    answer(limit, span, work, count).await
+}
+
+/// Runs `work` in `span` for at most `limit` and answers: its reply, or the failure, counted by
+/// `count` with its kind.
+pub(crate) async fn answer<F: Failure>(
+    limit: Duration,
+    span: Span,
+    work: impl Future<Output = Result<Reply, F>>,
+    count: impl FnOnce(&'static str),
+) -> Reply {
     async move {
         let outcome = tokio::time::timeout(limit, work)
             .await
             .unwrap_or_else(|_| Err(F::timed_out(limit)));
         match outcome {
-            Ok(credentials) => wire::credentials(&credentials),
+            Ok(reply) => reply,
             Err(failure) => {
                 count(failure.kind());
                 if failure.is_logged() {

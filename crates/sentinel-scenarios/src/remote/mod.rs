@@ -292,6 +292,7 @@ fn request_body(credentials: &Credentials, sts: &LocalSts) -> Result<Vec<u8>, Re
     serde_json::to_vec(&CredentialsRequest {
         profile: fixture::PROFILE.to_owned(),
         proof,
+        break_glass: None,
     })
     .map_err(|_| RequestError::new("encoding"))
 }

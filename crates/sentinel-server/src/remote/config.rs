@@ -66,6 +66,17 @@ pub struct ServerConfig {
     pub callers: CallerConfig,
     /// The profiles served, by name.
     pub profiles: BTreeMap<String, ProfileConfig>,
+    /// Where the replicas share their state (approvals, break-glass uses, used proofs);
+    /// `None`: no approvals or break-glass, and proofs single-use per replica.
+    pub state: Option<StateConfig>,
+}
+
+/// Where the replicas share their state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateConfig {
+    /// The DynamoDB table (partition key `pk`, sort key `sk`, both strings; TTL on
+    /// `expires_at`), in the server's own region and endpoint.
+    pub dynamodb_table: String,
 }
 
 /// Who may be a caller of the server at all (see [`super::admission`]).
@@ -159,6 +170,13 @@ struct RawConfig {
     role_reader: Option<Spanned<String>>,
     role_cache_ttl: Option<Spanned<String>>,
     profiles: Spanned<BTreeMap<String, Spanned<RawProfile>>>,
+    state: Option<Spanned<RawState>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawState {
+    dynamodb_table: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -191,6 +209,32 @@ struct RawProfile {
     policy: Option<Spanned<String>>,
     duration: Option<Spanned<String>>,
     external_id: Option<Spanned<String>>,
+}
+
+/// The `state` section: a DynamoDB table name as DynamoDB allows them (3 to 255 of
+/// `[A-Za-z0-9_.-]`).
+fn state(
+    raw: &RawConfig,
+    invalid: &impl Fn(At, String) -> ConfigError,
+) -> Result<Option<StateConfig>, ConfigError> {
+    let Some(state) = &raw.state else {
+        return Ok(None);
+    };
+    let table = &state.value.dynamodb_table;
+    let name = &table.value;
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+    if !(3..=255).contains(&name.len()) || !name.chars().all(allowed) {
+        return Err(invalid(
+            At::from(table),
+            format!(
+                "state.dynamodb_table: {name:?} is not a DynamoDB table name (3 to 255 letters, \
+                 digits, _ . -)"
+            ),
+        ));
+    }
+    Ok(Some(StateConfig {
+        dynamodb_table: name.clone(),
+    }))
 }
 
 /// Where a problem is: 1-based line and column.
@@ -479,6 +523,7 @@ impl ServerConfig {
                 Duration::from_secs(300),
             )?,
         };
+        let state = state(&raw, &invalid)?;
         Ok(ServerConfig {
             listen,
             admin_listen,
@@ -496,6 +541,7 @@ impl ServerConfig {
             insecure_sts_http,
             callers,
             profiles,
+            state,
         })
     }
 }

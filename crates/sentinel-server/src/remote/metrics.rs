@@ -14,6 +14,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use sentinel_core::issuer::{Credentials, IssueRequest, Issuer, IssuerError};
+use sentinel_core::workflow::{Happened, Observer};
 use sentinel_policy::Effect;
 
 /// The content type of the Prometheus text format.
@@ -29,6 +30,22 @@ struct DecisionLabels {
 struct RefusalLabels {
     kind: &'static str,
 }
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WorkflowLabels {
+    event: &'static str,
+}
+
+/// What the approval and break-glass workflow counts, each a series from the start.
+const WORKFLOW_EVENTS: &[&str] = &[
+    "requested",
+    "vote_approve",
+    "vote_deny",
+    "approved",
+    "denied",
+    "expired",
+    "break_glass",
+];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StsLabels {
@@ -58,6 +75,7 @@ pub const REFUSAL_KINDS: &[&str] = &[
     "principal_rate_limited",
     "proof_reused",
     "proof_store_full",
+    "proof_store_unavailable",
     // Who may be a caller at all (the server's rule; the policy's identity section refuses as
     // `principal_refused` too).
     "principal_refused",
@@ -73,6 +91,21 @@ pub const REFUSAL_KINDS: &[&str] = &[
     "issuer_timeout",
     // The whole request.
     "request_timeout",
+    // The approval routes.
+    "no_state",
+    "unknown_approval",
+    "not_an_approver",
+    "own_request",
+    "already_voted",
+    "request_expired",
+    "already_decided",
+    "invalid_reason",
+    "invalid_break_glass_reason",
+    // The broker's workflow.
+    "approval_pending",
+    "break_glass_unmatched",
+    "break_glass_limited",
+    "state_unavailable",
 ];
 
 /// The STS calls whose latency is measured.
@@ -103,6 +136,7 @@ pub struct Metrics {
     registry: Arc<Registry>,
     decisions: Family<DecisionLabels, Counter>,
     refusals: Family<RefusalLabels, Counter>,
+    workflow: Family<WorkflowLabels, Counter>,
     sts: Family<StsLabels, Histogram, fn() -> Histogram>,
 }
 
@@ -112,6 +146,7 @@ impl Metrics {
     pub fn new<'a>(profiles: impl IntoIterator<Item = &'a str>) -> Metrics {
         let decisions = Family::<DecisionLabels, Counter>::default();
         let refusals = Family::<RefusalLabels, Counter>::default();
+        let workflow = Family::<WorkflowLabels, Counter>::default();
         let sts = Family::<StsLabels, Histogram, fn() -> Histogram>::new_with_constructor(|| {
             // 0.5 ms to about 8 s.
             Histogram::new(exponential_buckets(0.0005, 2.0, 15))
@@ -126,6 +161,11 @@ impl Metrics {
             "refusals",
             "Requests answered without credentials, by kind of refusal",
             refusals.clone(),
+        );
+        registry.register(
+            "approval_events",
+            "Approval requests made, votes, approvals, denials, expiries and break-glass uses",
+            workflow.clone(),
         );
         registry.register(
             "sts_request_duration_seconds",
@@ -146,10 +186,14 @@ impl Metrics {
         for call in StsCall::ALL {
             let _ = sts.get_or_create(&StsLabels { call: call.label() });
         }
+        for &event in WORKFLOW_EVENTS {
+            let _ = workflow.get_or_create(&WorkflowLabels { event });
+        }
         Metrics {
             registry: Arc::new(registry),
             decisions,
             refusals,
+            workflow,
             sts,
         }
     }
@@ -190,6 +234,22 @@ impl Metrics {
             inner: issuer,
             metrics: self.clone(),
         })
+    }
+}
+
+/// Counts what happens in the approval and break-glass workflow.
+impl Observer for Metrics {
+    fn happened(&self, event: Happened<'_>) {
+        let event = match event {
+            Happened::Requested(_) => "requested",
+            Happened::Voted(_, vote) if vote.approve => "vote_approve",
+            Happened::Voted(..) => "vote_deny",
+            Happened::Approved(_) => "approved",
+            Happened::Denied(_) => "denied",
+            Happened::Expired(_) => "expired",
+            Happened::BrokeGlass { .. } => "break_glass",
+        };
+        self.workflow.get_or_create(&WorkflowLabels { event }).inc();
     }
 }
 

@@ -3,8 +3,8 @@
 //! caller signs an STS `GetCallerIdentity` request with its own credentials and hands it over
 //! unsent (a [`Proof`](sentinel_protocol::Proof)); the server checks it, sends it to STS, and STS's answer names the
 //! caller. No shared secret, no user database: the only state is the proofs already used, each
-//! kept for the minutes it is fresh ([`SeenProofs`]). Replicas behind a load balancer are
-//! interchangeable, each remembering the proofs it accepted.
+//! kept for the minutes it is fresh, and, with `state` configured, approval requests and
+//! break-glass uses, shared by every replica through a [`sentinel_core::state`] store.
 //!
 //! The proof, its checks and the verifier trait belong to the wire protocol, in
 //! [`sentinel_protocol`], which the clients share.
@@ -13,7 +13,7 @@
 //!   listener (health and metrics);
 //! - [`RateLimits`]: the token buckets per client network and per principal;
 //! - [`Metrics`]: what `GET /metrics` reports;
-//! - [`SeenProofs`] and [`MemorySeenProofs`]: single use of proofs;
+//! - [`MemorySeenProofs`]: single use of proofs within one replica;
 //! - [`Admission`]: who may be a caller at all, decided before any policy is read, with the
 //!   roles it looks up kept in a [`RoleCache`];
 //! - [`ServerConfig`]: the configuration file;
@@ -21,6 +21,7 @@
 
 mod admin;
 pub mod admission;
+mod approvals;
 pub mod config;
 mod metrics;
 mod rate;
@@ -31,10 +32,10 @@ mod service;
 pub mod trust;
 
 pub use admission::{Admission, BrokerIdentity};
-pub use config::{CallerConfig, ConfigError, ProfileConfig, ServerConfig, TlsFiles};
+pub use config::{CallerConfig, ConfigError, ProfileConfig, ServerConfig, StateConfig, TlsFiles};
 pub use metrics::{Metrics, StsCall};
 pub use rate::{MAX_BUCKETS, Rate, RateLimits};
 pub use role_cache::{MAX_CACHED_ROLES, RoleCache};
-pub use seen::{DEFAULT_MAX_SEEN_PROOFS, MemorySeenProofs, SeenProofs, StoreError};
+pub use seen::{DEFAULT_MAX_SEEN_PROOFS, MemorySeenProofs};
 pub use server::{RemoteServer, Security};
 pub use service::RemoteService;

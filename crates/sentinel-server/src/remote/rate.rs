@@ -51,6 +51,15 @@ impl Default for RateLimits {
     }
 }
 
+/// Which rate limit a request ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RateLimit {
+    /// Its client network's.
+    Client,
+    /// Its principal's.
+    Principal,
+}
+
 /// A request refused by a rate limit: how long until the client may try again, in whole
 /// seconds (at least 1), as `Retry-After` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! Single use: the server remembers every proof STS accepted until the proof goes stale, and
-//! refuses it the second time. A proof is named by its signature ([`ProofSignature`]), which
+//! refuses it the second time. A proof is named by its signature
+//! ([`ProofSignature`](sentinel_protocol::ProofSignature)), which
 //! changes with anything signed in it (its nonce above all), so a captured proof is worth at most
 //! one answer, and only if it arrives before the caller's own request.
 //!
@@ -12,15 +13,16 @@
 //!   add to it, one entry per proof STS accepted;
 //! - a proof that was used is refused again whatever its first answer was (denied, unknown
 //!   profile, credentials): the first use spent it;
-//! - two requests with one proof can both reach STS, but [`SeenProofs::first_use`] lets exactly
+//! - two requests with one proof can both reach STS, but [`UsedProofs::claim_once`] lets exactly
 //!   one of them on;
 //! - a proof STS could not judge (unreachable, timed out) is not recorded, and may be sent again.
 //!
 //! **If the store cannot record a proof** (it is full of proofs not yet stale), the proof is
 //! refused, never let through unrecorded.
 //!
-//! [`SeenProofs`] is the store's interface, so that replicas can share one;
-//! [`MemorySeenProofs`], the default, is this process's memory, and each replica has its own.
+//! [`UsedProofs`] is the store's interface, so that replicas can share one (the server's `state`
+//! table); [`MemorySeenProofs`], the default, is this process's memory, and each replica has its
+//! own.
 
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
@@ -29,40 +31,12 @@ use std::sync::{Mutex, PoisonError};
 
 use http::StatusCode;
 use jiff::Timestamp;
-use sentinel_protocol::{CheckedProof, ProofSignature};
+use sentinel_core::state::{StateError, UsedProofs};
+use sentinel_protocol::CheckedProof;
 
 /// How many proofs the server remembers by default: ten minutes (a proof is fresh for five
 /// minutes either side of its date) at more than 1,600 requests a second.
 pub const DEFAULT_MAX_SEEN_PROOFS: usize = 1_000_000;
-
-/// Why a store could not say whether a proof was seen.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreError {
-    /// Every place is taken by a proof that is not stale yet.
-    #[error(
-        "the server already remembers {capacity} proofs that are not stale yet, as many as it \
-         may, and refuses new ones until the oldest go stale"
-    )]
-    Full {
-        /// The store's capacity.
-        capacity: usize,
-    },
-}
-
-/// The proofs already used, each until it goes stale.
-#[async_trait::async_trait]
-pub trait SeenProofs: Send + Sync {
-    /// Records the proof with `signature` as used until `expires_at` and answers `true`, unless
-    /// it was recorded before and `now` is not past its expiry yet: then `false`. Of calls made
-    /// at the same time with one signature, exactly one answers `true`. A store that cannot
-    /// record the proof answers an error (and the proof is refused).
-    async fn first_use(
-        &self,
-        signature: &ProofSignature,
-        expires_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<bool, StoreError>;
-}
 
 /// Why a proof that STS accepted is not let on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,7 +49,7 @@ pub(crate) enum SingleUse {
     Reused,
     /// The store could not record it.
     #[error("{0}")]
-    Store(StoreError),
+    Store(StateError),
 }
 
 impl SingleUse {
@@ -83,7 +57,10 @@ impl SingleUse {
     pub(crate) fn kind(&self) -> &'static str {
         match self {
             SingleUse::Reused => "proof_reused",
-            SingleUse::Store(StoreError::Full { .. }) => "proof_store_full",
+            SingleUse::Store(StateError::Full(_)) => "proof_store_full",
+            SingleUse::Store(StateError::Unavailable(_) | StateError::Corrupt(_)) => {
+                "proof_store_unavailable"
+            }
         }
     }
 
@@ -91,8 +68,11 @@ impl SingleUse {
     pub(crate) fn status(&self) -> (StatusCode, &'static str) {
         match self {
             SingleUse::Reused => (StatusCode::UNAUTHORIZED, "ProofReused"),
-            SingleUse::Store(StoreError::Full { .. }) => {
+            SingleUse::Store(StateError::Full(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "ProofStoreFull")
+            }
+            SingleUse::Store(StateError::Unavailable(_) | StateError::Corrupt(_)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "StateUnavailable")
             }
         }
     }
@@ -100,9 +80,13 @@ impl SingleUse {
 
 /// Spends `proof`, which passed the offline checks and which STS accepted (see the module's
 /// rule): `Ok` on its first use, and only then.
-pub(crate) async fn spend(store: &dyn SeenProofs, proof: &CheckedProof) -> Result<(), SingleUse> {
+pub(crate) async fn spend(store: &dyn UsedProofs, proof: &CheckedProof) -> Result<(), SingleUse> {
     match store
-        .first_use(&proof.signature, proof.fresh_until(), Timestamp::now())
+        .claim_once(
+            proof.signature.as_bytes(),
+            proof.fresh_until(),
+            Timestamp::now(),
+        )
         .await
     {
         Ok(true) => Ok(()),
@@ -170,7 +154,7 @@ impl MemorySeenProofs {
     }
 
     /// Records `key` until `expires` unless it is kept past `now` already (all in Unix seconds).
-    fn record(&self, key: Key, expires: i64, now: i64) -> Result<bool, StoreError> {
+    fn record(&self, key: Key, expires: i64, now: i64) -> Result<bool, StateError> {
         // On a 32-bit target the hash is cut to its low bits, which are as well spread.
         let index = self.shard_of.hash_one(key) as usize % self.shards.len();
         let shard = &self.shards[index];
@@ -184,9 +168,7 @@ impl MemorySeenProofs {
         if shard.entries.len() >= shard.capacity && !shard.entries.contains_key(&key) {
             shard.drop_stale(now);
             if shard.entries.len() >= shard.capacity {
-                return Err(StoreError::Full {
-                    capacity: self.capacity,
-                });
+                return Err(full(self.capacity));
             }
         }
         shard.entries.insert(key, expires);
@@ -202,6 +184,14 @@ impl MemorySeenProofs {
             .map(|shard| shard.lock().expect("lock").entries.len())
             .sum()
     }
+}
+
+/// The error of a store of `capacity` proofs that are all fresh.
+fn full(capacity: usize) -> StateError {
+    StateError::Full(format!(
+        "the server already remembers {capacity} proofs that are not stale yet, as many as it \
+         may, and refuses new ones until the oldest go stale"
+    ))
 }
 
 impl Shard {
@@ -223,14 +213,15 @@ impl Shard {
 }
 
 #[async_trait::async_trait]
-impl SeenProofs for MemorySeenProofs {
-    async fn first_use(
+impl UsedProofs for MemorySeenProofs {
+    async fn claim_once(
         &self,
-        signature: &ProofSignature,
+        key: &[u8],
         expires_at: Timestamp,
         now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let key: Key = std::array::from_fn(|index| signature.as_bytes()[index]);
+    ) -> Result<bool, StateError> {
+        // A shorter key is padded with zeros: it can only make two keys collide, which refuses.
+        let key: Key = std::array::from_fn(|index| key.get(index).copied().unwrap_or(0));
         self.record(key, expires_at.as_second(), now.as_second())
     }
 }
@@ -241,6 +232,8 @@ mod tests {
     use std::sync::Arc;
 
     use proptest::prelude::*;
+
+    use sentinel_protocol::ProofSignature;
 
     use super::*;
 
@@ -262,8 +255,8 @@ mod tests {
         n: u64,
         expires: i64,
         now: i64,
-    ) -> Result<bool, StoreError> {
-        futures_lite(store.first_use(&signature(n), at(expires), at(now)))
+    ) -> Result<bool, StateError> {
+        futures_lite(store.claim_once(signature(n).as_bytes(), at(expires), at(now)))
     }
 
     /// Runs the store's future, which never waits.
@@ -302,19 +295,13 @@ mod tests {
                 Ok(true)
             );
         }
-        assert_eq!(
-            first_use(&store, 3, T0 + 300, T0),
-            Err(StoreError::Full { capacity: 3 })
-        );
+        assert_eq!(first_use(&store, 3, T0 + 300, T0), Err(full(3)));
         // A proof already recorded is still told apart while the store is full.
         assert_eq!(first_use(&store, 0, T0 + 100, T0 + 50), Ok(false));
         assert_eq!(store.len(), 3);
         // Once the first entry's time is past, its place is free, and only its.
         assert_eq!(first_use(&store, 3, T0 + 400, T0 + 101), Ok(true));
-        assert_eq!(
-            first_use(&store, 4, T0 + 400, T0 + 101),
-            Err(StoreError::Full { capacity: 3 })
-        );
+        assert_eq!(first_use(&store, 4, T0 + 400, T0 + 101), Err(full(3)));
         assert_eq!(store.len(), 3);
         assert_eq!(
             first_use(&store, 1, T0 + 101, T0 + 101),
@@ -325,14 +312,9 @@ mod tests {
 
     #[test]
     fn the_full_error_names_the_capacity_and_no_proof() {
-        let message = StoreError::Full { capacity: 7 }.to_string();
+        let message = full(7).to_string();
         assert!(message.contains("7 proofs"), "{message}");
-        assert_eq!(
-            SingleUse::Store(StoreError::Full { capacity: 7 })
-                .status()
-                .0,
-            503
-        );
+        assert_eq!(SingleUse::Store(full(7)).status().0, 503);
         assert_eq!(
             SingleUse::Reused.status(),
             (StatusCode::UNAUTHORIZED, "ProofReused")
@@ -377,7 +359,9 @@ mod tests {
                     let start = Arc::clone(&start);
                     tokio::spawn(async move {
                         start.wait().await;
-                        store.first_use(&signature(n), at(T0 + 300), at(T0)).await
+                        store
+                            .claim_once(signature(n).as_bytes(), at(T0 + 300), at(T0))
+                            .await
                     })
                 })
                 .collect();
@@ -402,7 +386,11 @@ mod tests {
                     let mut first = 0u64;
                     for i in 0..5_000u64 {
                         let n = (i * (2 * caller + 1)) % 5_000;
-                        if store.first_use(&signature(n), at(T0 + 300), at(T0)).await == Ok(true) {
+                        if store
+                            .claim_once(signature(n).as_bytes(), at(T0 + 300), at(T0))
+                            .await
+                            == Ok(true)
+                        {
                             first += 1;
                         }
                     }
@@ -453,7 +441,7 @@ mod tests {
                 let expected = if model.get(&step.proof).is_some_and(|kept| *kept >= now) {
                     Ok(false)
                 } else if model.values().filter(|kept| **kept >= now).count() >= capacity {
-                    Err(StoreError::Full { capacity })
+                    Err(full(capacity))
                 } else {
                     model.insert(step.proof, now + step.kept);
                     Ok(true)

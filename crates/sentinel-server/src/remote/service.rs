@@ -18,18 +18,23 @@ use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use jiff::Timestamp;
-use sentinel_core::broker::{self, Broker, Grant, Profile};
+use sentinel_core::broker::{self, APPROVALS_NEED_STATE, Broker, Grant, Profile};
 use sentinel_core::refusal::Refusal;
+use sentinel_core::state::UsedProofs;
+use sentinel_core::state::approvals::VoteRefused;
+use sentinel_core::workflow::WorkflowError;
 use sentinel_policy::Effect;
 use sentinel_protocol::{
-    CredentialsRequest, HEALTH_PATH, MAX_BODY_BYTES, ProofRejection, ProofRules, ProofVerifier,
-    REMOTE_CREDENTIALS_PATH, VerifyError,
+    APPROVALS_LIST_PATH, APPROVALS_VOTE_PATH, CredentialsRequest, HEALTH_PATH, MAX_BODY_BYTES,
+    Proof, ProofRejection, ProofRules, ProofVerifier, REMOTE_CREDENTIALS_PATH, VerifyError,
+    check_reason,
 };
+use serde::de::DeserializeOwned;
 
 use super::admission::Admission;
 use super::metrics::{Metrics, StsCall};
-use super::rate::{Buckets, MAX_BUCKETS, RateLimits, RetryAfter};
-use super::seen::{self, SeenProofs, SingleUse};
+use super::rate::{Buckets, MAX_BUCKETS, RateLimit, RateLimits, RetryAfter};
+use super::seen::{self, SingleUse};
 use crate::client;
 use crate::connections::{Ends, Handle};
 use crate::tail;
@@ -49,8 +54,8 @@ pub struct RemoteService {
     pub sts_timeout: Duration,
     /// Where the server counts what it did.
     pub metrics: Metrics,
-    /// The proofs already used (see [`SeenProofs`] for when a proof counts as used).
-    pub seen_proofs: Arc<dyn SeenProofs>,
+    /// The proofs already used (see the `seen` module for when a proof counts as used).
+    pub seen_proofs: Arc<dyn UsedProofs>,
     /// How many requests each client network and each principal may make.
     pub rate_limits: RateLimits,
     /// Who may be a caller at all.
@@ -59,25 +64,16 @@ pub struct RemoteService {
 
 /// A [`RemoteService`] with the time limits each request gets and the rate limits' buckets.
 pub(crate) struct RemoteHandler {
-    service: RemoteService,
-    request_timeout: Duration,
-    body_timeout: Duration,
-    per_client: Buckets<IpAddr>,
+    pub(super) service: RemoteService,
+    pub(super) request_timeout: Duration,
+    pub(super) body_timeout: Duration,
+    pub(super) per_client: Buckets<IpAddr>,
     per_principal: Buckets<String>,
 }
 
-/// Which rate limit a request ran into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RateLimit {
-    /// Its client network's.
-    Client,
-    /// Its principal's.
-    Principal,
-}
-
-/// Why a credentials request got no credentials.
+/// Why a request got no credentials (or its vote or list was refused).
 #[derive(Debug)]
-enum Failure {
+pub(super) enum Failure {
     /// The request itself (not the proof in it) is unusable.
     Request {
         status: StatusCode,
@@ -105,6 +101,14 @@ enum Failure {
     Broker(Refusal),
     /// The whole request took longer than the request timeout.
     Timeout(Duration),
+    /// Approvals were asked for where the server keeps no `state`.
+    NoState,
+    /// No approval request has this ID.
+    UnknownApproval(String),
+    /// The vote is not counted.
+    Vote(VoteRefused),
+    /// The approvals could not be read or written.
+    Workflow(WorkflowError),
 }
 
 impl tail::Failure for Failure {
@@ -124,7 +128,11 @@ impl tail::Failure for Failure {
             | Failure::SingleUse(_)
             | Failure::Admission(_)
             | Failure::UnknownProfile(_)
-            | Failure::Timeout(_) => false,
+            | Failure::Timeout(_)
+            | Failure::NoState
+            | Failure::UnknownApproval(_)
+            | Failure::Vote(_)
+            | Failure::Workflow(_) => false,
         }
     }
 
@@ -146,6 +154,10 @@ impl tail::Failure for Failure {
             Failure::UnknownProfile(_) => "unknown_profile",
             Failure::Admission(refusal) | Failure::Broker(refusal) => refusal.kind(),
             Failure::Timeout(_) => "request_timeout",
+            Failure::NoState => "no_state",
+            Failure::UnknownApproval(_) => "unknown_approval",
+            Failure::Vote(refused) => refused.kind(),
+            Failure::Workflow(_) => "state_unavailable",
         }
     }
 
@@ -192,6 +204,17 @@ impl tail::Failure for Failure {
                 return wire::public_refusal(refusal);
             }
             Failure::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "RequestTimeout"),
+            Failure::NoState => (StatusCode::NOT_IMPLEMENTED, "ApprovalsNeedState"),
+            Failure::UnknownApproval(_) => (StatusCode::NOT_FOUND, "UnknownApprovalRequest"),
+            Failure::Vote(refused) => (StatusCode::CONFLICT, refused.code()),
+            // The store's own words stay in the server's log.
+            Failure::Workflow(_) => {
+                return wire::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "StateUnavailable",
+                    "the server's shared state is unavailable; try again",
+                );
+            }
         };
         wire::error(status, code, &self.to_string())
     }
@@ -228,6 +251,10 @@ impl std::fmt::Display for Failure {
                 f,
                 "the request took longer than the server's request timeout ({limit:?})"
             ),
+            Failure::NoState => f.write_str(APPROVALS_NEED_STATE),
+            Failure::UnknownApproval(id) => write!(f, "no approval request {id:?}"),
+            Failure::Vote(refused) => refused.fmt(f),
+            Failure::Workflow(error) => error.fmt(f),
         }
     }
 }
@@ -241,7 +268,12 @@ impl Handle for RemoteHandler {
             REMOTE_CREDENTIALS_PATH if method == Method::POST => {
                 self.credentials(request, ends.peer.ip()).await
             }
-            HEALTH_PATH | REMOTE_CREDENTIALS_PATH => wire::method_not_allowed(path, method),
+            APPROVALS_VOTE_PATH | APPROVALS_LIST_PATH if method == Method::POST => {
+                self.approvals(request, ends.peer.ip()).await
+            }
+            HEALTH_PATH | REMOTE_CREDENTIALS_PATH | APPROVALS_VOTE_PATH | APPROVALS_LIST_PATH => {
+                wire::method_not_allowed(path, method)
+            }
             _ => wire::not_found("credentials are asked for with POST /v1/credentials"),
         }
     }
@@ -287,26 +319,17 @@ impl RemoteHandler {
 
     /// The pipeline of one credentials request.
     async fn issue(&self, request: Request<Incoming>) -> Result<Grant, Failure> {
-        let asked = read_request(request, self.body_timeout).await?;
+        let asked: CredentialsRequest = read_json(request, self.body_timeout).await?;
+        if let Some(reason) = &asked.break_glass {
+            check_reason(reason).map_err(|problem| Failure::Request {
+                status: StatusCode::BAD_REQUEST,
+                code: "InvalidBreakGlassReason",
+                kind: "invalid_break_glass_reason",
+                message: format!("the break-glass reason is refused: {problem}"),
+            })?;
+        }
+        let caller = self.identify(&asked.proof, &asked.profile).await?;
         let service = &self.service;
-        let proof = service
-            .rules
-            .check(&asked.proof, &asked.profile, Timestamp::now())
-            .map_err(Failure::Proof)?;
-        let started = Instant::now();
-        let verified = tokio::time::timeout(service.sts_timeout, service.verifier.verify(&proof))
-            .await
-            .map_err(|_| Failure::StsTimeout(service.sts_timeout));
-        service
-            .metrics
-            .sts_latency(StsCall::GetCallerIdentity, started.elapsed());
-        let caller = verified?.map_err(Failure::Verify)?;
-        self.per_principal
-            .take(&caller.arn, Instant::now())
-            .map_err(|wait| Failure::RateLimited(RateLimit::Principal, wait))?;
-        seen::spend(service.seen_proofs.as_ref(), &proof)
-            .await
-            .map_err(Failure::SingleUse)?;
         let admitted = service.admission.admit(&caller).await;
         let Some(profile) = service.profiles.get(&asked.profile) else {
             return Err(match admitted {
@@ -319,6 +342,7 @@ impl RemoteHandler {
             caller: &caller,
             profile,
             at: Timestamp::now(),
+            break_glass: asked.break_glass.as_deref(),
         };
         let result = match admitted {
             Ok(()) => service.broker.issue(request).await,
@@ -335,11 +359,42 @@ impl RemoteHandler {
     }
 }
 
-/// Reads (within `body_timeout`) and parses the JSON body of a credentials request.
-async fn read_request(
+impl RemoteHandler {
+    /// Who signed `proof`, bound to `scope` (a profile, or what an approval route does): the
+    /// offline checks, STS, the principal's rate limit, and the proof spent.
+    pub(super) async fn identify(
+        &self,
+        proof: &Proof,
+        scope: &str,
+    ) -> Result<sentinel_core::caller::Caller, Failure> {
+        let service = &self.service;
+        let proof = service
+            .rules
+            .check(proof, scope, Timestamp::now())
+            .map_err(Failure::Proof)?;
+        let started = Instant::now();
+        let verified = tokio::time::timeout(service.sts_timeout, service.verifier.verify(&proof))
+            .await
+            .map_err(|_| Failure::StsTimeout(service.sts_timeout));
+        service
+            .metrics
+            .sts_latency(StsCall::GetCallerIdentity, started.elapsed());
+        let caller = verified?.map_err(Failure::Verify)?;
+        self.per_principal
+            .take(&caller.arn, Instant::now())
+            .map_err(|wait| Failure::RateLimited(RateLimit::Principal, wait))?;
+        seen::spend(service.seen_proofs.as_ref(), &proof)
+            .await
+            .map_err(Failure::SingleUse)?;
+        Ok(caller)
+    }
+}
+
+/// Reads (within `body_timeout`) and parses a request's JSON body.
+pub(super) async fn read_json<T: DeserializeOwned>(
     request: Request<Incoming>,
     body_timeout: Duration,
-) -> Result<CredentialsRequest, Failure> {
+) -> Result<T, Failure> {
     let is_json = request
         .headers()
         .get(CONTENT_TYPE)
@@ -380,9 +435,7 @@ async fn read_request(
         status: StatusCode::BAD_REQUEST,
         code: "MalformedRequest",
         kind: "malformed_request",
-        message: format!(
-            "the body is not a credentials request ({{\"profile\", \"proof\"}}): {error}"
-        ),
+        message: format!("the body is not a request this route reads: {error}"),
     })
 }
 
@@ -411,7 +464,24 @@ mod tests {
             Failure::Broker(Refusal::ApprovalRequired {
                 rule: "ask".into(),
                 reason: None,
+                cause: APPROVALS_NEED_STATE,
             }),
+            Failure::Broker(Refusal::ApprovalPending {
+                id: "00000000000000ff".parse().expect("id"),
+                profile: "production".into(),
+                rule: "ask".into(),
+                approvers: vec!["carol".into()],
+            }),
+            Failure::Broker(Refusal::BreakGlassUnmatched { rule: None }),
+            Failure::NoState,
+            Failure::UnknownApproval("nope".into()),
+            Failure::Vote(VoteRefused::OwnRequest(
+                "00000000000000ff".parse().expect("id"),
+            )),
+            Failure::Vote(VoteRefused::AlreadyDecided(
+                "00000000000000ff".parse().expect("id"),
+                "approved",
+            )),
             Failure::Broker(Refusal::IssuerTimeout(Duration::from_secs(5))),
             Failure::Timeout(Duration::from_secs(30)),
         ];

@@ -9,7 +9,7 @@ use sentinel_core::issuer::Credentials;
 use serde::Serialize;
 
 use super::issue::IssueArgs;
-use super::remote::{RemoteArgs, obtain};
+use super::remote::{RemoteArgs, obtain, pending_approval};
 use super::{Outcome, block_on};
 
 /// The `credentials` arguments.
@@ -19,7 +19,11 @@ use super::{Outcome, block_on};
     [profile prod-sentinel]\n  credential_process = sentinel credentials --profile prod\n\n\
     With --remote URL (or sentinel_server = URL in the profile), a sentinel server issues them: \
     you prove who you are with your own AWS credentials, it applies the policy.\n\n\
-    Exit status: 0 with credentials on stdout; 1 when denied or on any error (reason on stderr)."
+    A request that a require_approval rule decides exits 3 with the approval request's ID and \
+    its approvers on stderr; asking again gives the same ID while it is pending, and credentials \
+    once it is approved. --break-glass REASON asks under a break-glass rule.\n\n\
+    Exit status: 0 with credentials on stdout; 1 when denied or on any error (reason on stderr); \
+    2 for unusable arguments; 3 while an approval is pending."
 )]
 pub struct CredentialsArgs {
     #[command(flatten)]
@@ -50,7 +54,16 @@ pub fn rfc3339(credentials: &Credentials) -> String {
 
 /// Runs `sentinel credentials`.
 pub fn run(args: &CredentialsArgs) -> Result<Outcome> {
-    let json = block_on(credentials_json(args))?;
+    let json = match block_on(credentials_json(args)) {
+        Ok(json) => json,
+        Err(error) => match pending_approval(&error, &args.remote) {
+            Some(pending) => {
+                eprintln!("sentinel: {pending}");
+                return Ok(Outcome::Pending);
+            }
+            None => return Err(error),
+        },
+    };
     writeln!(std::io::stdout(), "{json}")?;
     Ok(Outcome::Success)
 }

@@ -155,6 +155,7 @@ impl Issuance {
             caller: &self.caller,
             profile: &self.profile,
             at: Timestamp::now(),
+            break_glass: None,
         };
         Ok(self.broker.issue(request).await?)
     }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod approvals;
 mod child_env;
 mod credentials;
 mod exec;
@@ -49,6 +50,12 @@ enum Command {
     /// Print the IAM policies a `sentinel server` deployment needs.
     #[command(subcommand)]
     Iam(iam::IamCommand),
+    /// Approve a pending approval request on a `sentinel server`.
+    Approve(approvals::VoteArgs),
+    /// Deny a pending approval request on a `sentinel server`.
+    Deny(approvals::VoteArgs),
+    /// List the approval requests you made and those you may decide.
+    Requests(approvals::RequestsArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
@@ -74,7 +81,10 @@ impl Command {
             | Command::Credentials(_)
             | Command::Exec(_)
             | Command::Load(_)
-            | Command::Iam(_) => logging::LogFormat::Text,
+            | Command::Iam(_)
+            | Command::Approve(_)
+            | Command::Deny(_)
+            | Command::Requests(_) => logging::LogFormat::Text,
         }
     }
 }
@@ -89,6 +99,9 @@ fn dispatch(command: Command) -> anyhow::Result<Outcome> {
         Command::Serve(args) => guarded(|| serve::run(&args)),
         Command::Server(args) => server::run(args),
         Command::Iam(command) => iam::run(command),
+        Command::Approve(args) => approvals::vote(&args, true),
+        Command::Deny(args) => approvals::vote(&args, false),
+        Command::Requests(args) => approvals::requests(&args),
     }
 }
 

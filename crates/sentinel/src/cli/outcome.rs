@@ -15,6 +15,8 @@ pub enum Outcome {
     Failure,
     /// 2: arguments, flags or input that cannot be used; nothing was done.
     Usage,
+    /// 3: the request needs an approval that is pending; no credentials yet.
+    Pending,
     /// 127: the command `exec` was to run could not be started.
     CannotRun,
     /// 130: stopped by Ctrl-C (SIGINT), by shell convention; a load reports what it measured.
@@ -30,6 +32,7 @@ impl Outcome {
             Outcome::Success => 0,
             Outcome::Failure => 1,
             Outcome::Usage => 2,
+            Outcome::Pending => 3,
             Outcome::CannotRun => 127,
             Outcome::Interrupted => 130,
             Outcome::Child(code) => code,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use sentinel_aws::profile::{BaseCredentials, read_profile};
-use sentinel_aws::remote::{RemoteClient, RemoteSource};
+use sentinel_aws::remote::{RemoteClient, RemoteError, RemoteSource};
 use sentinel_core::issuer::Credentials;
 
 use super::issue::{Issuance, IssueArgs};
@@ -33,6 +33,37 @@ pub struct RemoteArgs {
     /// chain].
     #[arg(long, value_name = "PROFILE")]
     pub source_profile: Option<String>,
+
+    /// Break the glass: ask under a break-glass rule of the server's policy, giving this
+    /// reason (at most 256 printable characters). The use is logged, counted against the
+    /// rule's cooldown and daily quota, and announced to the server's notification targets.
+    #[arg(long, value_name = "REASON", value_parser = break_glass_reason)]
+    pub break_glass: Option<String>,
+}
+
+/// Checks a `--break-glass` reason before anything is sent.
+fn break_glass_reason(reason: &str) -> Result<String, String> {
+    sentinel_protocol::check_reason(reason).map(|()| reason.to_owned())
+}
+
+/// What the server answers a request whose approval is pending, and the command the
+/// approvers run, said in full: `approval required: request ID for P; approvers: A, B (they
+/// run: sentinel approve ID --remote URL)`. `None` for every other error.
+pub fn pending_approval(error: &anyhow::Error, remote: &RemoteArgs) -> Option<String> {
+    let RemoteError::Refused { code, message, .. } = error.downcast_ref::<RemoteError>()? else {
+        return None;
+    };
+    if code != "ApprovalPending" {
+        return None;
+    }
+    let id = message
+        .strip_prefix("approval required: request ")?
+        .split(' ')
+        .next()?;
+    let url = remote.remote.as_deref().unwrap_or("URL");
+    Some(format!(
+        "{message} (they run: sentinel approve {id} --remote {url})"
+    ))
 }
 
 impl RemoteArgs {
@@ -50,16 +81,21 @@ impl RemoteArgs {
                 Some(source) => BaseCredentials::SourceProfile(source.clone()),
                 None => BaseCredentials::DefaultChain,
             };
-            return Ok(Some(RemoteSource::new(client, &base, profile).await));
+            let source = RemoteSource::new(client, &base, profile).await;
+            return Ok(Some(source.breaking_glass(self.break_glass.clone())));
         }
         if self.audience.is_some() || self.cacert.is_some() || self.source_profile.is_some() {
             bail!("--audience, --cacert and --source-profile go with --remote");
         }
         // A profile that cannot be read names no server; issuing locally then says why.
-        match read_profile(profile).await {
-            Ok(settings) => Ok(RemoteSource::from_profile(&settings, timeout).await?),
-            Err(_) => Ok(None),
+        let source = match read_profile(profile).await {
+            Ok(settings) => RemoteSource::from_profile(&settings, timeout).await?,
+            Err(_) => None,
+        };
+        if source.is_none() && self.break_glass.is_some() {
+            bail!("--break-glass goes with a sentinel server (--remote or sentinel_server)");
         }
+        Ok(source.map(|source| source.breaking_glass(self.break_glass.clone())))
     }
 }
 

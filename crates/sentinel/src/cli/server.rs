@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use sentinel_aws::caller::caller_identity;
+use sentinel_aws::dynamodb::DynamoState;
 use sentinel_aws::iam_roles::IamRoles;
 use sentinel_aws::location::{LocationSource, PolicyLocation};
 use sentinel_aws::sdk;
@@ -17,6 +18,8 @@ use sentinel_aws::sts_proof::StsProofVerifier;
 use sentinel_core::broker::{Broker, Profile};
 use sentinel_core::decision_log::DecisionLog;
 use sentinel_core::source::{CacheConfig, CachedSource};
+use sentinel_core::state::UsedProofs;
+use sentinel_core::workflow::Workflow;
 use sentinel_protocol::ProofRules;
 use sentinel_server::remote::{
     Admission, BrokerIdentity, MAX_CACHED_ROLES, MemorySeenProofs, Metrics, RemoteServer,
@@ -35,7 +38,7 @@ use super::serve::shutdown_signal;
     the audience proofs must be bound to, the decision log and the profiles served; see \
     docs/server.md. The server runs until SIGINT or SIGTERM, then stops accepting, finishes the \
     requests in flight and exits.\n\nRoutes: POST /v1/credentials (a profile and an identity \
-    proof) and GET /healthz on the listen address; GET /healthz and GET /metrics (Prometheus) \
+    proof), POST /v1/approvals/vote and POST /v1/approvals/list (with `state`) and GET /healthz     on the listen address; GET /healthz and GET /metrics (Prometheus) \
     on admin_listen (plain HTTP, default 127.0.0.1:9090).\n\nExit status: 0 after a clean shutdown \
     (or a valid configuration with --check); 1 on any error."
 )]
@@ -121,6 +124,18 @@ async fn server(args: RemoteServerArgs) -> Result<Outcome> {
         config.audience,
         config.sts_endpoints,
     );
+    if let Some(state) = &config.state {
+        tracing::info!(
+            "shared state in DynamoDB table {}: approvals and break-glass on, proofs single-use \
+             across replicas",
+            state.dynamodb_table
+        );
+    } else {
+        tracing::warn!(
+            "no state configured: require_approval rules deny (approvals need `state` in the \
+             server config), break-glass is refused, and proofs are single-use per replica only"
+        );
+    }
     let drained = server.run(shutdown).await;
     if drained.abandoned > 0 {
         anyhow::bail!(
@@ -174,7 +189,18 @@ async fn remote_service(config: &ServerConfig) -> Result<(RemoteService, BrokerI
     ));
     let metrics = Metrics::new(config.profiles.keys().map(String::as_str));
     let issuer = metrics.timed(Arc::new(StsIssuer::new(&sdk)));
-    let broker = Broker::new(source, Arc::new(log), issuer, config.sts_timeout);
+    let log = Arc::new(log);
+    let mut broker = Broker::new(source, Arc::clone(&log), issuer, config.sts_timeout);
+    let seen_proofs: Arc<dyn UsedProofs> = match &config.state {
+        Some(state) => {
+            let table = Arc::new(DynamoState::new(&sdk, &state.dynamodb_table));
+            let workflow =
+                Workflow::new(table.clone(), table.clone(), log, Arc::new(metrics.clone()));
+            broker = broker.with_workflow(workflow);
+            table
+        }
+        None => Arc::new(MemorySeenProofs::new(config.max_seen_proofs)),
+    };
     let profiles: HashMap<String, Profile> = config
         .profiles
         .iter()
@@ -204,7 +230,7 @@ async fn remote_service(config: &ServerConfig) -> Result<(RemoteService, BrokerI
         verifier: Arc::new(StsProofVerifier::new(config.sts_timeout)),
         sts_timeout: config.sts_timeout,
         metrics,
-        seen_proofs: Arc::new(MemorySeenProofs::new(config.max_seen_proofs)),
+        seen_proofs,
         rate_limits: config.rate_limits,
         admission,
     };

@@ -499,6 +499,7 @@ fn bad_proofs_are_refused_and_only_a_well_formed_one_reaches_sts() {
     let request = |proof| CredentialsRequest {
         profile: "prod".into(),
         proof,
+        break_glass: None,
     };
     let signed = |key: &Credentials, target: &ProofTarget, audience: &str, time: SystemTime| {
         let binding = Binding::fresh(audience, "prod").expect("nonce");
@@ -853,6 +854,7 @@ fn asking(profile: &str, proof: Proof) -> CredentialsRequest {
     CredentialsRequest {
         profile: profile.into(),
         proof,
+        break_glass: None,
     }
 }
 
