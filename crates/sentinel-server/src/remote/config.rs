@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::admission::DEFAULT_SESSION_NAME_ROLES;
+use super::notify::config::{self as notify, NotifyTarget};
 use super::rate::{Rate, RateLimits};
 use super::seen::DEFAULT_MAX_SEEN_PROOFS;
 use crate::connections::Limits;
@@ -66,6 +67,8 @@ pub struct ServerConfig {
     pub callers: CallerConfig,
     /// The profiles served, by name.
     pub profiles: BTreeMap<String, ProfileConfig>,
+    /// Who is told of approvals and break-glass (webhooks, SNS topics); empty: nobody.
+    pub notify: Vec<NotifyTarget>,
 }
 
 /// Who may be a caller of the server at all (see [`super::admission`]).
@@ -159,6 +162,7 @@ struct RawConfig {
     role_reader: Option<Spanned<String>>,
     role_cache_ttl: Option<Spanned<String>>,
     profiles: Spanned<BTreeMap<String, Spanned<RawProfile>>>,
+    notify: Option<Spanned<Vec<Spanned<notify::RawTarget>>>>,
 }
 
 #[derive(Deserialize)]
@@ -496,6 +500,15 @@ impl ServerConfig {
             insecure_sts_http,
             callers,
             profiles,
+            notify: notify::targets(raw.notify.as_ref()).map_err(|problem| {
+                invalid(
+                    At {
+                        line: problem.line,
+                        column: problem.column,
+                    },
+                    problem.message,
+                )
+            })?,
         })
     }
 }

@@ -12,15 +12,17 @@ use sentinel_aws::caller::caller_identity;
 use sentinel_aws::iam_roles::IamRoles;
 use sentinel_aws::location::{LocationSource, PolicyLocation};
 use sentinel_aws::sdk;
+use sentinel_aws::sns::SnsTopic;
 use sentinel_aws::sts::StsIssuer;
 use sentinel_aws::sts_proof::StsProofVerifier;
 use sentinel_core::broker::{Broker, Profile};
 use sentinel_core::decision_log::DecisionLog;
+use sentinel_core::notify::{DeliveryPolicy, Sink};
 use sentinel_core::source::{CacheConfig, CachedSource};
 use sentinel_protocol::ProofRules;
 use sentinel_server::remote::{
     Admission, BrokerIdentity, MAX_CACHED_ROLES, MemorySeenProofs, Metrics, RemoteServer,
-    RemoteService, RoleCache, Security, ServerConfig,
+    RemoteService, RoleCache, Security, ServerConfig, SnsTarget, notify,
 };
 use sentinel_server::tls::CertificateFiles;
 
@@ -113,13 +115,14 @@ async fn server(args: RemoteServerArgs) -> Result<Outcome> {
     );
     tracing::info!(
         "serving {} as {} (account {}) for profiles {} (audience {}; proofs to {}; decision log \
-         {log}); stop with Ctrl-C",
+         {log}; {} notification target(s)); stop with Ctrl-C",
         server.url(),
         broker.arn,
         broker.account,
         profiles.join(", "),
         config.audience,
         config.sts_endpoints,
+        config.notify.len(),
     );
     let drained = server.run(shutdown).await;
     if drained.abandoned > 0 {
@@ -136,7 +139,9 @@ async fn server(args: RemoteServerArgs) -> Result<Outcome> {
 /// profile names, behind one cache), issuing with the server's own credentials (the SDK's
 /// default chain: its ECS, EKS or EC2 role) in the configured region, and proofs sent to STS;
 /// with who the server runs as (STS `GetCallerIdentity` at start: callers must be of its
-/// partition, and its own account's roles are looked up with its own credentials).
+/// partition, and its own account's roles are looked up with its own credentials); and the
+/// notifications to the configured webhooks and SNS topics (published with the server's own
+/// credentials).
 async fn remote_service(config: &ServerConfig) -> Result<(RemoteService, BrokerIdentity)> {
     let log = DecisionLog::to(&config.decision_log).context("opening the decision log")?;
     let sdk = sdk::load_in_region(config.region.as_deref()).await;
@@ -175,6 +180,12 @@ async fn remote_service(config: &ServerConfig) -> Result<(RemoteService, BrokerI
     let metrics = Metrics::new(config.profiles.keys().map(String::as_str));
     let issuer = metrics.timed(Arc::new(StsIssuer::new(&sdk)));
     let broker = Broker::new(source, Arc::new(log), issuer, config.sts_timeout);
+    let sns = |topic: &SnsTarget| -> Arc<dyn Sink> {
+        Arc::new(SnsTopic::new(&sdk, &topic.topic_arn, topic.events.clone()))
+    };
+    let notifications = notify::start(&config.notify, DeliveryPolicy::default(), &metrics, &sns)
+        .map_err(anyhow::Error::msg)
+        .context("starting the notifications")?;
     let profiles: HashMap<String, Profile> = config
         .profiles
         .iter()
@@ -207,6 +218,7 @@ async fn remote_service(config: &ServerConfig) -> Result<(RemoteService, BrokerI
         seen_proofs: Arc::new(MemorySeenProofs::new(config.max_seen_proofs)),
         rate_limits: config.rate_limits,
         admission,
+        notifications,
     };
     Ok((service, broker_identity))
 }
