@@ -165,8 +165,8 @@ impl ResolvesServerCert for FixedCertificate {
     }
 }
 
-/// The crypto provider of every server: `ring`.
-fn provider() -> Arc<CryptoProvider> {
+/// The crypto provider of every server and of the webhook client: `ring`.
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 

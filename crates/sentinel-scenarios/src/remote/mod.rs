@@ -20,6 +20,7 @@ use sentinel_core::broker::Broker;
 use sentinel_core::caller::Caller;
 use sentinel_core::decision_log::DecisionLog;
 use sentinel_core::issuer::LocalIssuer;
+use sentinel_core::notify::Notifications;
 use sentinel_core::roles::{Role, RoleDirectory, RoleLookupError};
 use sentinel_core::source::PolicySource;
 use sentinel_load::{LoadTestConfig, LoadTestResult, RequestContext, RequestError, Threshold};
@@ -158,6 +159,7 @@ impl LoadScenario for Remote {
             seen_proofs: Arc::new(MemorySeenProofs::new(DEFAULT_MAX_SEEN_PROOFS)),
             rate_limits: unlimited_rates(),
             admission: admission(&fixture::allowed_caller())?,
+            notifications: Notifications::none(),
         };
         // Every worker is one loopback client and one principal: the per-client limits are
         // the whole server's, and the rate limits never refuse (their buckets are still taken

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::admission::DEFAULT_SESSION_NAME_ROLES;
+use super::notify::config::{self as notify, NotifyTarget};
 use super::rate::{Rate, RateLimits};
 use super::seen::DEFAULT_MAX_SEEN_PROOFS;
 use crate::connections::Limits;
@@ -69,6 +70,8 @@ pub struct ServerConfig {
     /// Where the replicas share their state (approvals, break-glass uses, used proofs);
     /// `None`: no approvals or break-glass, and proofs single-use per replica.
     pub state: Option<StateConfig>,
+    /// Who is told of approvals and break-glass (webhooks, SNS topics); empty: nobody.
+    pub notify: Vec<NotifyTarget>,
 }
 
 /// Where the replicas share their state.
@@ -171,6 +174,7 @@ struct RawConfig {
     role_cache_ttl: Option<Spanned<String>>,
     profiles: Spanned<BTreeMap<String, Spanned<RawProfile>>>,
     state: Option<Spanned<RawState>>,
+    notify: Option<Spanned<Vec<Spanned<notify::RawTarget>>>>,
 }
 
 #[derive(Deserialize)]
@@ -542,6 +546,15 @@ impl ServerConfig {
             callers,
             profiles,
             state,
+            notify: notify::targets(raw.notify.as_ref()).map_err(|problem| {
+                invalid(
+                    At {
+                        line: problem.line,
+                        column: problem.column,
+                    },
+                    problem.message,
+                )
+            })?,
         })
     }
 }

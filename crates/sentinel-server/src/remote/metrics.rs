@@ -1,6 +1,6 @@
 //! What `GET /metrics` on the admin listener reports, in the Prometheus text format: decisions
 //! by profile and effect, refusals by kind, and how long STS takes (the identity proofs and
-//! `AssumeRole`). Every label value is snake_case, and every series the server can count is
+//! `AssumeRole`), and what became of each notification for each receiver. Every label value is snake_case, and every series the server can count is
 //! there from the start, at zero, so that a dashboard shows a quiet server rather than none.
 //! Every replica counts only its own requests; Prometheus adds them up.
 
@@ -14,6 +14,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use sentinel_core::issuer::{Credentials, IssueRequest, Issuer, IssuerError};
+use sentinel_core::notify::{DeliveryObserver, DeliveryOutcome, EventKind};
 use sentinel_core::workflow::{Happened, Observer};
 use sentinel_policy::Effect;
 
@@ -50,6 +51,13 @@ const WORKFLOW_EVENTS: &[&str] = &[
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StsLabels {
     call: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    sink: String,
+    event: &'static str,
+    outcome: &'static str,
 }
 
 /// Every kind of refusal the remote server counts (the `kind` label of `sentinel_refusals_total`).
@@ -138,6 +146,7 @@ pub struct Metrics {
     refusals: Family<RefusalLabels, Counter>,
     workflow: Family<WorkflowLabels, Counter>,
     sts: Family<StsLabels, Histogram, fn() -> Histogram>,
+    deliveries: Family<DeliveryLabels, Counter>,
 }
 
 impl Metrics {
@@ -151,7 +160,14 @@ impl Metrics {
             // 0.5 ms to about 8 s.
             Histogram::new(exponential_buckets(0.0005, 2.0, 15))
         });
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
         let mut registry = Registry::with_prefix("sentinel");
+        registry.register(
+            "notification_deliveries",
+            "Notifications by receiver, event and outcome (delivered, failed after the last \
+             retry, dropped on a full queue)",
+            deliveries.clone(),
+        );
         registry.register(
             "decisions",
             "Policy decisions, by profile and effect",
@@ -195,6 +211,24 @@ impl Metrics {
             refusals,
             workflow,
             sts,
+            deliveries,
+        }
+    }
+
+    /// Puts the delivery series of notification receiver `sink` at zero, for each of `events`.
+    pub fn notification_sink<'a>(
+        &self,
+        sink: &str,
+        events: impl IntoIterator<Item = &'a EventKind>,
+    ) {
+        for event in events {
+            for outcome in DeliveryOutcome::ALL {
+                let _ = self.deliveries.get_or_create(&DeliveryLabels {
+                    sink: sink.to_owned(),
+                    event: event.as_str(),
+                    outcome: outcome.as_str(),
+                });
+            }
         }
     }
 
@@ -250,6 +284,19 @@ impl Observer for Metrics {
             Happened::BrokeGlass { .. } => "break_glass",
         };
         self.workflow.get_or_create(&WorkflowLabels { event }).inc();
+    }
+}
+
+/// Counts each notification delivery by sink, event and outcome.
+impl DeliveryObserver for Metrics {
+    fn delivered(&self, sink: &str, event: EventKind, outcome: DeliveryOutcome) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels {
+                sink: sink.to_owned(),
+                event: event.as_str(),
+                outcome: outcome.as_str(),
+            })
+            .inc();
     }
 }
 
@@ -332,6 +379,37 @@ mod tests {
         }
     }
 
+    #[test]
+    fn notification_outcomes_are_counted_by_sink_event_and_outcome() {
+        let metrics = Metrics::new(["p"]);
+        metrics.notification_sink("webhook:127.0.0.1:1", &[EventKind::Approved]);
+        let at_zero = metrics.render();
+        for outcome in DeliveryOutcome::ALL {
+            let series = format!(
+                "sentinel_notification_deliveries_total{{sink=\"webhook:127.0.0.1:1\",event=\"approved\",outcome=\"{}\"}} 0",
+                outcome.as_str()
+            );
+            assert!(at_zero.contains(&series), "{series} in {at_zero}");
+        }
+        metrics.delivered(
+            "webhook:127.0.0.1:1",
+            EventKind::Approved,
+            DeliveryOutcome::Failed,
+        );
+        metrics.delivered(
+            "webhook:127.0.0.1:1",
+            EventKind::Approved,
+            DeliveryOutcome::Failed,
+        );
+        let text = metrics.render();
+        assert!(
+            text.contains(
+                r#"sentinel_notification_deliveries_total{sink="webhook:127.0.0.1:1",event="approved",outcome="failed"} 2"#
+            ),
+            "{text}"
+        );
+    }
+
     fn is_snake_case(label: &str) -> bool {
         !label.is_empty()
             && label
@@ -344,7 +422,14 @@ mod tests {
         let docs = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/server.md"));
         let effects = Effect::ALL.map(Effect::as_str);
         let calls = StsCall::ALL.map(StsCall::label);
-        let labels = REFUSAL_KINDS.iter().chain(&effects).chain(&calls);
+        let events = EventKind::ALL.map(EventKind::as_str);
+        let outcomes = DeliveryOutcome::ALL.map(DeliveryOutcome::as_str);
+        let labels = REFUSAL_KINDS
+            .iter()
+            .chain(&effects)
+            .chain(&calls)
+            .chain(&events)
+            .chain(&outcomes);
         for label in labels {
             assert!(is_snake_case(label), "{label:?} is not snake_case");
             assert!(
@@ -352,12 +437,17 @@ mod tests {
                 "docs/server.md does not name the label value `{label}`"
             );
         }
+        // A delivery series exists once a receiver is configured.
+        let metrics = Metrics::new(["p"]);
+        metrics.notification_sink("webhook:h:443", &[EventKind::Approved]);
+        let rendered = metrics.render();
         for family in [
             "sentinel_decisions_total",
             "sentinel_refusals_total",
             "sentinel_sts_request_duration_seconds",
+            "sentinel_notification_deliveries_total",
         ] {
-            assert!(Metrics::new(["p"]).render().contains(family), "{family}");
+            assert!(rendered.contains(family), "{family}");
             assert!(
                 docs.contains(family),
                 "docs/server.md does not name {family}"

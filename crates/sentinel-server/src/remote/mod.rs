@@ -17,13 +17,16 @@
 //! - [`Admission`]: who may be a caller at all, decided before any policy is read, with the
 //!   roles it looks up kept in a [`RoleCache`];
 //! - [`ServerConfig`]: the configuration file;
+//! - [`notify`]: the webhooks and SNS topics told of approvals and break-glass;
 //! - [`trust::trust_policy`]: the trust policy that leaves the broker the only way in.
 
 mod admin;
 pub mod admission;
+mod announce;
 mod approvals;
 pub mod config;
 mod metrics;
+pub mod notify;
 mod rate;
 mod role_cache;
 mod seen;
@@ -32,8 +35,10 @@ mod service;
 pub mod trust;
 
 pub use admission::{Admission, BrokerIdentity};
+pub use announce::Announcer;
 pub use config::{CallerConfig, ConfigError, ProfileConfig, ServerConfig, StateConfig, TlsFiles};
 pub use metrics::{Metrics, StsCall};
+pub use notify::config::{NotifyTarget, SnsTarget, WebhookTarget};
 pub use rate::{MAX_BUCKETS, Rate, RateLimits};
 pub use role_cache::{MAX_CACHED_ROLES, RoleCache};
 pub use seen::{DEFAULT_MAX_SEEN_PROOFS, MemorySeenProofs};

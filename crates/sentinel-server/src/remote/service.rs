@@ -19,6 +19,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use jiff::Timestamp;
 use sentinel_core::broker::{self, APPROVALS_NEED_STATE, Broker, Grant, Profile};
+use sentinel_core::notify::Notifications;
 use sentinel_core::refusal::Refusal;
 use sentinel_core::state::UsedProofs;
 use sentinel_core::state::approvals::VoteRefused;
@@ -60,6 +61,8 @@ pub struct RemoteService {
     pub rate_limits: RateLimits,
     /// Who may be a caller at all.
     pub admission: Admission,
+    /// Where approvals and break-glass are announced ([`Notifications::none`] for nobody).
+    pub notifications: Notifications,
 }
 
 /// A [`RemoteService`] with the time limits each request gets and the rate limits' buckets.

@@ -11,6 +11,7 @@ use sentinel_core::broker::Broker;
 use sentinel_core::caller::Caller;
 use sentinel_core::decision_log::DecisionLog;
 use sentinel_core::issuer::LocalIssuer;
+use sentinel_core::notify::Notifications;
 use sentinel_core::roles::{Role, RoleDirectory, RoleLookupError};
 use sentinel_core::source::{CacheConfig, CachedSource, FileSource};
 use sentinel_protocol::{CheckedProof, ProofRules, ProofVerifier, StsEndpoints, VerifyError};
@@ -71,5 +72,6 @@ pub fn service(dir: &Path, rate_limits: RateLimits) -> RemoteService {
             Vec::new(),
             RoleCache::new(Arc::new(NoRoles), Duration::from_secs(60), 1),
         ),
+        notifications: Notifications::none(),
     }
 }

@@ -13,17 +13,19 @@ use sentinel_aws::dynamodb::DynamoState;
 use sentinel_aws::iam_roles::IamRoles;
 use sentinel_aws::location::{LocationSource, PolicyLocation};
 use sentinel_aws::sdk;
+use sentinel_aws::sns::SnsTopic;
 use sentinel_aws::sts::StsIssuer;
 use sentinel_aws::sts_proof::StsProofVerifier;
 use sentinel_core::broker::{Broker, Profile};
 use sentinel_core::decision_log::DecisionLog;
+use sentinel_core::notify::{DeliveryPolicy, Sink};
 use sentinel_core::source::{CacheConfig, CachedSource};
 use sentinel_core::state::UsedProofs;
 use sentinel_core::workflow::Workflow;
 use sentinel_protocol::ProofRules;
 use sentinel_server::remote::{
-    Admission, BrokerIdentity, MAX_CACHED_ROLES, MemorySeenProofs, Metrics, RemoteServer,
-    RemoteService, RoleCache, Security, ServerConfig,
+    Admission, Announcer, BrokerIdentity, MAX_CACHED_ROLES, MemorySeenProofs, Metrics,
+    RemoteServer, RemoteService, RoleCache, Security, ServerConfig, SnsTarget, notify,
 };
 use sentinel_server::tls::CertificateFiles;
 
@@ -116,13 +118,14 @@ async fn server(args: RemoteServerArgs) -> Result<Outcome> {
     );
     tracing::info!(
         "serving {} as {} (account {}) for profiles {} (audience {}; proofs to {}; decision log \
-         {log}); stop with Ctrl-C",
+         {log}; {} notification target(s)); stop with Ctrl-C",
         server.url(),
         broker.arn,
         broker.account,
         profiles.join(", "),
         config.audience,
         config.sts_endpoints,
+        config.notify.len(),
     );
     if let Some(state) = &config.state {
         tracing::info!(
@@ -151,7 +154,9 @@ async fn server(args: RemoteServerArgs) -> Result<Outcome> {
 /// profile names, behind one cache), issuing with the server's own credentials (the SDK's
 /// default chain: its ECS, EKS or EC2 role) in the configured region, and proofs sent to STS;
 /// with who the server runs as (STS `GetCallerIdentity` at start: callers must be of its
-/// partition, and its own account's roles are looked up with its own credentials).
+/// partition, and its own account's roles are looked up with its own credentials); and the
+/// notifications to the configured webhooks and SNS topics (published with the server's own
+/// credentials).
 async fn remote_service(config: &ServerConfig) -> Result<(RemoteService, BrokerIdentity)> {
     let log = DecisionLog::to(&config.decision_log).context("opening the decision log")?;
     let sdk = sdk::load_in_region(config.region.as_deref()).await;
@@ -189,13 +194,23 @@ async fn remote_service(config: &ServerConfig) -> Result<(RemoteService, BrokerI
     ));
     let metrics = Metrics::new(config.profiles.keys().map(String::as_str));
     let issuer = metrics.timed(Arc::new(StsIssuer::new(&sdk)));
+    let sns = |topic: &SnsTarget| -> Arc<dyn Sink> {
+        Arc::new(SnsTopic::new(&sdk, &topic.topic_arn, topic.events.clone()))
+    };
+    let notifications = notify::start(&config.notify, DeliveryPolicy::default(), &metrics, &sns)
+        .map_err(anyhow::Error::msg)
+        .context("starting the notifications")?;
     let log = Arc::new(log);
     let mut broker = Broker::new(source, Arc::clone(&log), issuer, config.sts_timeout);
     let seen_proofs: Arc<dyn UsedProofs> = match &config.state {
         Some(state) => {
             let table = Arc::new(DynamoState::new(&sdk, &state.dynamodb_table));
-            let workflow =
-                Workflow::new(table.clone(), table.clone(), log, Arc::new(metrics.clone()));
+            let announcer = Announcer::new(
+                metrics.clone(),
+                notifications.clone(),
+                format!("https://{}", config.audience),
+            );
+            let workflow = Workflow::new(table.clone(), table.clone(), log, Arc::new(announcer));
             broker = broker.with_workflow(workflow);
             table
         }
@@ -233,6 +248,7 @@ async fn remote_service(config: &ServerConfig) -> Result<(RemoteService, BrokerI
         seen_proofs,
         rate_limits: config.rate_limits,
         admission,
+        notifications,
     };
     Ok((service, broker_identity))
 }
