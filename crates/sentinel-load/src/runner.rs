@@ -3,6 +3,11 @@
 //! under a timeout and record the outcome, and what it did on the wire, in their thread's
 //! recorder; one pacer task releases the parked requests.
 //!
+//! A request counts its progress on the wire into its worker's [`Wire`] as it goes, so a
+//! request dropped at its timeout still counts what it wrote, read and opened. The timeout runs
+//! from the send, or from when the request says its clock starts (after waiting for room on a
+//! shared connection).
+//!
 //! Nothing is spawned, sent through a channel or allocated per request: a worker's loop is an
 //! atomic increment, a clock read or two, the request, and a few histogram updates under an
 //! uncontended lock. With a timeline, one more task collects the per-second slots a few times

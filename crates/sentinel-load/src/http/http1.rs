@@ -8,9 +8,11 @@
 //! connects at its next request, and that time counts in the request's latency like any other.
 //! A request that finds its kept-alive connection closed by the server before anything was
 //! written goes out on a fresh connection and is not an error; an idempotent request (`GET`,
-//! `PUT`, ...) whose kept-alive connection closed before any response is sent once more the
-//! same way, as browsers and curl do. Both count as retries. Without keep-alive every request
-//! opens its own connection (`Connection: close`), handshake included.
+//! `PUT`, ...) whose reused kept-alive connection closed cleanly before any response is sent
+//! once more the same way, as browsers and curl do. Both count as retries, by cause. A reset
+//! after the request was written and before any response is the target failing it: an error
+//! of kind `reset`, never sent again. Without keep-alive every request opens its own
+//! connection (`Connection: close`), handshake included.
 //!
 //! A load generator sends the same request millions of times and needs only the status and
 //! the framing of each answer, so nothing is built, queued or allocated per request: one write,
