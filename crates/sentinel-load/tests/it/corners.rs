@@ -225,9 +225,10 @@ async fn dropping(clean: bool) -> (SocketAddr, Arc<Misdeeds>) {
     (addr, log)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reset_after_the_request_is_an_error_of_the_target_and_not_retried() {
-    let (addr, seen) = dropping(false).await;
+/// 200 requests in 1 s over 2 workers against [`dropping`]`(clean)`; the result, the stats and
+/// the server's log.
+async fn load_dropping(clean: bool) -> (LoadTestResult, HttpStats, Arc<Misdeeds>) {
+    let (addr, seen) = dropping(clean).await;
     let (result, stats, _) = load(
         &format!("http://{addr}/ok"),
         HttpOptions::default(),
@@ -237,6 +238,12 @@ async fn a_reset_after_the_request_is_an_error_of_the_target_and_not_retried() {
         Duration::from_secs(2),
     )
     .await;
+    (result, stats, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_after_the_request_is_an_error_of_the_target_and_not_retried() {
+    let (result, stats, seen) = load_dropping(false).await;
     let resets = seen.dropped.load(Ordering::SeqCst) as u64;
     assert!(resets >= 15, "{resets} resets");
     assert_eq!(
@@ -264,16 +271,7 @@ async fn a_reset_after_the_request_is_an_error_of_the_target_and_not_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_close_of_a_kept_alive_connection_is_retried_once_on_a_fresh_one() {
-    let (addr, seen) = dropping(true).await;
-    let (result, stats, _) = load(
-        &format!("http://{addr}/ok"),
-        HttpOptions::default(),
-        2,
-        200.0,
-        Duration::from_secs(1),
-        Duration::from_secs(2),
-    )
-    .await;
+    let (result, stats, seen) = load_dropping(true).await;
     let closes = seen.dropped.load(Ordering::SeqCst) as u64;
     assert!(closes >= 15, "{closes} closes");
     assert_eq!(result.requests.errors, 0, "{:?}", result.errors_by_kind);
