@@ -100,6 +100,7 @@ mod stages;
 mod threshold;
 mod timeline;
 mod verdict;
+mod wire;
 
 pub use config::{ConfigError, LoadTestConfig, MAX_PACING_SLACK, MAX_REPORTED_TARGETS};
 pub use control::RunControl;
@@ -121,3 +122,4 @@ pub use stages::{Stage, StageError};
 pub use threshold::{Breach, Threshold, ThresholdError};
 pub use timeline::{Second, SecondLatency, TimelineSink};
 pub use verdict::{Verdict, judge};
+pub use wire::Wire;

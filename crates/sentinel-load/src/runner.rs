@@ -3,6 +3,11 @@
 //! under a timeout and record the outcome, and what it did on the wire, in their thread's
 //! recorder; one pacer task releases the parked requests.
 //!
+//! A request counts its progress on the wire into its worker's [`Wire`] as it goes, so a
+//! request dropped at its timeout still counts what it wrote, read and opened. The timeout runs
+//! from the send, or from when the request says its clock starts (after waiting for room on a
+//! shared connection).
+//!
 //! Nothing is spawned, sent through a channel or allocated per request: a worker's loop is an
 //! atomic increment, a clock read or two, the request, and a few histogram updates under an
 //! uncontended lock. With a timeline, one more task collects the per-second slots a few times
@@ -32,13 +37,15 @@ use crate::result::{LoadTestResult, RunTimes, StageResult};
 use crate::schedule::Schedule;
 use crate::segment::Segment;
 use crate::timeline::{self, Collector};
+use crate::wire::Wire;
 
 /// How often the timeline's collector closes the seconds whose requests are all recorded.
 const TIMELINE_TICK: Duration = Duration::from_millis(200);
 
 /// Which request a call of the request function is: the worker running it, its sequence
-/// number in the schedule and the target it goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// number in the schedule and the target it goes to, and where it counts its progress on the
+/// wire.
+#[derive(Debug, Clone)]
 pub struct RequestContext {
     /// The worker, in `0..workers`; a worker runs one request at a time, so per-worker state
     /// indexed by it is never contended.
@@ -48,6 +55,9 @@ pub struct RequestContext {
     /// The target of the request, in `0..targets` of the configuration's [`Mix`] (always 0
     /// with one target).
     pub target: usize,
+    /// The worker's [`Wire`]: what the request writes, reads and opens, counted as it
+    /// happens, still counts when the request is dropped at its timeout.
+    pub wire: Wire,
 }
 
 /// A validated load test, ready to run; hands out its [`Progress`] before it starts.
@@ -485,6 +495,7 @@ where
     O: Into<Exchange> + Send + 'static,
 {
     let counters = shared.progress.worker(index);
+    let wire = Wire::default();
     let mut timeout = pin!(tokio::time::sleep(Duration::ZERO));
     while !shared.cancel.is_cancelled() {
         let seq = shared.next.fetch_add(1, Ordering::Relaxed);
@@ -513,30 +524,51 @@ where
             worker: index,
             seq,
             target: shared.targets.of(seq),
+            wire: wire.clone(),
         };
-        let mut request = pin!((shared.request_fn)(context));
-        // Poll once before arming the timeout: a request that completes at once costs no timer.
-        let first = std::future::poll_fn(|cx| Poll::Ready(request.as_mut().poll(cx))).await;
-        let outcome = match first {
-            Poll::Ready(outcome) => outcome,
-            Poll::Pending => {
-                timeout.as_mut().reset((sent + shared.timeout).into());
-                tokio::select! {
-                    biased;
-                    outcome = request.as_mut() => outcome,
-                    () = timeout.as_mut() => Err(RequestError::new(RequestError::TIMEOUT)),
-                    () = shared.abort.cancelled() => Err(RequestError::new(RequestError::CANCELLED)),
+        let outcome = {
+            let mut request = pin!((shared.request_fn)(context));
+            // Poll once before arming the timeout: a request that completes at once costs no
+            // timer.
+            let first = std::future::poll_fn(|cx| Poll::Ready(request.as_mut().poll(cx))).await;
+            match first {
+                Poll::Ready(outcome) => outcome,
+                Poll::Pending => {
+                    timeout.as_mut().reset((sent + shared.timeout).into());
+                    loop {
+                        tokio::select! {
+                            biased;
+                            outcome = request.as_mut() => break outcome,
+                            () = timeout.as_mut() => {
+                                // The request may have stopped its clock while it waited for
+                                // room, or restarted it since.
+                                let now = Instant::now();
+                                match wire.deadline(sent, shared.timeout) {
+                                    Some(deadline) if deadline <= now => {
+                                        break Err(RequestError::new(RequestError::TIMEOUT));
+                                    }
+                                    Some(deadline) => timeout.as_mut().reset(deadline.into()),
+                                    None => timeout.as_mut().reset((now + shared.timeout).into()),
+                                }
+                            }
+                            () = shared.abort.cancelled() => {
+                                break Err(RequestError::new(RequestError::CANCELLED));
+                            }
+                        }
+                    }
                 }
             }
+            // The request is dropped here, so what it did counts before the wire is read.
         };
         let done = Instant::now();
-        let (outcome, exchange) = match outcome {
+        let (outcome, mut exchange) = match outcome {
             Ok(exchange) => (Ok(()), exchange.into()),
             Err(error) => {
                 let exchange = *error.exchange();
                 (Err(error), exchange)
             }
         };
+        wire.settle(&mut exchange);
         let counter = if outcome.is_ok() {
             &counters.ok
         } else {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sentinel_load::{
-    LoadTest, LoadTestConfig, LoadTestResult, RequestContext, RunControl, Threshold,
+    LoadTest, LoadTestConfig, LoadTestResult, RequestContext, RunControl, Threshold, Wire,
 };
 
 use crate::findings::Findings;
@@ -180,12 +180,14 @@ impl<W: Workload> Prepared for W {
 
     fn in_turn(&self, count: u64) -> BoxFuture<'_, ()> {
         Box::pin(async move {
+            let wire = Wire::default();
             for seq in 0..count {
                 // The outcome is the scenario's to judge in a run; here only the cost counts.
                 let context = RequestContext {
                     worker: 0,
                     seq,
                     target: 0,
+                    wire: wire.clone(),
                 };
                 let _ = self.request(context).await;
             }

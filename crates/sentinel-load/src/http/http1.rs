@@ -8,9 +8,11 @@
 //! connects at its next request, and that time counts in the request's latency like any other.
 //! A request that finds its kept-alive connection closed by the server before anything was
 //! written goes out on a fresh connection and is not an error; an idempotent request (`GET`,
-//! `PUT`, ...) whose kept-alive connection closed before any response is sent once more the
-//! same way, as browsers and curl do. Both count as retries. Without keep-alive every request
-//! opens its own connection (`Connection: close`), handshake included.
+//! `PUT`, ...) whose reused kept-alive connection closed cleanly before any response is sent
+//! once more the same way, as browsers and curl do. Both count as retries, by cause. A reset
+//! after the request was written and before any response is the target failing it: an error
+//! of kind `reset`, never sent again. Without keep-alive every request opens its own
+//! connection (`Connection: close`), handshake included.
 //!
 //! A load generator sends the same request millions of times and needs only the status and
 //! the framing of each answer, so nothing is built, queued or allocated per request: one write,
@@ -22,7 +24,6 @@
 //! and the request is reported as not sent, so the caller can send it on a fresh connection.
 
 use std::io;
-use std::sync::atomic::Ordering;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
@@ -30,12 +31,13 @@ use http::Method;
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::dialer::Dialer;
-use super::kind::IO;
+use super::dialer::{Dialer, Retry};
+use super::kind::{CLOSED, IO, RESET};
 use super::target::{HttpTarget, expects_body};
 use super::transport::{OpenError, Stream};
 use crate::error::RequestError;
 use crate::exchange::Exchange;
+use crate::wire::Wire;
 
 /// The read buffer's starting capacity, and the least free space a read is given.
 const READ_CHUNK: usize = 4096;
@@ -116,69 +118,66 @@ impl Pool {
     }
 
     /// Sends `target` on `worker`'s connection to its origin, opening one if needed, and reads
-    /// the whole answer.
+    /// the whole answer, counting what it writes, reads and opens into `wire` as it goes.
     pub async fn send(
         &self,
         dialer: &Dialer,
         worker: usize,
         target: usize,
+        wire: &Wire,
     ) -> Result<Exchange, RequestError> {
         let request = &self.requests[target];
         let slot = &self.slots[worker * self.origins + request.origin];
-        let mut exchange = Exchange::default();
         // A connection from the slot sat idle and may have been closed by the server since.
         let (mut connection, mut kept_alive) = match slot.take() {
             Some(connection) => (connection, true),
-            None => (
-                self.connect(dialer, request.origin, &mut exchange).await?,
-                false,
-            ),
+            None => (self.connect(dialer, request.origin, wire).await?, false),
         };
         let mut retried = false;
         let response = loop {
-            let failure = match connection.exchange(&request.bytes, request.head_only).await {
+            let failure = match connection
+                .exchange(&request.bytes, request.head_only, wire)
+                .await
+            {
                 Ok(response) => break response,
                 Err(failure) => failure,
             };
-            if failure != Failure::NotSent {
-                exchange.bytes_sent += request.bytes.len() as u64;
-            }
             let again = match failure {
                 Failure::NotSent => true,
                 Failure::Closed => kept_alive && request.idempotent,
-                Failure::Broken => false,
+                Failure::Reset | Failure::Broken => false,
             };
             if !again || retried {
-                return Err(RequestError::new(IO).with_exchange(exchange));
+                return Err(RequestError::new(failure.kind()));
             }
             retried = true;
-            dialer.retried.fetch_add(1, Ordering::Relaxed);
-            connection = self.connect(dialer, request.origin, &mut exchange).await?;
+            dialer.retried(failure.retry_cause());
+            connection = self.connect(dialer, request.origin, wire).await?;
             kept_alive = false;
         };
-        exchange.bytes_sent += request.bytes.len() as u64;
-        exchange.bytes_received += response.received;
-        exchange.first_byte = Some(response.first_byte);
-        exchange.status = Some(response.status);
         if response.reusable && self.keepalive {
             slot.put(connection);
         }
-        Ok(exchange)
+        Ok(Exchange {
+            status: Some(response.status),
+            first_byte: Some(response.first_byte),
+            ..Exchange::default()
+        })
     }
 
-    /// Opens a connection to `origin` for a request, whose exchange gets the connect time.
+    /// Opens a connection to `origin` for a request, whose wire gets the connect time.
     /// On the heap: connecting is rare, and keeping its state out of the request's future
     /// keeps every worker's task small.
     async fn connect(
         &self,
         dialer: &Dialer,
         origin: usize,
-        exchange: &mut Exchange,
+        wire: &Wire,
     ) -> Result<Connection, RequestError> {
         let connected = Box::pin(dialer.open(origin))
             .await
-            .map_err(|error| RequestError::new(error.kind).with_exchange(*exchange))?;
-        exchange.connect = Some(connected.took);
+            .map_err(|error| RequestError::new(error.kind))?;
+        wire.connected(connected.took);
         Ok(Connection::new(connected.stream))
     }
 }
@@ -223,11 +222,33 @@ pub(super) struct Connection {
 pub(super) enum Failure {
     /// The connection was closed before the request was written: it can go out elsewhere.
     NotSent,
-    /// The connection closed or broke after the request was written and before any byte of
-    /// a response: the server may or may not have seen it.
+    /// The connection closed (or the write failed) after the request was written and before
+    /// any byte of a response: the server may or may not have seen it.
     Closed,
+    /// The server reset the connection after the request was written and before any byte of
+    /// a response: it took the request and failed it.
+    Reset,
     /// Anything else: a malformed or truncated response.
     Broken,
+}
+
+impl Failure {
+    /// The error kind a request that ends with this failure counts under.
+    fn kind(self) -> &'static str {
+        match self {
+            Failure::NotSent | Failure::Closed => CLOSED,
+            Failure::Reset => RESET,
+            Failure::Broken => IO,
+        }
+    }
+
+    /// Why a request that failed this way went out again.
+    fn retry_cause(self) -> Retry {
+        match self {
+            Failure::NotSent => Retry::ClosedIdle,
+            _ => Retry::Closed,
+        }
+    }
 }
 
 /// A complete response.
@@ -239,8 +260,6 @@ pub(super) struct Response {
     pub reusable: bool,
     /// When its first byte arrived.
     pub first_byte: Instant,
-    /// The bytes it took on the connection, head and body (and chunk framing).
-    pub received: u64,
 }
 
 impl Connection {
@@ -253,24 +272,30 @@ impl Connection {
     }
 
     /// Writes `request` and reads the whole response to it (no body when `head_only`, the
-    /// request being a `HEAD`).
-    pub async fn exchange(&mut self, request: &[u8], head_only: bool) -> Result<Response, Failure> {
+    /// request being a `HEAD`), counting the bytes into `wire` as they go.
+    pub async fn exchange(
+        &mut self,
+        request: &[u8],
+        head_only: bool,
+        wire: &Wire,
+    ) -> Result<Response, Failure> {
         if self.stream.closed_while_idle().await {
             return Err(Failure::NotSent);
         }
         let written = self.stream.write_all(request).await;
         // TLS may hold the last record until flushed; for TCP this is free.
-        if written.is_err() || self.stream.flush().await.is_err() {
+        let flushed = written.is_ok() && self.stream.flush().await.is_ok();
+        wire.wrote(request.len() as u64);
+        if !flushed {
             return Err(Failure::Closed);
         }
-        let read_before = self.buffer.total;
-        let (head, first_byte) = self.read_head().await?;
+        let (head, first_byte) = self.read_head(wire).await?;
         let framing = head.framing(head_only)?;
         match framing {
             Framing::Empty => {}
-            Framing::Length(length) => self.skip(length).await?,
-            Framing::Chunked => self.skip_chunked().await?,
-            Framing::UntilClose => self.skip_until_close().await?,
+            Framing::Length(length) => self.skip(length, wire).await?,
+            Framing::Chunked => self.skip_chunked(wire).await?,
+            Framing::UntilClose => self.skip_until_close(wire).await?,
         }
         Ok(Response {
             status: head.status,
@@ -278,13 +303,12 @@ impl Connection {
                 && framing != Framing::UntilClose
                 && self.buffer.unread().is_empty(),
             first_byte,
-            received: self.buffer.total - read_before,
         })
     }
 
     /// Reads up to the end of a final (non-1xx) response head; returns it and when its first
     /// byte arrived.
-    async fn read_head(&mut self) -> Result<(Head, Instant), Failure> {
+    async fn read_head(&mut self, wire: &Wire) -> Result<(Head, Instant), Failure> {
         let mut received = false;
         let mut first_byte = None;
         loop {
@@ -301,10 +325,12 @@ impl Connection {
                 Ok(None) => {}
                 Err(()) => return Err(Failure::Broken),
             }
-            match self.buffer.fill(&mut self.stream).await {
-                Ok(0) | Err(_) if !received && self.buffer.unread().is_empty() => {
-                    return Err(Failure::Closed);
+            let nothing_yet = !received && self.buffer.unread().is_empty();
+            match self.buffer.fill(&mut self.stream, wire).await {
+                Err(error) if nothing_yet && error.kind() == io::ErrorKind::ConnectionReset => {
+                    return Err(Failure::Reset);
                 }
+                Ok(0) | Err(_) if nothing_yet => return Err(Failure::Closed),
                 Ok(0) | Err(_) => return Err(Failure::Broken),
                 Ok(_) => {
                     first_byte.get_or_insert_with(Instant::now);
@@ -315,7 +341,7 @@ impl Connection {
     }
 
     /// Reads and discards exactly `length` body bytes.
-    async fn skip(&mut self, mut length: u64) -> Result<(), Failure> {
+    async fn skip(&mut self, mut length: u64, wire: &Wire) -> Result<(), Failure> {
         loop {
             let available = self.buffer.unread().len();
             let take = usize::try_from(length).map_or(available, |length| length.min(available));
@@ -324,12 +350,12 @@ impl Connection {
             if length == 0 {
                 return Ok(());
             }
-            self.fill_or_broken().await?;
+            self.fill_or_broken(wire).await?;
         }
     }
 
     /// Reads and discards a chunked body, trailers included.
-    async fn skip_chunked(&mut self) -> Result<(), Failure> {
+    async fn skip_chunked(&mut self, wire: &Wire) -> Result<(), Failure> {
         loop {
             let size = loop {
                 match httparse::parse_chunk_size(self.buffer.unread()) {
@@ -337,20 +363,20 @@ impl Connection {
                         self.buffer.consume(length);
                         break size;
                     }
-                    Ok(httparse::Status::Partial) => self.fill_or_broken().await?,
+                    Ok(httparse::Status::Partial) => self.fill_or_broken(wire).await?,
                     Err(_) => return Err(Failure::Broken),
                 }
             };
             if size == 0 {
-                return self.skip_trailers().await;
+                return self.skip_trailers(wire).await;
             }
-            self.skip(size).await?;
-            self.expect_line_end().await?;
+            self.skip(size, wire).await?;
+            self.expect_line_end(wire).await?;
         }
     }
 
     /// Reads trailer lines up to the empty line that ends a chunked body.
-    async fn skip_trailers(&mut self) -> Result<(), Failure> {
+    async fn skip_trailers(&mut self, wire: &Wire) -> Result<(), Failure> {
         loop {
             match find_crlf(self.buffer.unread()) {
                 Some(0) => {
@@ -358,15 +384,15 @@ impl Connection {
                     return Ok(());
                 }
                 Some(end) => self.buffer.consume(end + 2),
-                None => self.fill_or_broken().await?,
+                None => self.fill_or_broken(wire).await?,
             }
         }
     }
 
     /// Consumes the CRLF that ends a chunk's data.
-    async fn expect_line_end(&mut self) -> Result<(), Failure> {
+    async fn expect_line_end(&mut self, wire: &Wire) -> Result<(), Failure> {
         while self.buffer.unread().len() < 2 {
-            self.fill_or_broken().await?;
+            self.fill_or_broken(wire).await?;
         }
         if &self.buffer.unread()[..2] != b"\r\n" {
             return Err(Failure::Broken);
@@ -376,11 +402,11 @@ impl Connection {
     }
 
     /// Reads and discards everything up to the end of the stream.
-    async fn skip_until_close(&mut self) -> Result<(), Failure> {
+    async fn skip_until_close(&mut self, wire: &Wire) -> Result<(), Failure> {
         loop {
             let available = self.buffer.unread().len();
             self.buffer.consume(available);
-            match self.buffer.fill(&mut self.stream).await {
+            match self.buffer.fill(&mut self.stream, wire).await {
                 Ok(0) => return Ok(()),
                 Ok(_) => {}
                 Err(_) => return Err(Failure::Broken),
@@ -389,8 +415,8 @@ impl Connection {
     }
 
     /// Reads more of the response; the end of the stream in the middle of one is a failure.
-    async fn fill_or_broken(&mut self) -> Result<(), Failure> {
-        match self.buffer.fill(&mut self.stream).await {
+    async fn fill_or_broken(&mut self, wire: &Wire) -> Result<(), Failure> {
+        match self.buffer.fill(&mut self.stream, wire).await {
             Ok(0) | Err(_) => Err(Failure::Broken),
             Ok(_) => Ok(()),
         }
@@ -407,8 +433,6 @@ fn find_crlf(bytes: &[u8]) -> Option<usize> {
 struct ReadBuffer {
     data: Vec<u8>,
     consumed: usize,
-    /// Every byte ever read into it.
-    total: u64,
 }
 
 impl ReadBuffer {
@@ -421,8 +445,8 @@ impl ReadBuffer {
     }
 
     /// Reads what the connection has into free space (at least [`READ_CHUNK`]), returning how
-    /// many bytes arrived (0 at the end of the stream).
-    async fn fill(&mut self, stream: &mut Stream) -> io::Result<usize> {
+    /// many bytes arrived (0 at the end of the stream) and counting them into `wire`.
+    async fn fill(&mut self, stream: &mut Stream, wire: &Wire) -> io::Result<usize> {
         if self.consumed == self.data.len() {
             self.data.clear();
             self.consumed = 0;
@@ -437,7 +461,7 @@ impl ReadBuffer {
             self.data.reserve(READ_CHUNK.max(self.data.len()));
         }
         let read = stream.read_buf(&mut self.data).await?;
-        self.total += read as u64;
+        wire.read(read as u64);
         Ok(read)
     }
 }

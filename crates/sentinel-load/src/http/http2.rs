@@ -5,9 +5,14 @@
 //! A connection is the `h2` crate's, driven by a task of its own; a request takes a handle on
 //! it, opens a stream and reads the answer to its end. A connection found dead (closed by the
 //! server, or gone away) is replaced once, by the first worker to notice, while the others
-//! wait for the new one. A request refused before the server processed it (sent after its
-//! `GOAWAY`, or reset with `REFUSED_STREAM`) goes out once more on a fresh connection and is
-//! counted in the retries, not as an error.
+//! wait for the new one. A request the server refused unprocessed (a stream above the last
+//! stream ID of its `GOAWAY`) goes out once more on a fresh connection and is counted in the
+//! retries, not as an error; a stream the server resets (`RST_STREAM`, whatever its code) is
+//! an error of kind `reset`, and is not sent again.
+//!
+//! A stream waiting for a slot (the server's `SETTINGS_MAX_CONCURRENT_STREAMS`) counts that
+//! wait in its latency, but its timeout runs from when it opens, as over HTTP/1.1 it runs from
+//! the write.
 //!
 //! The bytes of a request are those its connection moved (HTTP/2 frames, above TLS) since the
 //! previous request on it completed: the totals are exact, and with streams interleaved each
@@ -26,12 +31,13 @@ use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TE, TRANSFER_ENCODING, UPGR
 use http::{HeaderMap, HeaderValue, Request, Uri};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::dialer::Dialer;
-use super::kind::{IO, TLS};
+use super::dialer::{Dialer, Retry};
+use super::kind::{IO, RESET, TLS};
 use super::target::{HttpTarget, expects_body};
 use super::transport::{OpenError, Stream};
 use crate::error::RequestError;
 use crate::exchange::Exchange;
+use crate::wire::Wire;
 
 /// The flow-control window of each stream, and of each connection: large enough that a
 /// response of a few megabytes never waits on a window update.
@@ -79,12 +85,14 @@ struct Traffic {
 
 /// How a request on a stream failed.
 enum StreamFailure {
-    /// Not processed by the server (the connection could not take it, went away before it,
-    /// or refused the stream): it may go out again.
+    /// Not processed by the server (the connection could not take it, or went away before
+    /// it): it may go out again.
     Unprocessed,
     /// The connection failed under it: it is not reused.
     ConnectionLost,
-    /// The stream failed on a connection that stands.
+    /// The server reset the stream (`RST_STREAM`): a failure of the target.
+    Reset,
+    /// The stream failed otherwise on a connection that stands.
     Stream,
 }
 
@@ -126,12 +134,14 @@ impl Pool {
     }
 
     /// Sends `target` for `worker` on the connection the worker's index picks and reads the
-    /// whole answer.
+    /// whole answer, counting the bytes its connection moves and the connection it opens into
+    /// `wire` as they happen.
     pub async fn send(
         &self,
         dialer: &Dialer,
         worker: usize,
         target: usize,
+        wire: &Wire,
     ) -> Result<Exchange, RequestError> {
         let template = &self.requests[target];
         let shared =
@@ -142,38 +152,54 @@ impl Pool {
             Some(live) => live,
             None => {
                 shared
-                    .replace_for(dialer, template.origin, None, &mut exchange)
+                    .replace_for(dialer, template.origin, None, wire)
                     .await?
             }
         };
         loop {
-            let outcome = template.exchange(&live, &mut exchange).await;
-            let (sent, received) = live.traffic.take();
-            exchange.bytes_sent += sent;
-            exchange.bytes_received += received;
+            let outcome = {
+                let _charged = Charge {
+                    traffic: &live.traffic,
+                    wire,
+                };
+                template.exchange(&live, &mut exchange, wire).await
+            };
             match outcome {
                 Ok(()) => return Ok(exchange),
                 Err(StreamFailure::Unprocessed) if !retried => {
                     retried = true;
-                    dialer.retried.fetch_add(1, Ordering::Relaxed);
+                    dialer.retried(Retry::Refused);
                     live = shared
-                        .replace_for(
-                            dialer,
-                            template.origin,
-                            Some(live.generation),
-                            &mut exchange,
-                        )
+                        .replace_for(dialer, template.origin, Some(live.generation), wire)
                         .await?;
                 }
                 Err(StreamFailure::Unprocessed | StreamFailure::ConnectionLost) => {
                     shared.forget(live.generation);
                     return Err(RequestError::new(IO).with_exchange(exchange));
                 }
+                Err(StreamFailure::Reset) => {
+                    return Err(RequestError::new(RESET).with_exchange(exchange));
+                }
                 Err(StreamFailure::Stream) => {
                     return Err(RequestError::new(IO).with_exchange(exchange));
                 }
             }
         }
+    }
+}
+
+/// Charges a request with the bytes its connection moved when it ends, however it ends (a
+/// request dropped at its timeout included).
+struct Charge<'a> {
+    traffic: &'a Traffic,
+    wire: &'a Wire,
+}
+
+impl Drop for Charge<'_> {
+    fn drop(&mut self) {
+        let (sent, received) = self.traffic.take();
+        self.wire.wrote(sent);
+        self.wire.read(received);
     }
 }
 
@@ -228,8 +254,15 @@ impl Template {
         request
     }
 
-    /// One stream: the request, the answer's head and its whole body.
-    async fn exchange(&self, live: &Live, exchange: &mut Exchange) -> Result<(), StreamFailure> {
+    /// One stream: the request, the answer's head and its whole body. A stream that must wait
+    /// for a slot (the server's `SETTINGS_MAX_CONCURRENT_STREAMS`) stops its timeout on `wire`
+    /// until it opens. The status counts only once the whole answer has come.
+    async fn exchange(
+        &self,
+        live: &Live,
+        exchange: &mut Exchange,
+        wire: &Wire,
+    ) -> Result<(), StreamFailure> {
         let mut sender = live
             .sender
             .clone()
@@ -239,30 +272,48 @@ impl Template {
         let (response, mut body) = sender
             .send_request(self.request(), self.body.is_empty())
             .map_err(|_| StreamFailure::Unprocessed)?;
+        // Ready once this handle's stream has opened: at once unless it waits for a slot.
+        let mut waited = false;
+        std::future::poll_fn(|cx| {
+            let polled = sender.poll_ready(cx);
+            if polled.is_pending() && !waited {
+                waited = true;
+                wire.waiting();
+            }
+            polled
+        })
+        .await
+        .map_err(|error| classify(&error))?;
+        if waited {
+            wire.clock_starts();
+        }
         if !self.body.is_empty() {
             body.send_data(self.body.clone(), true)
                 .map_err(|error| classify(&error))?;
         }
         let response = response.await.map_err(|error| classify(&error))?;
         exchange.first_byte = Some(Instant::now());
-        exchange.status = Some(response.status().as_u16());
+        let status = response.status().as_u16();
         let mut answer = response.into_body();
         while let Some(chunk) = answer.data().await {
             let chunk = chunk.map_err(|error| classify(&error))?;
             // Gives the window back, so the server may go on sending.
             let _ = answer.flow_control().release_capacity(chunk.len());
         }
+        exchange.status = Some(status);
         Ok(())
     }
 }
 
 /// What an `h2` error on a stream says about retrying it and about its connection.
 fn classify(error: &h2::Error) -> StreamFailure {
-    if error.is_go_away() || error.reason() == Some(h2::Reason::REFUSED_STREAM) {
-        // A stream above a GOAWAY's last stream ID, or refused: never processed.
+    if error.is_go_away() {
+        // A stream above a GOAWAY's last stream ID: the server promised not to process it.
         StreamFailure::Unprocessed
     } else if error.is_io() || !error.is_reset() {
         StreamFailure::ConnectionLost
+    } else if error.is_remote() {
+        StreamFailure::Reset
     } else {
         StreamFailure::Stream
     }
@@ -289,20 +340,20 @@ impl Shared {
         }
     }
 
-    /// [`Shared::replace`] for a request: its connect time goes into `exchange` if it opened
-    /// the connection, and a failure is the request's error.
+    /// [`Shared::replace`] for a request: its connect time goes into `wire` if it opened the
+    /// connection, and a failure is the request's error.
     async fn replace_for(
         &self,
         dialer: &Dialer,
         origin: usize,
         failed: Option<u64>,
-        exchange: &mut Exchange,
+        wire: &Wire,
     ) -> Result<Live, RequestError> {
         let (live, connect) = Box::pin(self.replace(dialer, origin, failed))
             .await
-            .map_err(|error| RequestError::new(error.kind).with_exchange(*exchange))?;
-        if connect.is_some() {
-            exchange.connect = connect;
+            .map_err(|error| RequestError::new(error.kind))?;
+        if let Some(took) = connect {
+            wire.connected(took);
         }
         Ok(live)
     }

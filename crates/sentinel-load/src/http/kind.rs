@@ -6,8 +6,16 @@ use std::borrow::Cow;
 pub const CONNECT: &str = "connect";
 /// Error kind: the TLS handshake failed (an untrusted certificate, no agreed protocol).
 pub const TLS: &str = "tls";
-/// Error kind: an established connection failed while sending or receiving.
+/// Error kind: an established connection failed while sending or receiving (a truncated or
+/// malformed answer among others).
 pub const IO: &str = "io";
+/// Error kind: the target reset the request after it was written, before any byte of an
+/// answer (a TCP reset, or an HTTP/2 `RST_STREAM`): a failure of the target, never retried.
+pub const RESET: &str = "reset";
+/// Error kind: the connection closed cleanly after the request was written, before any byte
+/// of an answer, and the request could not go out again (not idempotent, on a fresh
+/// connection, or already sent again once).
+pub const CLOSED: &str = "closed";
 /// Error kind: the run's mix named a target the driver does not have.
 pub const NO_TARGET: &str = "no_target";
 

@@ -13,9 +13,13 @@
 //! [`Mix`](crate::Mix) gives each request, reporting back what came back (status, bytes,
 //! connect time, first byte) as an [`Exchange`].
 //!
-//! A status outside 2xx is an error of kind `http_<code>`; failing to connect to every
-//! resolved address is `connect`; a failed TLS handshake (an untrusted certificate, a server
-//! that does not speak HTTP/2) is `tls`; any other failure on a connection is `io`.
+//! A status counts only for a complete response (a stream reset after its head, or a truncated
+//! body, has none). A status outside 2xx is an error of kind `http_<code>`; failing to connect
+//! to every resolved address is `connect`; a failed TLS handshake (an untrusted certificate, a
+//! server that does not speak HTTP/2) is `tls`; a request the target reset after it was written
+//! and before any answer byte (TCP reset, `RST_STREAM`) is `reset`; a connection that closed
+//! cleanly before any answer byte, when the request cannot go out again, is `closed`; any
+//! other failure on a connection is `io`.
 
 mod dialer;
 mod http1;
@@ -39,8 +43,9 @@ use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
 
 use self::dialer::Dialer;
+pub use self::dialer::Retries;
 use self::kind::status_kind;
-pub use self::kind::{CONNECT, IO, NO_TARGET, TLS};
+pub use self::kind::{CLOSED, CONNECT, IO, NO_TARGET, RESET, TLS};
 pub use self::target::{HttpTarget, Origin, TargetError, hide_user_info};
 pub use self::targets_file::{TargetsFileError, parse_targets, read_targets_file};
 pub use self::tls::{TlsError, TlsOptions};
@@ -155,8 +160,8 @@ pub struct HttpStats {
     /// Of those, the TLS ones whose handshake resumed an earlier session.
     pub tls_resumed: u64,
     /// Requests sent again on a fresh connection because their kept-alive one had closed (or,
-    /// with HTTP/2, the server refused them unprocessed).
-    pub retried: u64,
+    /// with HTTP/2, the server refused them unprocessed), by cause.
+    pub retried: Retries,
 }
 
 /// The connections opened before a run.
@@ -360,20 +365,28 @@ impl HttpDriver {
             keepalive: self.keepalive,
             connections_opened: self.dialer.opened.load(Ordering::Relaxed),
             tls_resumed: self.dialer.resumed.load(Ordering::Relaxed),
-            retried: self.dialer.retried.load(Ordering::Relaxed),
+            retried: self.dialer.retries(),
         }
     }
 
-    /// Sends the target of `ctx` for its worker and reads the whole answer. Use it as the
-    /// request function: `move |ctx| Arc::clone(&driver).request(ctx)`.
+    /// Sends the target of `ctx` for its worker and reads the whole answer, counting the bytes
+    /// it moves and the connection it opens into `ctx.wire` as they happen (so they count even
+    /// when the run drops the request at its timeout). Use it as the request function:
+    /// `move |ctx| Arc::clone(&driver).request(ctx)`.
     pub async fn request(self: Arc<Self>, ctx: RequestContext) -> Result<Exchange, RequestError> {
         let target = ctx.target;
         if target >= self.targets.len() {
             return Err(RequestError::new(NO_TARGET));
         }
         let exchange = match &self.client {
-            Client::Http1(pool) => pool.send(&self.dialer, ctx.worker, target).await?,
-            Client::Http2(pool) => pool.send(&self.dialer, ctx.worker, target).await?,
+            Client::Http1(pool) => {
+                pool.send(&self.dialer, ctx.worker, target, &ctx.wire)
+                    .await?
+            }
+            Client::Http2(pool) => {
+                pool.send(&self.dialer, ctx.worker, target, &ctx.wire)
+                    .await?
+            }
         };
         match exchange.status {
             Some(status) if (200..300).contains(&status) => Ok(exchange),

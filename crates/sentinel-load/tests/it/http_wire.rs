@@ -16,8 +16,8 @@ use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use proptest::prelude::*;
-use sentinel_load::RequestContext;
 use sentinel_load::http::{HttpDriver, HttpOptions, HttpTarget};
+use sentinel_load::{RequestContext, Wire};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -133,6 +133,7 @@ async fn send(
                 worker: 0,
                 seq,
                 target: 0,
+                wire: Wire::default(),
             })
             .await;
         outcomes.push(outcome.map(|_| ()).map_err(|error| error.kind().to_owned()));

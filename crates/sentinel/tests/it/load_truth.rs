@@ -316,7 +316,7 @@ mod timing {
         assert_eq!(u64_at(&v, "/requests/errors"), 0, "{v}");
         assert_eq!(u64_at(&v, "/requests/ok"), 475, "{v}");
         assert!(
-            u64_at(&v, "/http/retried") > 0,
+            u64_at(&v, "/http/retried/closed_idle") > 0,
             "nginx closed the idle connections under the load: {v}"
         );
     }

@@ -23,7 +23,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use sentinel_load::http::{HttpDriver, HttpOptions, HttpStats, HttpTarget};
+use sentinel_load::http::{HttpDriver, HttpOptions, HttpStats, HttpTarget, Opened};
 use sentinel_load::{LoadTestConfig, LoadTestResult, RunControl, run_load_test};
 use sentinel_testkit::TestCertificates;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -291,11 +291,25 @@ pub async fn run(
     weighted: bool,
     by_target: bool,
 ) -> (LoadTestResult, HttpStats, Option<String>) {
-    let driver = HttpDriver::new(targets, options, workers).await.unwrap();
     let mut config = LoadTestConfig::new(rate, duration);
     config.workers = workers;
-    config.mix = driver.mix(weighted).unwrap();
     config.by_target = by_target;
+    let (result, stats, opened) = run_config(targets, options, config, weighted).await;
+    (result, stats, opened.failure)
+}
+
+/// A run of `config` (its mix made by the driver, in turn or `weighted`) over connections
+/// opened beforehand; the result, the driver's stats and the connections opened before it.
+pub async fn run_config(
+    targets: Vec<HttpTarget>,
+    options: HttpOptions,
+    mut config: LoadTestConfig,
+    weighted: bool,
+) -> (LoadTestResult, HttpStats, Opened) {
+    let driver = HttpDriver::new(targets, options, config.workers)
+        .await
+        .unwrap();
+    config.mix = driver.mix(weighted).unwrap();
     let control = RunControl::default();
     let opened = driver
         .open_connections(config.timeout, &control.cancel)
@@ -306,7 +320,7 @@ pub async fn run(
     })
     .await
     .unwrap();
-    (result, driver.stats(), opened.failure)
+    (result, driver.stats(), opened)
 }
 
 /// [`run`] of one URL: 100 requests at 500/s with `workers` workers.

@@ -167,11 +167,18 @@ fn write_http(out: &mut impl Write, http: &HttpStats) -> io::Result<()> {
     } else {
         String::new()
     };
+    let retried = &http.retried;
     writeln!(
         out,
         "HTTP        {}{tls}{keepalive}, {} connections opened{resumed}, {} requests sent again \
-         on a fresh connection",
-        http.protocol, http.connections_opened, http.retried
+         on a fresh connection ({} closed while idle, {} closed before an answer, {} refused \
+         unprocessed)",
+        http.protocol,
+        http.connections_opened,
+        retried.total(),
+        retried.closed_idle,
+        retried.closed,
+        retried.refused
     )
 }
 
@@ -240,6 +247,7 @@ fn unguarded_failure(judged: &Judged) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    use sentinel_load::http::Retries;
     use sentinel_scenarios::CheckResult;
     use sentinel_scenarios::identity::IdentityFigures;
     use serde_json::{Value, json};
@@ -368,7 +376,11 @@ mod tests {
             keepalive: true,
             connections_opened: 4,
             tls_resumed: 2,
-            retried: 3,
+            retried: Retries {
+                closed_idle: 1,
+                closed: 2,
+                refused: 0,
+            },
         };
         let judged = Judged {
             target: None,
@@ -382,7 +394,8 @@ mod tests {
         assert!(
             report.ends_with(
                 "\nHTTP        HTTP/2 over TLS, 4 connections opened (2 TLS sessions resumed), 3 \
-                 requests sent again on a fresh connection\n"
+                 requests sent again on a fresh connection (1 closed while idle, 2 closed \
+                 before an answer, 0 refused unprocessed)\n"
             ),
             "{report}"
         );
@@ -391,7 +404,8 @@ mod tests {
         assert_eq!(
             value["http"],
             json!({"protocol": "HTTP/2", "tls": "verified", "keepalive": true,
-                   "connections_opened": 4, "tls_resumed": 2, "retried": 3})
+                   "connections_opened": 4, "tls_resumed": 2,
+                   "retried": {"closed_idle": 1, "closed": 2, "refused": 0}})
         );
     }
 
