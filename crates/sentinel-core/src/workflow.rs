@@ -262,7 +262,7 @@ impl Workflow {
         Ok(requests)
     }
 
-    /// Records that `actor` breaks the glass under `limits` at `now`, or why they may not.
+    /// Records that `user` breaks the glass under `limits` at `now`, or why they may not.
     /// Durable in the store before it returns, so that credentials follow only a counted use.
     pub async fn break_glass(
         &self,

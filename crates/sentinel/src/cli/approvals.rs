@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use sentinel_aws::profile::BaseCredentials;
-use sentinel_aws::remote::{RemoteClient, RemoteSource};
+use sentinel_aws::remote::RemoteSource;
 use sentinel_core::state::approvals::ApprovalRequest;
 
+use super::remote::Server;
 use super::{Outcome, block_on};
 
 /// How long each network step may take.
@@ -40,18 +40,14 @@ pub struct ServerArgs {
 impl ServerArgs {
     /// The server, asked with the caller's credentials.
     async fn source(&self) -> Result<RemoteSource> {
-        let client = RemoteClient::new(
-            &self.remote,
-            self.audience.as_deref(),
-            self.cacert.as_deref(),
-            TIMEOUT,
-        )?;
-        let base = match &self.source_profile {
-            Some(source) => BaseCredentials::SourceProfile(source.clone()),
-            None => BaseCredentials::DefaultChain,
+        let server = Server {
+            url: &self.remote,
+            audience: self.audience.as_deref(),
+            cacert: self.cacert.as_deref(),
+            source_profile: self.source_profile.as_deref(),
         };
         // The profile is unused: approvals bind their proofs to the vote or the list.
-        Ok(RemoteSource::new(client, &base, "").await)
+        server.source("", TIMEOUT).await
     }
 }
 

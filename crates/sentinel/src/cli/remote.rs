@@ -71,17 +71,13 @@ impl RemoteArgs {
     /// name one; `timeout` bounds each network step.
     pub async fn source(&self, profile: &str, timeout: Duration) -> Result<Option<RemoteSource>> {
         if let Some(url) = &self.remote {
-            let client = RemoteClient::new(
+            let server = Server {
                 url,
-                self.audience.as_deref(),
-                self.cacert.as_deref(),
-                timeout,
-            )?;
-            let base = match &self.source_profile {
-                Some(source) => BaseCredentials::SourceProfile(source.clone()),
-                None => BaseCredentials::DefaultChain,
+                audience: self.audience.as_deref(),
+                cacert: self.cacert.as_deref(),
+                source_profile: self.source_profile.as_deref(),
             };
-            let source = RemoteSource::new(client, &base, profile).await;
+            let source = server.source(profile, timeout).await?;
             return Ok(Some(source.breaking_glass(self.break_glass.clone())));
         }
         if self.audience.is_some() || self.cacert.is_some() || self.source_profile.is_some() {
@@ -96,6 +92,31 @@ impl RemoteArgs {
             bail!("--break-glass goes with a sentinel server (--remote or sentinel_server)");
         }
         Ok(source.map(|source| source.breaking_glass(self.break_glass.clone())))
+    }
+}
+
+/// A server named by flags, and whose credentials sign the proofs.
+pub struct Server<'a> {
+    /// The server's URL.
+    pub url: &'a str,
+    /// The audience proofs are bound to (default: the URL's host).
+    pub audience: Option<&'a str>,
+    /// Extra CA certificates to trust for the server.
+    pub cacert: Option<&'a std::path::Path>,
+    /// The AWS config profile whose credentials sign (default: the SDK's chain).
+    pub source_profile: Option<&'a str>,
+}
+
+impl Server<'_> {
+    /// The server, asked for `profile` with the caller's credentials, each network step
+    /// within `timeout`.
+    pub async fn source(&self, profile: &str, timeout: Duration) -> Result<RemoteSource> {
+        let client = RemoteClient::new(self.url, self.audience, self.cacert, timeout)?;
+        let base = match self.source_profile {
+            Some(source) => BaseCredentials::SourceProfile(source.to_owned()),
+            None => BaseCredentials::DefaultChain,
+        };
+        Ok(RemoteSource::new(client, &base, profile).await)
     }
 }
 
